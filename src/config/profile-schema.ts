@@ -1,0 +1,140 @@
+// The device-profile format (config/profiles/*.yaml): a closed vocabulary of register types,
+// word orders and scales, checked once when the profile loads (STYLE.md, after evcc's templates).
+// YAML keys are snake_case; the parsed objects are camelCase and frozen.
+import { z } from "zod";
+
+const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
+
+export const modbusTables = ["holding", "input", "coil", "discrete"] as const;
+export type ModbusTable = (typeof modbusTables)[number];
+
+export const dataTypes = ["u16", "i16", "u32", "i32", "f32", "f64", "bitfield16", "bitfield32"] as const;
+export type DataType = (typeof dataTypes)[number];
+
+/** Registers (16-bit words) each data type occupies. Coils and discrete inputs are one bit each. */
+export const registerCount: Readonly<Record<DataType, number>> = {
+  u16: 1, i16: 1, bitfield16: 1, u32: 2, i32: 2, bitfield32: 2, f32: 2, f64: 4,
+};
+
+const order = z.enum(["big", "little"]);
+
+const pointCommon = {
+  id,
+  description: z.string().optional(),
+  type: z.enum(dataTypes).default("u16"),
+  /** high word first ("big", Modbus convention and SunSpec) or low word first ("little"). */
+  word_order: order.optional(),
+  byte_order: order.optional(),
+  /** value = raw * scale + offset (after the SunSpec scale factor, if any). */
+  scale: z.number().finite().default(1),
+  offset: z.number().finite().default(0),
+  /** For a bit of a bitfield: the point's value is that bit, 0 or 1. */
+  bit: z.number().int().min(0).max(31).optional(),
+  unit: z.string().default(""),
+  /** Physical range in engineering units; outside it the reading is bad/out_of_range. */
+  range: z.tuple([z.number(), z.number()]).optional(),
+  /** Raw register values that mean "no reading" (e.g. 0xFFFF, 0x7FFF, -32768). */
+  sentinels: z.array(z.number()).default([]),
+};
+
+export const plainPointSchema = z
+  .object({
+    ...pointCommon,
+    table: z.enum(modbusTables).default("holding"),
+    /** Protocol (0-based) address, as on the wire. */
+    address: z.number().int().min(0).max(65535),
+  })
+  .strict();
+
+export const sunspecModels = [802, 803, 804, 805] as const;
+export type SunspecModelId = (typeof sunspecModels)[number];
+
+export const sunspecPointSchema = z
+  .object({
+    ...pointCommon,
+    model: z.union([z.literal(802), z.literal(804), z.literal(805)]),
+    /** Offset inside the model instance, the ID register counting as 0 (FACTS.md §3). */
+    offset: z.number().int().min(0).max(65535),
+    /** true: the offset is inside each repeating group (per module in 804, per cell in 805). */
+    group: z.boolean().default(false),
+    /** Offset of this point's sunssf scale-factor register, inside the same model instance. */
+    sf_offset: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const profileSchema = z
+  .object({
+    id,
+    description: z.string().min(1, "say what device this profile is for"),
+    protocol: z.literal("modbus"),
+    defaults: z
+      .object({
+        word_order: order.default("big"),
+        byte_order: order.default("big"),
+        /** Largest run of unused registers the planner reads through to save a request. */
+        max_gap: z.number().int().min(0).max(124).default(8),
+        /** Registers per request: 125 is the Modbus limit for function codes 3 and 4. */
+        max_registers: z.number().int().min(1).max(125).default(125),
+        /** Coils/discrete inputs per request: 2000 is the Modbus limit for function codes 1 and 2. */
+        max_bits: z.number().int().min(1).max(2000).default(2000),
+      })
+      .strict()
+      .default({ word_order: "big", byte_order: "big", max_gap: 8, max_registers: 125, max_bits: 2000 }),
+    points: z.array(plainPointSchema).default([]),
+    sunspec: z
+      .object({
+        /** Where the "SunS" marker sits; 40000 by default in SunSpec. */
+        base_address: z.number().int().min(0).max(65535).default(40000),
+        /** Register table the map lives in (holding in SunSpec). */
+        table: z.enum(["holding", "input"]).default("holding"),
+        /** Fixed-part lengths (ID register counted as 0) and repeating-group sizes, from FACTS.md §3. */
+        points: z.array(sunspecPointSchema).min(1),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((p) => p.points.length > 0 || p.sunspec !== undefined, {
+    message: "a profile needs `points` or a `sunspec` block",
+  });
+
+export type ProfileInput = z.input<typeof profileSchema>;
+type ProfileParsed = z.output<typeof profileSchema>;
+export type PlainPointDef = z.output<typeof plainPointSchema>;
+export type SunspecPointDef = z.output<typeof sunspecPointSchema>;
+export type ProfileDefaults = ProfileParsed["defaults"];
+
+export interface Profile {
+  readonly id: string;
+  readonly description: string;
+  readonly protocol: "modbus";
+  readonly defaults: ProfileDefaults;
+  readonly points: readonly PlainPointDef[];
+  readonly sunspec?: {
+    readonly baseAddress: number;
+    readonly table: "holding" | "input";
+    readonly points: readonly SunspecPointDef[];
+  };
+  /** The file it came from, for messages. */
+  readonly file: string;
+}
+
+export function toProfile(p: ProfileParsed, file: string): Profile {
+  return {
+    id: p.id,
+    description: p.description,
+    protocol: p.protocol,
+    defaults: p.defaults,
+    points: p.points,
+    ...(p.sunspec ? { sunspec: { baseAddress: p.sunspec.base_address, table: p.sunspec.table, points: p.sunspec.points } } : {}),
+    file,
+  };
+}
+
+/** SunSpec model shape (FACTS.md §3): fixed registers including ID and L, and repeating-group size. */
+export const sunspecModelShape: Readonly<Record<SunspecModelId, { fixed: number; group: number }>> = {
+  802: { fixed: 64, group: 0 },
+  803: { fixed: 28, group: 32 },
+  804: { fixed: 48, group: 16 },
+  805: { fixed: 44, group: 4 },
+};

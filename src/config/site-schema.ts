@@ -1,0 +1,196 @@
+// The site config (config/*.yaml): topology, devices, rules, outputs. Validated once, at the edge,
+// into the typed objects in ./types.ts; nothing deeper sees YAML.
+import { z } from "zod";
+
+const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
+const seconds = z.number().finite().min(0);
+const positiveSeconds = z.number().finite().gt(0);
+
+export const stages = ["normal", "watch", "pre_alarm", "alarm", "evacuate"] as const;
+export type Stage = (typeof stages)[number];
+/** Stages a rule can raise when it is active. */
+const raisedStage = z.enum(["watch", "pre_alarm", "alarm", "evacuate"]);
+
+const rack = z.object({ id, hosts: z.array(z.string().min(1)).default([]) }).strict();
+
+const zone = z
+  .object({
+    id,
+    name: z.string().optional(),
+    racks: z.array(rack).default([]),
+    /**
+     * Evacuate when this many distinct rules are active at `alarm` (double knock: two independent
+     * signals, e.g. off-gas and a cell's temperature, as cross-zoned releasing panels require two
+     * detectors; FACTS.md §4). A rule raising `evacuate` on its own also evacuates.
+     */
+    evacuate_after_alarm_rules: z.number().int().min(1).default(2),
+    /** How long a stage's conditions must stay clear before the zone steps down. Latching stages never step down by themselves. */
+    clear_hold_s: seconds.default(60),
+  })
+  .strict();
+
+const room = z.object({ id, name: z.string().optional(), zones: z.array(zone).min(1) }).strict();
+
+const modbusTcp = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(502),
+    unit_id: z.number().int().min(0).max(255).default(1),
+  })
+  .strict();
+
+const device = z
+  .object({
+    id,
+    profile: id,
+    zone: id,
+    modbus: modbusTcp,
+    poll_interval_ms: z.number().int().min(50).default(1000),
+    timeout_ms: z.number().int().min(10).default(1000),
+    /** A point not refreshed for this long is bad/stale. Default: 3 poll intervals. */
+    stale_after_ms: z.number().int().min(1).optional(),
+    /** What the SunSpec map holds; required for profiles with a `sunspec` block. */
+    layout: z
+      .object({
+        strings: z.number().int().min(1).max(64),
+        modules_per_string: z.number().int().min(1).max(64),
+        cells_per_module: z.number().int().min(1).max(256),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const points = z.array(z.string().min(1)).min(1);
+const ruleCommon = {
+  id,
+  zone: id,
+  description: z.string().optional(),
+  /** Glob patterns over point keys (`<device>/<point>`); `*` matches one path segment, `**` any. */
+  points,
+  on_delay_s: seconds.default(0),
+  off_delay_s: seconds.default(0),
+};
+
+const thresholdRule = z
+  .object({
+    ...ruleCommon,
+    kind: z.literal("threshold"),
+    levels: z
+      .array(
+        z
+          .object({
+            name: z.enum(["high", "high_high", "low", "low_low"]),
+            value: z.number().finite(),
+            stage: raisedStage,
+          })
+          .strict(),
+      )
+      .min(1),
+    /** The value must come back past the level by this much to clear (hysteresis). */
+    deadband: z.number().min(0).default(0),
+  })
+  .strict();
+
+const rateOfRiseRule = z
+  .object({
+    ...ruleCommon,
+    kind: z.literal("rate_of_rise"),
+    /** Active when the least-squares slope over the window exceeds this, in units per minute. */
+    rate_per_min: z.number().gt(0),
+    window_s: positiveSeconds.default(60),
+    min_samples: z.number().int().min(3).default(5),
+    stage: raisedStage,
+  })
+  .strict();
+
+const deviationRule = z
+  .object({
+    ...ruleCommon,
+    kind: z.literal("deviation"),
+    /** Active when a point is this far above the median of its group. */
+    above_median: z.number().gt(0),
+    /** Points are grouped by the key with the last N segments removed (e.g. 2: per module). */
+    group_by_trim: z.number().int().min(1).default(2),
+    min_group: z.number().int().min(3).default(3),
+    deadband: z.number().min(0).default(0),
+    stage: raisedStage,
+  })
+  .strict();
+
+const offgasRule = z
+  .object({
+    ...ruleCommon,
+    kind: z.literal("offgas"),
+    /** Ambient reference detectors whose median is the baseline (common-mode cancel, FACTS.md §1). */
+    reference_points: z.array(z.string().min(1)).default([]),
+    /** Baseline when there are no reference detectors (clean-room reading of this detector). */
+    baseline_ppm: z.number().min(0).default(0),
+    levels: z
+      .array(z.object({ ppm_above_baseline: z.number().gt(0), stage: raisedStage }).strict())
+      .min(1),
+    deadband: z.number().min(0).default(0),
+  })
+  .strict();
+
+const commLossRule = z
+  .object({
+    id,
+    zone: id,
+    description: z.string().optional(),
+    kind: z.literal("comm_loss"),
+    devices: z.array(id).min(1),
+    /** The device must have been silent this long before the trouble is raised. */
+    after_s: seconds.default(0),
+  })
+  .strict();
+
+export const ruleSchema = z.discriminatedUnion("kind", [thresholdRule, rateOfRiseRule, deviationRule, offgasRule, commLossRule]);
+
+const mqtt = z
+  .object({
+    url: z.string().regex(/^mqtts?:\/\/[^\s]+$/, "use mqtt://host:port or mqtts://host:port"),
+    client_id: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+    password_file: z.string().min(1).optional(),
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    /** Persistent session (clean=false) so the broker keeps QoS 1 messages for us across our reconnects. */
+    clean_session: z.boolean().default(false),
+    keepalive_s: z.number().int().min(1).max(65535).default(30),
+    /** Messages kept while the broker is away; beyond it the oldest telemetry goes first, then oldest events. */
+    queue_limit: z.number().int().min(10).default(10000),
+    reconnect_min_ms: z.number().int().min(10).default(500),
+    reconnect_max_ms: z.number().int().min(10).default(30000),
+    point_telemetry: z
+      .object({ enabled: z.boolean().default(false), min_interval_ms: z.number().int().min(0).default(1000) })
+      .strict()
+      .default({ enabled: false, min_interval_ms: 1000 }),
+  })
+  .strict()
+  .refine((m) => (m.cert_file === undefined) === (m.key_file === undefined), {
+    message: "cert_file and key_file go together",
+  })
+  .refine((m) => m.password_file === undefined || m.username !== undefined, {
+    message: "password_file needs a username",
+  });
+
+export const siteSchema = z
+  .object({
+    site: id,
+    /** Daemon name within the site (one per room or hall); part of the MQTT client id. */
+    instance: id.default("main"),
+    rooms: z.array(room).min(1),
+    devices: z.array(device).min(1),
+    rules: z.array(ruleSchema).min(1),
+    mqtt: mqtt.optional(),
+    log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
+    /** Directory for profiles, relative to this file; default: the shipped config/profiles. */
+    profiles_dir: z.string().optional(),
+  })
+  .strict();
+
+export type SiteInput = z.input<typeof siteSchema>;
+export type SiteParsed = z.output<typeof siteSchema>;
+export type RuleParsed = z.output<typeof ruleSchema>;

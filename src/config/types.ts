@@ -1,0 +1,142 @@
+// The validated, typed, frozen config every other part receives. Built once by ./load.ts.
+import type { PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
+import type { Stage } from "./site-schema.js";
+
+export type { Stage } from "./site-schema.js";
+export type RaisedStage = Exclude<Stage, "normal">;
+
+export interface Rack {
+  readonly id: string;
+  readonly hosts: readonly string[];
+}
+
+export interface Zone {
+  readonly id: string;
+  readonly name: string;
+  readonly roomId: string;
+  readonly racks: readonly Rack[];
+  readonly evacuateAfterAlarmRules: number;
+  readonly clearHoldMs: number;
+}
+
+export interface Room {
+  readonly id: string;
+  readonly name: string;
+  readonly zones: readonly Zone[];
+}
+
+/** Where a SunSpec point sits in the battery: which string, module and cell (1-based). */
+export interface BatteryPosition {
+  readonly string?: number;
+  readonly module?: number;
+  readonly cell?: number;
+}
+
+/** One point of one device, its id expanded from the profile and the device's layout. */
+export type DevicePoint =
+  | { readonly source: "plain"; readonly pointId: string; readonly def: PlainPointDef }
+  | { readonly source: "sunspec"; readonly pointId: string; readonly def: SunspecPointDef; readonly position: BatteryPosition };
+
+export interface Layout {
+  readonly strings: number;
+  readonly modulesPerString: number;
+  readonly cellsPerModule: number;
+}
+
+export interface Device {
+  readonly id: string;
+  readonly zone: string;
+  readonly profile: Profile;
+  readonly modbus: { readonly host: string; readonly port: number; readonly unitId: number };
+  readonly pollIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly staleAfterMs: number;
+  readonly layout?: Layout;
+  readonly points: readonly DevicePoint[];
+}
+
+interface RuleBase {
+  readonly id: string;
+  readonly zone: string;
+  readonly description: string;
+}
+
+interface PointRuleBase extends RuleBase {
+  /** Point keys the rule watches, resolved from its globs at load time. */
+  readonly points: readonly string[];
+  readonly onDelayMs: number;
+  readonly offDelayMs: number;
+}
+
+export type ThresholdLevelName = "high" | "high_high" | "low" | "low_low";
+
+export interface ThresholdRule extends PointRuleBase {
+  readonly kind: "threshold";
+  readonly levels: readonly { readonly name: ThresholdLevelName; readonly value: number; readonly stage: RaisedStage }[];
+  readonly deadband: number;
+}
+
+export interface RateOfRiseRule extends PointRuleBase {
+  readonly kind: "rate_of_rise";
+  readonly ratePerMin: number;
+  readonly windowMs: number;
+  readonly minSamples: number;
+  readonly stage: RaisedStage;
+}
+
+export interface DeviationRule extends PointRuleBase {
+  readonly kind: "deviation";
+  readonly aboveMedian: number;
+  readonly groupByTrim: number;
+  readonly minGroup: number;
+  readonly deadband: number;
+  readonly stage: RaisedStage;
+}
+
+export interface OffgasRule extends PointRuleBase {
+  readonly kind: "offgas";
+  readonly referencePoints: readonly string[];
+  readonly baselinePpm: number;
+  readonly levels: readonly { readonly ppmAboveBaseline: number; readonly stage: RaisedStage }[];
+  readonly deadband: number;
+}
+
+export interface CommLossRule extends RuleBase {
+  readonly kind: "comm_loss";
+  readonly devices: readonly string[];
+  readonly afterMs: number;
+}
+
+export type Rule = ThresholdRule | RateOfRiseRule | DeviationRule | OffgasRule | CommLossRule;
+
+export interface MqttConfig {
+  readonly url: string;
+  readonly clientId: string;
+  readonly username?: string;
+  /** Read from password_file at load time; never from the command line. */
+  readonly password?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly cleanSession: boolean;
+  readonly keepaliveS: number;
+  readonly queueLimit: number;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  readonly pointTelemetry: { readonly enabled: boolean; readonly minIntervalMs: number };
+}
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+
+export interface SiteConfig {
+  readonly file: string;
+  readonly site: string;
+  readonly instance: string;
+  readonly rooms: readonly Room[];
+  /** Every zone of every room, by id. */
+  readonly zones: ReadonlyMap<string, Zone>;
+  readonly devices: readonly Device[];
+  readonly rules: readonly Rule[];
+  readonly mqtt?: MqttConfig;
+  readonly logLevel: LogLevel;
+}

@@ -1,0 +1,65 @@
+// The one catalogue of firebreak's errors. Each class has a stable `code` that the README's
+// troubleshooting table documents; messages say what, where, and what to do.
+
+export abstract class FirebreakError extends Error {
+  abstract readonly code: string;
+}
+
+/** One problem in a config or profile file, located by file:line:column and key path. */
+export interface ConfigIssue {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** e.g. `devices[2].profile` */
+  readonly path: string;
+  readonly message: string;
+}
+
+export function formatConfigIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.column} ${i.path === "" ? "(document)" : i.path}: ${i.message}`;
+}
+
+/** The config (or a profile it names) is invalid; nothing of it was loaded. Exit code 2. */
+export class ConfigError extends FirebreakError {
+  readonly code = "FB_CONFIG";
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(issues.map(formatConfigIssue).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+/** A file the config names (password file, certificate, profile) could not be read. */
+export class FileReadError extends FirebreakError {
+  readonly code = "FB_FILE_READ";
+  constructor(readonly file: string, cause: unknown) {
+    super(`cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}; check the path and its permissions`);
+    this.name = "FileReadError";
+  }
+}
+
+/** A device answered with a Modbus exception or a frame that does not fit the request. */
+export class DeviceProtocolError extends FirebreakError {
+  readonly code = "FB_DEVICE_PROTOCOL";
+  constructor(readonly device: string, message: string) {
+    super(`device ${device}: ${message}`);
+    this.name = "DeviceProtocolError";
+  }
+}
+
+/** A SunSpec device map did not match what the site config says the device holds. */
+export class DeviceLayoutError extends FirebreakError {
+  readonly code = "FB_DEVICE_LAYOUT";
+  constructor(readonly device: string, message: string) {
+    super(`device ${device}: ${message}; fix the device's layout in the site config or the device`);
+    this.name = "DeviceLayoutError";
+  }
+}
+
+/** An operator command on MQTT was malformed or not allowed. */
+export class CommandError extends FirebreakError {
+  readonly code = "FB_COMMAND";
+  constructor(message: string) {
+    super(message);
+    this.name = "CommandError";
+  }
+}

@@ -1,0 +1,84 @@
+// What the deciding core (rules -> zones -> alarms -> evacuation) hands to the outputs. Outputs
+// know these types and nothing of drivers or rules (DESIGN.md §1).
+import type { RaisedStage, Stage } from "./config/types.js";
+import type { Quality, QualityReason } from "./points/point.js";
+
+/** One reason a rule is active or in fault: which point, what it read, and what it was compared to. */
+export interface Evidence {
+  readonly rule: string;
+  readonly point?: string;
+  readonly value?: number | null;
+  readonly quality?: Quality;
+  readonly reason?: QualityReason | string;
+  /** Rule-specific figures: groupMedian, baseline, ratePerMin, threshold … */
+  readonly [figure: string]: unknown;
+}
+
+export interface ZoneStageChange {
+  readonly type: "zone_stage";
+  readonly zone: string;
+  readonly stage: Stage;
+  readonly previous: Stage;
+  /** Stages passed over when escalation jumped more than one step: never skipped silently. */
+  readonly skipped: readonly Stage[];
+  /** Clock time of the change, ms. */
+  readonly since: number;
+  readonly fault: boolean;
+  readonly faults: readonly Evidence[];
+  readonly evidence: readonly Evidence[];
+}
+
+/** The zone's sensing went degraded or recovered, without a stage change. */
+export interface ZoneFaultChange {
+  readonly type: "zone_fault";
+  readonly zone: string;
+  readonly stage: Stage;
+  readonly fault: boolean;
+  readonly since: number;
+  readonly faults: readonly Evidence[];
+}
+
+export type AlarmPriority = "critical" | "high" | "medium" | "low";
+/** ISA-18.2 states covered so far; shelving and out-of-service come with the alarm-lifecycle work. */
+export type AlarmStateName = "normal" | "unack" | "ack" | "rtn_unack";
+/** `condition`: the process (fire risk); `trouble`: firebreak's own sensing is degraded. */
+export type AlarmClass = "condition" | "trouble";
+
+export interface AlarmState {
+  readonly id: string;
+  readonly rule: string;
+  readonly zone: string;
+  readonly class: AlarmClass;
+  readonly priority: AlarmPriority;
+  readonly state: AlarmStateName;
+  readonly active: boolean;
+  /** The stage an active condition alarm raises. */
+  readonly stage?: RaisedStage;
+  readonly latched: boolean;
+  /** Clock time of the last state change, ms. */
+  readonly since: number;
+  readonly message: string;
+  readonly evidence: readonly Evidence[];
+}
+
+export interface AlarmChange {
+  readonly type: "alarm";
+  readonly alarm: AlarmState;
+  readonly previous: AlarmStateName;
+}
+
+export interface EvacuationTrigger {
+  readonly type: "evacuate";
+  /** Deterministic from site, zone and incident number: `<site>:<zone>:<incident, 4 digits>`. */
+  readonly id: string;
+  readonly zone: string;
+  readonly incident: number;
+  readonly racks: readonly string[];
+  readonly hosts: readonly string[];
+  readonly reason: string;
+  readonly evidence: readonly Evidence[];
+  readonly issuedAt: number;
+  readonly ackBy: number;
+}
+
+export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger;
