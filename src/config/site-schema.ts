@@ -46,7 +46,8 @@ const device = z
     zone: id,
     modbus: modbusTcp,
     poll_interval_ms: z.number().int().min(50).default(1000),
-    timeout_ms: z.number().int().min(10).default(1000),
+    /** Per request. Default: half the poll interval, at most 1000 ms. */
+    timeout_ms: z.number().int().min(10).optional(),
     /** A point not refreshed for this long is bad/stale. Default: 3 poll intervals. */
     stale_after_ms: z.number().int().min(1).optional(),
     /** What the SunSpec map holds; required for profiles with a `sunspec` block. */

@@ -1,0 +1,277 @@
+// Loads a site config and the profiles it names into frozen, typed objects (./types.ts), or
+// refuses it whole with every problem located by file:line:column and key path. Nothing deeper
+// than this module sees YAML.
+import { readdir, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, type ConfigIssue } from "../errors.js";
+import { expandPoints } from "./expand.js";
+import { matchPoints } from "./point-glob.js";
+import { profileSchema, sunspecModelShape, toProfile, type Profile } from "./profile-schema.js";
+import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
+import type { Device, MqttConfig, Room, Rule, SiteConfig, Zone } from "./types.js";
+import { YamlSource } from "./yaml-source.js";
+
+/** The package's own directory, found from this file whether it runs from src/ or dist/src/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "config", "profiles"))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error("cannot find firebreak's package directory (config/profiles) above " + fileURLToPath(import.meta.url));
+}
+
+export const shippedProfilesDir = (): string => join(packageRoot(), "config", "profiles");
+
+export async function loadProfile(file: string): Promise<Profile> {
+  const { profile, issues } = await readProfile(file);
+  if (profile === undefined || issues.length > 0) throw new ConfigError(issues);
+  return profile;
+}
+
+async function readProfile(file: string): Promise<{ profile?: Profile; issues: ConfigIssue[] }> {
+  const { source, issues } = await YamlSource.read(file);
+  if (issues.length > 0) return { issues };
+  const parsed = profileSchema.safeParse(source.toJS());
+  if (!parsed.success) return { issues: source.zodIssues(parsed.error) };
+  const profile = toProfile(parsed.data, file);
+  return { profile, issues: checkProfile(profile, source) };
+}
+
+/** What the schema cannot say: offsets inside their SunSpec model, bits only on bitfields. */
+function checkProfile(p: Profile, src: YamlSource): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  p.points.forEach((pt, i) => {
+    if (pt.bit !== undefined && !pt.type.startsWith("bitfield")) issues.push(src.issue(["points", i, "bit"], `bit needs type bitfield16 or bitfield32, not ${pt.type}`));
+    if ((pt.table === "coil" || pt.table === "discrete") && pt.type !== "u16") issues.push(src.issue(["points", i, "type"], `a ${pt.table} is one bit: leave type as u16`));
+  });
+  const seen = new Set<string>();
+  p.sunspec?.points.forEach((pt, i) => {
+    const shape = sunspecModelShape[pt.model];
+    const at = (k: string) => ["sunspec", "points", i, k];
+    if (pt.group && shape.group === 0) issues.push(src.issue(at("group"), `model ${pt.model} has no repeating group`));
+    const limit = pt.group ? shape.group : shape.fixed;
+    const words = pt.type.endsWith("32") ? 2 : pt.type === "f64" ? 4 : 1;
+    if (pt.offset < 2 && !pt.group) issues.push(src.issue(at("offset"), "offsets 0 and 1 are the model's ID and length"));
+    if (pt.offset + words > limit) issues.push(src.issue(at("offset"), `offset ${pt.offset} (${words} registers) is past the ${pt.group ? "group" : "fixed part"} of model ${pt.model} (${limit} registers)`));
+    if (pt.sf_offset !== undefined && (pt.sf_offset < 2 || pt.sf_offset >= shape.fixed)) issues.push(src.issue(at("sf_offset"), `sf_offset ${pt.sf_offset} is outside the fixed part of model ${pt.model} (2..${shape.fixed - 1})`));
+    if (pt.bit !== undefined && !pt.type.startsWith("bitfield")) issues.push(src.issue(at("bit"), `bit needs type bitfield16 or bitfield32, not ${pt.type}`));
+    const key = `${pt.model}/${pt.group}/${pt.id}`;
+    if (seen.has(key)) issues.push(src.issue(at("id"), `point id "${pt.id}" is used twice in model ${pt.model}`));
+    seen.add(key);
+  });
+  const plainIds = new Set<string>();
+  p.points.forEach((pt, i) => {
+    if (plainIds.has(pt.id)) issues.push(src.issue(["points", i, "id"], `point id "${pt.id}" is used twice`));
+    plainIds.add(pt.id);
+  });
+  return issues;
+}
+
+/** Every profile in a directory, by id. Every broken profile is reported, used or not. */
+export async function loadProfiles(dir: string): Promise<{ profiles: Map<string, Profile>; issues: ConfigIssue[] }> {
+  const profiles = new Map<string, Profile>();
+  const issues: ConfigIssue[] = [];
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort();
+  } catch (e) {
+    issues.push({ file: dir, line: 1, column: 1, path: "", message: `cannot read the profiles directory: ${(e as Error).message}` });
+    return { profiles, issues };
+  }
+  for (const name of names) {
+    const file = join(dir, name);
+    const r = await readProfile(file);
+    issues.push(...r.issues);
+    if (r.profile === undefined) continue;
+    if (profiles.has(r.profile.id)) {
+      issues.push({ file, line: 1, column: 1, path: "id", message: `profile id "${r.profile.id}" is also used by ${profiles.get(r.profile.id)!.file}` });
+      continue;
+    }
+    profiles.set(r.profile.id, r.profile);
+  }
+  return { profiles, issues };
+}
+
+export interface LoadOptions {
+  /** Overrides `profiles_dir` in the file and the shipped default. */
+  readonly profilesDir?: string;
+}
+
+export async function loadSiteConfig(file: string, opts: LoadOptions = {}): Promise<SiteConfig> {
+  const { source, issues } = await YamlSource.read(file);
+  if (issues.length > 0) throw new ConfigError(issues);
+  const parsed = siteSchema.safeParse(source.toJS());
+  if (!parsed.success) throw new ConfigError(source.zodIssues(parsed.error));
+  const site = parsed.data;
+  const profilesDir = opts.profilesDir ?? (site.profiles_dir !== undefined ? resolve(dirname(file), site.profiles_dir) : shippedProfilesDir());
+  const { profiles, issues: profileIssues } = await loadProfiles(profilesDir);
+  const out = await buildSite(file, site, profiles, source);
+  const all = [...profileIssues, ...out.issues];
+  if (all.length > 0 || out.config === undefined) throw new ConfigError(all);
+  return deepFreeze(out.config);
+}
+
+async function buildSite(file: string, site: SiteParsed, profiles: Map<string, Profile>, src: YamlSource): Promise<{ config?: SiteConfig; issues: ConfigIssue[] }> {
+  const issues: ConfigIssue[] = [];
+  const unique = (kind: string, ids: string[], pathOf: (i: number) => (string | number)[]) => {
+    const seen = new Map<string, number>();
+    ids.forEach((id, i) => {
+      if (seen.has(id)) issues.push(src.issue(pathOf(i), `${kind} id "${id}" is already used at ${src.issue(pathOf(seen.get(id)!), "").path}`));
+      else seen.set(id, i);
+    });
+  };
+
+  const zones = new Map<string, Zone>();
+  const rooms: Room[] = site.rooms.map((r, ri) => {
+    const roomZones = r.zones.map((z, zi): Zone => {
+      if (zones.has(z.id)) issues.push(src.issue(["rooms", ri, "zones", zi, "id"], `zone id "${z.id}" is used twice; zone ids are unique across the site`));
+      const zone: Zone = { id: z.id, name: z.name ?? z.id, roomId: r.id, racks: z.racks, evacuateAfterAlarmRules: z.evacuate_after_alarm_rules, clearHoldMs: z.clear_hold_s * 1000 };
+      zones.set(z.id, zone);
+      unique("rack", z.racks.map((k) => k.id), (i) => ["rooms", ri, "zones", zi, "racks", i, "id"]);
+      return zone;
+    });
+    return { id: r.id, name: r.name ?? r.id, zones: roomZones };
+  });
+  unique("room", site.rooms.map((r) => r.id), (i) => ["rooms", i, "id"]);
+  unique("device", site.devices.map((d) => d.id), (i) => ["devices", i, "id"]);
+  unique("rule", site.rules.map((r) => r.id), (i) => ["rules", i, "id"]);
+  const knownZones = () => [...zones.keys()].join(", ");
+  const knownProfiles = () => [...profiles.keys()].sort().join(", ");
+
+  const endpoints = new Map<string, string>();
+  // Devices that could not be built: rules naming their points get no second, misleading issue.
+  const failedDevices = new Set<string>();
+  const devices: Device[] = [];
+  site.devices.forEach((d, i) => {
+    const at = (...k: (string | number)[]) => ["devices", i, ...k];
+    if (!zones.has(d.zone)) issues.push(src.issue(at("zone"), `unknown zone "${d.zone}"; known: ${knownZones()}`));
+    const endpoint = `${d.modbus.host}:${d.modbus.port}/${d.modbus.unit_id}`;
+    if (endpoints.has(endpoint)) issues.push(src.issue(at("modbus"), `device ${d.id} has the same host, port and unit id as ${endpoints.get(endpoint)}`));
+    endpoints.set(endpoint, d.id);
+    const profile = profiles.get(d.profile);
+    if (profile === undefined) {
+      failedDevices.add(d.id);
+      issues.push(src.issue(at("profile"), `unknown profile "${d.profile}"; known: ${knownProfiles()}`));
+      return;
+    }
+    if (profile.sunspec !== undefined && d.layout === undefined) {
+      failedDevices.add(d.id);
+      issues.push(src.issue(at(), `profile ${profile.id} is a SunSpec battery map: add layout: { strings, modules_per_string, cells_per_module }`));
+    }
+    if (profile.sunspec === undefined && d.layout !== undefined) issues.push(src.issue(at("layout"), `profile ${profile.id} has no SunSpec map: remove layout`));
+    const timeoutMs = d.timeout_ms ?? Math.min(1000, Math.floor(d.poll_interval_ms / 2));
+    if (timeoutMs >= d.poll_interval_ms) issues.push(src.issue(at("timeout_ms"), `timeout_ms (${timeoutMs}) must be shorter than poll_interval_ms (${d.poll_interval_ms}), or a hung device would hold up its own schedule`));
+    const layout = d.layout === undefined ? undefined : { strings: d.layout.strings, modulesPerString: d.layout.modules_per_string, cellsPerModule: d.layout.cells_per_module };
+    devices.push({
+      id: d.id,
+      zone: d.zone,
+      profile,
+      modbus: { host: d.modbus.host, port: d.modbus.port, unitId: d.modbus.unit_id },
+      pollIntervalMs: d.poll_interval_ms,
+      timeoutMs,
+      staleAfterMs: d.stale_after_ms ?? 3 * d.poll_interval_ms,
+      ...(layout ? { layout } : {}),
+      points: expandPoints(profile, layout),
+    });
+  });
+
+  const allKeys = devices.flatMap((d) => d.points.map((p) => `${d.id}/${p.pointId}`));
+  const deviceIds = new Set(site.devices.map((d) => d.id));
+  const rules: Rule[] = [];
+  site.rules.forEach((r, i) => {
+    const at = (...k: (string | number)[]) => ["rules", i, ...k];
+    if (!zones.has(r.zone)) issues.push(src.issue(at("zone"), `unknown zone "${r.zone}"; known: ${knownZones()}`));
+    const resolve = (globs: readonly string[], key: string): string[] => {
+      const { matched, unmatched } = matchPoints(globs, allKeys);
+      const blame = (g: string) => failedDevices.has(g.split("/")[0] ?? "") || (g.startsWith("*") && failedDevices.size > 0);
+      for (const g of unmatched.filter((u) => !blame(u))) issues.push(src.issue(at(key, globs.indexOf(g)), `"${g}" matches no point; point keys look like ${allKeys.slice(0, 3).join(", ")} (check-config --points lists them all)`));
+      return matched;
+    };
+    const rule = buildRule(r, resolve, (id, k) => {
+      if (!deviceIds.has(id)) issues.push(src.issue(at("devices", k), `unknown device "${id}"`));
+    });
+    rules.push(rule);
+  });
+
+  let mqtt: MqttConfig | undefined;
+  if (site.mqtt !== undefined) {
+    const m = site.mqtt;
+    const readSecret = async (key: "password_file" | "ca_file" | "cert_file" | "key_file"): Promise<string | undefined> => {
+      const p = m[key];
+      if (p === undefined) return undefined;
+      try {
+        const text = await readFile(resolve(dirname(file), p), "utf8");
+        return key === "password_file" ? text.replace(/\r?\n$/, "") : text;
+      } catch (e) {
+        issues.push(src.issue(["mqtt", key], `cannot read ${p}: ${(e as Error).message}`));
+        return undefined;
+      }
+    };
+    const [password, ca, cert, key] = await Promise.all([readSecret("password_file"), readSecret("ca_file"), readSecret("cert_file"), readSecret("key_file")]);
+    mqtt = {
+      url: m.url,
+      clientId: m.client_id ?? `firebreak-${site.site}-${site.instance}`,
+      ...(m.username !== undefined ? { username: m.username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+      ...(cert !== undefined ? { cert } : {}),
+      ...(key !== undefined ? { key } : {}),
+      cleanSession: m.clean_session,
+      keepaliveS: m.keepalive_s,
+      queueLimit: m.queue_limit,
+      reconnectMinMs: m.reconnect_min_ms,
+      reconnectMaxMs: m.reconnect_max_ms,
+      pointTelemetry: { enabled: m.point_telemetry.enabled, minIntervalMs: m.point_telemetry.min_interval_ms },
+    };
+  }
+
+  if (issues.length > 0) return { issues };
+  return {
+    issues,
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level },
+  };
+}
+
+function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key: string) => string[], checkDevice: (id: string, index: number) => void): Rule {
+  const base = { id: r.id, zone: r.zone, description: r.description ?? "" };
+  switch (r.kind) {
+    case "comm_loss":
+      r.devices.forEach(checkDevice);
+      return { ...base, kind: "comm_loss", devices: r.devices, afterMs: r.after_s * 1000 };
+    case "threshold":
+      return { ...base, ...pointBase(r, resolvePoints), kind: "threshold", levels: r.levels, deadband: r.deadband };
+    case "rate_of_rise":
+      return { ...base, ...pointBase(r, resolvePoints), kind: "rate_of_rise", ratePerMin: r.rate_per_min, windowMs: r.window_s * 1000, minSamples: r.min_samples, stage: r.stage };
+    case "deviation":
+      return { ...base, ...pointBase(r, resolvePoints), kind: "deviation", aboveMedian: r.above_median, groupByTrim: r.group_by_trim, minGroup: r.min_group, deadband: r.deadband, stage: r.stage };
+    case "offgas":
+      return {
+        ...base,
+        ...pointBase(r, resolvePoints),
+        kind: "offgas",
+        referencePoints: r.reference_points.length > 0 ? resolvePoints(r.reference_points, "reference_points") : [],
+        baselinePpm: r.baseline_ppm,
+        levels: r.levels.map((l) => ({ ppmAboveBaseline: l.ppm_above_baseline, stage: l.stage })),
+        deadband: r.deadband,
+      };
+  }
+}
+
+function pointBase(r: { points: string[]; on_delay_s: number; off_delay_s: number }, resolvePoints: (globs: readonly string[], key: string) => string[]) {
+  return { points: resolvePoints(r.points, "points"), onDelayMs: r.on_delay_s * 1000, offDelayMs: r.off_delay_s * 1000 };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+    if (o instanceof Map) {
+      for (const v of o.values()) deepFreeze(v);
+    } else {
+      for (const v of Object.values(o)) deepFreeze(v);
+    }
+    Object.freeze(o);
+  }
+  return o;
+}

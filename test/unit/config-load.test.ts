@@ -1,0 +1,95 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadProfiles, loadSiteConfig, shippedProfilesDir } from "../../src/config/load.js";
+import { ConfigError } from "../../src/errors.js";
+
+const example = "config/example-site.yaml";
+
+async function variant(edit: (text: string) => string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "fb-config-"));
+  const file = join(dir, "site.yaml");
+  await writeFile(file, edit(await readFile(example, "utf8")));
+  return file;
+}
+
+async function issuesOf(file: string): Promise<string[]> {
+  try {
+    await loadSiteConfig(file);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`);
+  }
+  throw new Error("config was accepted");
+}
+
+describe("config loading", () => {
+  it("loads every shipped profile without an issue", async () => {
+    const { profiles, issues } = await loadProfiles(shippedProfilesDir());
+    expect(issues).toEqual([]);
+    expect([...profiles.keys()].sort()).toEqual(["clean-agent-panel", "li-ion-cabinet", "offgas-detector", "room-sensor"]);
+  });
+
+  it("loads the example site into typed, frozen objects", async () => {
+    const c = await loadSiteConfig(example);
+    expect(c.site).toBe("dc1");
+    expect([...c.zones.keys()]).toEqual(["batt-a", "batt-b"]);
+    const cab2 = c.devices.find((d) => d.id === "cab2")!;
+    // 2 strings x 4 modules x 8 cells, a voltage and a temperature each, plus aggregates.
+    expect(cab2.points.filter((p) => p.pointId.endsWith("/tempC")).length).toBe(64);
+    expect(cab2.points.map((p) => p.pointId)).toContain("s1/m3/c7/tempC");
+    expect(cab2.timeoutMs).toBe(500);
+    expect(cab2.staleAfterMs).toBe(3000);
+    const dev = c.rules.find((r) => r.id === "cell-dev-a")!;
+    expect(dev.kind === "deviation" && dev.points.length).toBe(128);
+    expect(Object.isFrozen(c.devices[0])).toBe(true);
+  });
+
+  it("names file, line, column and key path of an unknown profile, listing the known ones", async () => {
+    const file = await variant((t) => t.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
+    expect(await issuesOf(file)).toEqual([
+      '31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, offgas-detector, room-sensor',
+    ]);
+  });
+
+  it("reports every problem at once: wrong type, unknown key, unknown kind", async () => {
+    const file = await variant((t) =>
+      t.replace("rate_per_min: 2 ", 'rate_per_min: "2" ').replace("clean_session: false", "clean_sesion: false").replace("kind: comm_loss\n    zone: batt-b", "kind: comms\n    zone: batt-b"),
+    );
+    const issues = await issuesOf(file);
+    expect(issues).toHaveLength(3);
+    expect(issues[0]).toMatch(/^62:19 rules\[2\]\.rate_per_min: .*expected number/);
+    expect(issues[1]).toMatch(/^\d+:11 rules\[14\]\.kind: .*comm_loss/);
+    expect(issues[2]).toMatch(/^\d+:3 mqtt\.clean_sesion: unknown key "clean_sesion"/);
+  });
+
+  it("refuses a rule whose point glob matches nothing", async () => {
+    const file = await variant((t) => t.replace("points: [room-a/tempC]", "points: [room-a/tmpC]"));
+    expect(await issuesOf(file)).toEqual([expect.stringMatching(/^96:14 rules\[6\]\.points\[0\]: "room-a\/tmpC" matches no point/)]);
+  });
+
+  it("refuses a YAML syntax error with its position", async () => {
+    const file = await variant((t) => t.replace("site: dc1", "site: [dc1"));
+    const issues = await issuesOf(file);
+    expect(issues[0]).toMatch(/^\d+:\d+ \(document\)|^\d+:\d+ : /);
+  });
+
+  it("refuses a SunSpec cabinet without a layout, and a device in an unknown zone", async () => {
+    const file = await variant((t) =>
+      t.replace("zone: batt-a, modbus: { host: 127.0.0.1, port: 15021, unit_id: 1 }, layout: { strings: 2, modules_per_string: 4, cells_per_module: 8 } }", "zone: batt-z, modbus: { host: 127.0.0.1, port: 15021, unit_id: 1 } }"),
+    );
+    const issues = await issuesOf(file);
+    expect(issues).toContain('25:48 devices[0].zone: unknown zone "batt-z"; known: batt-a, batt-b');
+    expect(issues.some((i) => i.includes("devices[0]") && i.includes("add layout"))).toBe(true);
+  });
+
+  it("reads the MQTT password from its file and says which file it cannot read", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fb-secret-"));
+    await writeFile(join(dir, "pass"), "s3cret\n");
+    const ok = await variant((t) => t.replace("clean_session: false", `clean_session: false\n  username: fb\n  password_file: ${join(dir, "pass")}`));
+    expect((await loadSiteConfig(ok)).mqtt?.password).toBe("s3cret");
+    const missing = await variant((t) => t.replace("clean_session: false", "clean_session: false\n  username: fb\n  password_file: /nonexistent/pass"));
+    expect((await issuesOf(missing))[0]).toMatch(/mqtt\.password_file: cannot read \/nonexistent\/pass/);
+  });
+});
