@@ -1,0 +1,72 @@
+// Per-point condition state shared by the rule kinds: on-delay / off-delay (a condition must hold,
+// or stay gone, for a while before it counts) and deadband (hysteresis around a limit).
+// Plain objects so the state can be inspected and, later, persisted.
+
+export interface Delays {
+  readonly onDelayMs: number;
+  readonly offDelayMs: number;
+}
+
+export interface ConditionState {
+  active: boolean;
+  /** When the raw condition first disagreed with `active`; undefined while they agree. */
+  changingSince: number | undefined;
+}
+
+/** Advance one condition by its raw value at `now`; returns the delayed (debounced) value. */
+export function advanceCondition(s: ConditionState, raw: boolean, now: number, delays: Delays): boolean {
+  if (raw === s.active) {
+    s.changingSince = undefined;
+    return s.active;
+  }
+  s.changingSince ??= now;
+  if (now - s.changingSince >= (raw ? delays.onDelayMs : delays.offDelayMs)) {
+    s.active = raw;
+    s.changingSince = undefined;
+  }
+  return s.active;
+}
+
+export type Direction = "above" | "below";
+
+/**
+ * Whether `value` is past `limit` with hysteresis: to become true it must reach the limit; once true
+ * it stays true until it comes back past the limit by `deadband`.
+ */
+export function pastLimit(value: number, limit: number, deadband: number, direction: Direction, wasActive: boolean): boolean {
+  if (direction === "above") return wasActive ? value > limit - deadband : value >= limit;
+  return wasActive ? value < limit + deadband : value <= limit;
+}
+
+/** Condition states keyed by a name (a point, or a point and a level), created on first use. */
+export class ConditionTable {
+  readonly #states = new Map<string, ConditionState>();
+
+  constructor(readonly delays: Delays) {}
+
+  /** The delayed value before this evaluation (false for a condition never seen). */
+  wasActive(key: string): boolean {
+    return this.#states.get(key)?.active ?? false;
+  }
+
+  /** Advance the condition named `key` by its raw value; returns whether it counts as active. */
+  step(key: string, raw: boolean, now: number): boolean {
+    let s = this.#states.get(key);
+    if (s === undefined) {
+      if (!raw) return false; // nothing to remember for a condition that never held
+      s = { active: false, changingSince: undefined };
+      this.#states.set(key, s);
+    }
+    const active = advanceCondition(s, raw, now, this.delays);
+    if (!active && s.changingSince === undefined) this.#states.delete(key);
+    return active;
+  }
+
+  /**
+   * Forget a condition: used when its point stops being good. A point we cannot read is a fault,
+   * not a continuing alarm; the zone's latch keeps what was already raised.
+   */
+  drop(key: string): void {
+    this.#states.delete(key);
+  }
+}

@@ -1,0 +1,76 @@
+// Rate-of-rise rule: the least-squares slope of each point's good samples over a window, per minute.
+// Too few samples (or too short a span) is "not enough data": neither active nor a pass, and a fault
+// only when the point itself is not good (e.g. just after start-up, history is still filling).
+import type { RaisedStage, RateOfRiseRule } from "../config/types.js";
+import type { Evidence } from "../events.js";
+import { isGood } from "../points/point.js";
+import type { HistorySample } from "../points/store.js";
+import { ConditionTable } from "./delay.js";
+import { faultOf, worst, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+
+const MS_PER_MIN = 60_000;
+
+/** Least-squares slope in value units per ms; centred on the means so epoch-sized times keep precision. */
+export function leastSquaresSlope(samples: readonly HistorySample[]): number {
+  const n = samples.length;
+  let tMean = 0;
+  let vMean = 0;
+  for (const s of samples) {
+    tMean += s.t;
+    vMean += s.v;
+  }
+  tMean /= n;
+  vMean /= n;
+  let num = 0;
+  let den = 0;
+  for (const s of samples) {
+    const dt = s.t - tMean;
+    num += dt * (s.v - vMean);
+    den += dt * dt;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
+  const conditions = new ConditionTable(rule);
+  const stage: RaisedStage = rule.stage;
+  return {
+    rule,
+    watchedPoints: rule.points,
+    evaluate(store: PointReader, now: number): RuleResult {
+      const faults: Evidence[] = [];
+      const hits: { rate: number; evidence: Evidence }[] = [];
+      for (const point of rule.points) {
+        const v = store.read(point, now);
+        if (!isGood(v)) {
+          faults.push(faultOf(rule.id, point, v));
+          conditions.drop(point);
+          continue;
+        }
+        const samples = store.history(point, now - rule.windowMs);
+        const span = samples.length > 0 ? samples[samples.length - 1]!.t - samples[0]!.t : 0;
+        if (samples.length < rule.minSamples || span < rule.windowMs / 2) {
+          conditions.drop(point); // not enough data: no judgement either way
+          continue;
+        }
+        const ratePerMin = leastSquaresSlope(samples) * MS_PER_MIN;
+        if (conditions.step(point, ratePerMin > rule.ratePerMin, now)) {
+          hits.push({
+            rate: ratePerMin,
+            evidence: { rule: rule.id, point, value: v.value, quality: v.quality, ratePerMin, threshold: rule.ratePerMin },
+          });
+        }
+      }
+      const active = hits.length > 0;
+      return {
+        rule: rule.id,
+        zone: rule.zone,
+        kind: rule.kind,
+        active,
+        ...(active ? { stage } : {}),
+        evidence: worst(hits, (h) => h.rate).map((h) => h.evidence),
+        faults,
+      };
+    },
+  };
+}

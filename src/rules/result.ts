@@ -1,0 +1,69 @@
+// What every rule kind returns when it is evaluated at a time: active or not, the stage it raises,
+// the evidence behind it and the faults (points it could not trust). Zones and alarms read these.
+import type { RaisedStage, Rule, Stage } from "../config/types.js";
+import { stages } from "../config/site-schema.js";
+import type { Evidence } from "../events.js";
+import type { PointStore } from "../points/store.js";
+
+export interface RuleResult {
+  readonly rule: string;
+  readonly zone: string;
+  readonly kind: Rule["kind"];
+  /** True when the rule's condition holds (after delays and deadband) on at least one good point. */
+  readonly active: boolean;
+  /** The highest stage raised by an active level; absent when inactive and for comm_loss. */
+  readonly stage?: RaisedStage;
+  /** The worst few points that make the rule active, worst first. */
+  readonly evidence: readonly Evidence[];
+  /** Points (or groups) the rule could not judge: each one is trouble, never a pass. */
+  readonly faults: readonly Evidence[];
+}
+
+/** The part of the point store rules read: current value (staleness applied) and good history. */
+export type PointReader = Pick<PointStore, "read" | "history">;
+
+/** One configured rule with its per-point state, evaluated at a time the caller passes in. */
+export interface RuleEvaluator {
+  readonly rule: Rule;
+  /** Point keys this rule reads: the seam for a later incremental (on-change) evaluation. */
+  readonly watchedPoints: readonly string[];
+  evaluate(store: PointReader, now: number): RuleResult;
+}
+
+/** How many pieces of evidence a result carries: enough to explain, small enough to publish. */
+export const EVIDENCE_LIMIT = 5;
+
+export function stageRank(s: Stage): number {
+  return stages.indexOf(s);
+}
+
+export function higherStage<S extends Stage>(a: S | undefined, b: S): S {
+  return a === undefined || stageRank(b) > stageRank(a) ? b : a;
+}
+
+/** Evidence for a point that is not good: its quality and the reason why. */
+export function faultOf(rule: string, point: string, v: { quality: Evidence["quality"]; reason?: string; detail?: string }): Evidence {
+  const e: { rule: string; point: string; quality: Evidence["quality"]; reason: string; detail?: string } = {
+    rule,
+    point,
+    quality: v.quality,
+    reason: v.reason ?? "unknown",
+  };
+  if (v.detail !== undefined) e.detail = v.detail;
+  return e;
+}
+
+/** Keep the `limit` worst entries by `score`, highest first, stable for equal scores. */
+export function worst<T>(items: readonly T[], score: (t: T) => number, limit = EVIDENCE_LIMIT): T[] {
+  return items
+    .map((item, i) => ({ item, i, s: score(item) }))
+    .sort((a, b) => b.s - a.s || a.i - b.i)
+    .slice(0, limit)
+    .map((x) => x.item);
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}

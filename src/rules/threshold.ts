@@ -1,0 +1,73 @@
+// Threshold rule: each point against fixed levels (high, high_high above; low, low_low below) with
+// deadband and on/off delays. The rule's stage is the highest stage of any level active on any point.
+import type { RaisedStage, ThresholdLevelName, ThresholdRule } from "../config/types.js";
+import type { Evidence } from "../events.js";
+import { isGood } from "../points/point.js";
+import { ConditionTable, pastLimit, type Direction } from "./delay.js";
+import { faultOf, higherStage, stageRank, worst, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+
+function directionOf(level: ThresholdLevelName): Direction {
+  switch (level) {
+    case "high":
+    case "high_high":
+      return "above";
+    case "low":
+    case "low_low":
+      return "below";
+  }
+}
+
+interface Hit {
+  readonly stage: RaisedStage;
+  readonly margin: number;
+  readonly evidence: Evidence;
+}
+
+export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
+  const conditions = new ConditionTable(rule);
+  const levels = rule.levels.map((l) => ({ ...l, direction: directionOf(l.name) }));
+  return {
+    rule,
+    watchedPoints: rule.points,
+    evaluate(store: PointReader, now: number): RuleResult {
+      const faults: Evidence[] = [];
+      const hits: Hit[] = [];
+      let stage: RaisedStage | undefined;
+      for (const point of rule.points) {
+        const v = store.read(point, now);
+        if (!isGood(v)) {
+          faults.push(faultOf(rule.id, point, v));
+          for (const l of levels) conditions.drop(`${point}#${l.name}`);
+          continue;
+        }
+        let best: Hit | undefined;
+        for (const l of levels) {
+          const key = `${point}#${l.name}`;
+          const raw = pastLimit(v.value, l.value, rule.deadband, l.direction, conditions.wasActive(key));
+          if (!conditions.step(key, raw, now)) continue;
+          const margin = l.direction === "above" ? v.value - l.value : l.value - v.value;
+          if (best === undefined || stageRank(l.stage) > stageRank(best.stage)) {
+            best = {
+              stage: l.stage,
+              margin,
+              evidence: { rule: rule.id, point, value: v.value, quality: v.quality, level: l.name, threshold: l.value },
+            };
+          }
+        }
+        if (best !== undefined) {
+          hits.push(best);
+          stage = higherStage(stage, best.stage);
+        }
+      }
+      return {
+        rule: rule.id,
+        zone: rule.zone,
+        kind: rule.kind,
+        active: stage !== undefined,
+        ...(stage === undefined ? {} : { stage }),
+        evidence: worst(hits, (h) => stageRank(h.stage) * 1e9 + h.margin).map((h) => h.evidence),
+        faults,
+      };
+    },
+  };
+}
