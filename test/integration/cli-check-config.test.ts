@@ -1,0 +1,42 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { spawnCli } from "../support/daemon-process.js";
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawnCli(args);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (b: Buffer) => (stdout += b.toString()));
+  child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
+}
+
+describe("firebreak check-config", () => {
+  it("explains a valid config and exits 0", async () => {
+    const r = await runCli(["check-config", "-c", "config/example-site.yaml"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("config/example-site.yaml: OK");
+    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 156 points");
+    expect(r.stdout).toContain("rule cell-dev-a (deviation): 128 points");
+  });
+
+  it("refuses a bad config with exit code 2, naming file:line:column and key path", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fb-cli-"));
+    const file = join(dir, "site.yaml");
+    const text = await readFile("config/example-site.yaml", "utf8");
+    await writeFile(file, text.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
+    const r = await runCli(["check-config", "-c", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, offgas-detector, room-sensor`);
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses to run a daemon with a bad config: exit 2, nothing started", async () => {
+    const r = await runCli(["run", "-c", "/nonexistent/site.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("/nonexistent/site.yaml");
+  });
+});
