@@ -1,0 +1,305 @@
+// The MQTT output: one connection to the site broker, the retained picture kept right across
+// reconnects, events numbered, and a bounded, counted queue while the broker is away (DESIGN.md §7).
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { Logger } from "pino";
+import type { MqttConfig } from "../../config/types.js";
+import type { AlarmState, CoreEvent, EvacuationTrigger, ZoneStageChange } from "../../events.js";
+import type { PointKey, PointValue } from "../../points/point.js";
+import type { Clock } from "../../runtime/clock.js";
+import { Outbox } from "./outbox.js";
+import {
+  alarmMessage,
+  evacuateMessage,
+  eventMessage,
+  type OutMessage,
+  pointMessage,
+  type Publisher,
+  stateMessage,
+  statusMessage,
+  withFault,
+  zoneStageMessage,
+} from "./payloads.js";
+import { PointThrottle } from "./telemetry.js";
+import { type Topics, topics } from "./topics.js";
+
+export interface RetainedState {
+  readonly zones: readonly ZoneStageChange[];
+  readonly alarms: readonly AlarmState[];
+  readonly triggers: readonly EvacuationTrigger[];
+}
+
+export interface MqttOutputContext {
+  readonly config: MqttConfig;
+  readonly site: string;
+  readonly instance: string;
+  readonly version: string;
+  readonly clock: Clock;
+  /** The caller's child logger, e.g. `log.child({ component: "mqtt" })`. */
+  readonly log: Logger;
+  /** The current retained picture, republished on every (re)connect. */
+  readonly retained: () => RetainedState;
+}
+
+export interface MqttStats {
+  readonly connected: boolean;
+  /** Messages in our own queue, waiting for the broker. */
+  readonly queued: number;
+  /** QoS 1 messages handed to the broker and not yet acknowledged. */
+  readonly inFlight: number;
+  readonly dropped: number;
+  readonly droppedTelemetry: number;
+  readonly droppedEvents: number;
+  /** Messages the broker acknowledged (QoS 1) or that were written (QoS 0). */
+  readonly published: number;
+  /** Successful connections after the first. */
+  readonly reconnects: number;
+  /** Events whose ids cannot form a topic: logged and counted, never sent. */
+  readonly rejected: number;
+  /** The last connection error, e.g. a TLS verification failure or "Not authorized". */
+  readonly lastError?: string;
+}
+
+/** How long stop() waits for the broker to acknowledge what is in flight (real ms) [operational choice]. */
+const STOP_FLUSH_MS = 3000;
+/** A TCP + TLS + CONNACK that takes longer than this is retried [operational choice]. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export class MqttOutput {
+  readonly #ctx: MqttOutputContext;
+  readonly #topics: Topics;
+  readonly #outbox: Outbox;
+  readonly #lastStage = new Map<string, ZoneStageChange>();
+  readonly #listeners = new Set<(connected: boolean) => void>();
+  #publisher: Publisher | undefined;
+  #client: MqttClient | undefined;
+  #throttle: PointThrottle | undefined;
+  #seq = 0;
+  #connected = false;
+  #everConnected = false;
+  #stopping = false;
+  #backoffMs: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #announcedRetry = false;
+  #inFlight = 0;
+  #published = 0;
+  #reconnects = 0;
+  #rejected = 0;
+  #lastError: string | undefined;
+  #loggedError: string | undefined;
+
+  constructor(ctx: MqttOutputContext) {
+    this.#ctx = ctx;
+    this.#topics = topics(ctx.site);
+    this.#outbox = new Outbox(ctx.config.queueLimit);
+    this.#backoffMs = ctx.config.reconnectMinMs;
+  }
+
+  /** Connect in the background; never throws or waits for the broker. */
+  start(): void {
+    if (this.#client !== undefined) return;
+    const { config, clock } = this.#ctx;
+    this.#publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
+    if (config.pointTelemetry.enabled) {
+      this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now())));
+    }
+    const will = statusMessage(this.#topics, this.#publisher, "offline", clock.now());
+    const opts: IClientOptions = {
+      clientId: config.clientId,
+      clean: config.cleanSession,
+      keepalive: config.keepaliveS,
+      protocolVersion: 4,
+      // We schedule reconnects ourselves, with backoff; mqtt.js only knows a fixed period.
+      reconnectPeriod: 0,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      queueQoSZero: false,
+      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+      ...(config.username === undefined ? {} : { username: config.username }),
+      ...(config.password === undefined ? {} : { password: config.password }),
+      ...(config.ca === undefined ? {} : { ca: config.ca }),
+      ...(config.cert === undefined ? {} : { cert: config.cert }),
+      ...(config.key === undefined ? {} : { key: config.key }),
+    };
+    this.#ctx.log.info({ url: config.url, clientId: config.clientId, cleanSession: config.cleanSession }, "mqtt connecting");
+    try {
+      const client = mqtt.connect(config.url, opts);
+      this.#client = client;
+      client.on("connect", (connack) => this.#onConnect(connack.sessionPresent));
+      client.on("close", () => this.#onClose());
+      client.on("error", (err) => this.#onError(err));
+    } catch (err) {
+      // A URL mqtt.js refuses: the config loader should have caught it; report, never crash.
+      this.#onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Publish a core event: its retained state message, then a numbered entry on `events`. */
+  publish(event: CoreEvent): void {
+    if (this.#publisher === undefined || this.#stopping) return;
+    const now = this.#ctx.clock.now();
+    try {
+      const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
+      const state = stateMessage(this.#topics, event, now, last);
+      const seq = this.#seq + 1;
+      const ev = eventMessage(this.#topics, this.#publisher, seq, event, now);
+      this.#seq = seq;
+      if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
+      if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
+      this.#send(state);
+      this.#send(ev);
+    } catch (err) {
+      this.#rejected++;
+      this.#ctx.log.error({ err, event: event.type }, "mqtt: event not published");
+    }
+  }
+
+  /** Optional telemetry: on change, rate-limited per point, only when enabled in the config. */
+  publishPoint(key: PointKey, value: PointValue): void {
+    if (this.#stopping) return;
+    try {
+      this.#throttle?.offer(key, value);
+    } catch (err) {
+      this.#rejected++;
+      this.#ctx.log.error({ err, point: key }, "mqtt: point not published");
+    }
+  }
+
+  /** Announce `offline` (retained), let in-flight QoS 1 finish within a bound, disconnect. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#throttle?.stop();
+    clearTimeout(this.#retryTimer);
+    const client = this.#client;
+    if (client === undefined) return;
+    if (this.#connected && this.#publisher !== undefined) {
+      this.#write(statusMessage(this.#topics, this.#publisher, "offline", this.#ctx.clock.now()));
+    }
+    const unsent = this.#outbox.size;
+    if (unsent > 0) this.#ctx.log.warn({ unsent }, "mqtt: stopping with messages the broker never got");
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), STOP_FLUSH_MS);
+    });
+    const ended = client.endAsync(!this.#connected).then(() => false, () => false);
+    if (await Promise.race([ended, timedOut])) {
+      this.#ctx.log.warn({ inFlight: this.#inFlight }, `mqtt: broker did not acknowledge within ${STOP_FLUSH_MS} ms; closing anyway`);
+      await client.endAsync(true).catch(() => undefined);
+    }
+    clearTimeout(timer);
+    this.#setConnected(false);
+    this.#ctx.log.info({ published: this.#published, dropped: this.#outbox.dropped }, "mqtt stopped");
+  }
+
+  stats(): MqttStats {
+    const s = {
+      connected: this.#connected,
+      queued: this.#outbox.size,
+      inFlight: this.#inFlight,
+      dropped: this.#outbox.dropped,
+      droppedTelemetry: this.#outbox.droppedTelemetry,
+      droppedEvents: this.#outbox.droppedEvents,
+      published: this.#published,
+      reconnects: this.#reconnects,
+      rejected: this.#rejected,
+    };
+    return this.#lastError === undefined ? s : { ...s, lastError: this.#lastError };
+  }
+
+  /** Called with true on every connect and false on every loss; returns the unsubscribe. */
+  onConnectedChange(fn: (connected: boolean) => void): () => void {
+    this.#listeners.add(fn);
+    return () => void this.#listeners.delete(fn);
+  }
+
+  #onConnect(sessionPresent: boolean): void {
+    if (this.#publisher === undefined || this.#stopping) return;
+    if (this.#everConnected) this.#reconnects++;
+    this.#everConnected = true;
+    this.#backoffMs = this.#ctx.config.reconnectMinMs;
+    this.#announcedRetry = false;
+    this.#loggedError = undefined;
+    this.#lastError = undefined;
+    this.#ctx.log.info({ url: this.#ctx.config.url, sessionPresent, queued: this.#outbox.size }, "mqtt connected");
+    this.#setConnected(true);
+    const now = this.#ctx.clock.now();
+    this.#write(statusMessage(this.#topics, this.#publisher, "online", now));
+    // What waited while the broker was away goes first, in order; the current retained picture
+    // last, so it wins over any older state message in the queue and repairs a broker that lost it.
+    for (const m of this.#outbox.drain()) this.#write(m);
+    try {
+      const snap = this.#ctx.retained();
+      for (const z of snap.zones) {
+        this.#lastStage.set(z.zone, z);
+        this.#write(zoneStageMessage(this.#topics, z, now));
+      }
+      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now));
+      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now));
+    } catch (err) {
+      this.#rejected++;
+      this.#ctx.log.error({ err }, "mqtt: republishing the retained picture failed");
+    }
+  }
+
+  #onClose(): void {
+    if (this.#connected) {
+      this.#ctx.log.warn({ reason: this.#lastError ?? "connection closed", inFlight: this.#inFlight }, "mqtt disconnected");
+      this.#setConnected(false);
+    }
+    if (this.#stopping || this.#retryTimer !== undefined) return;
+    const delay = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#ctx.config.reconnectMaxMs);
+    if (!this.#announcedRetry) {
+      this.#announcedRetry = true;
+      this.#ctx.log.info({ inMs: delay, maxMs: this.#ctx.config.reconnectMaxMs }, "mqtt reconnecting, with backoff");
+    }
+    // Real time, not the injected clock: backoff is about the network, not about the incident's timeline.
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      const c = this.#client;
+      if (c === undefined || this.#stopping) return;
+      // Keep mqtt.js's stores: they hold QoS 1 messages sent but not yet acknowledged.
+      c.reconnect({ incomingStore: c.incomingStore, outgoingStore: c.outgoingStore });
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  #onError(err: Error & { code?: string | number }): void {
+    const msg = err.code === undefined ? err.message : `${err.message} (${err.code})`;
+    this.#lastError = msg;
+    if (msg === this.#loggedError) return;
+    this.#loggedError = msg;
+    this.#ctx.log.warn({ err: { message: err.message, code: err.code }, url: this.#ctx.config.url }, `mqtt connection error: ${msg}`);
+  }
+
+  #setConnected(c: boolean): void {
+    if (this.#connected === c) return;
+    this.#connected = c;
+    for (const fn of this.#listeners) {
+      try {
+        fn(c);
+      } catch (err) {
+        this.#ctx.log.error({ err }, "mqtt: a connection listener threw");
+      }
+    }
+  }
+
+  #send(m: OutMessage): void {
+    if (this.#connected) this.#write(m);
+    else this.#outbox.push(m);
+  }
+
+  #write(m: OutMessage): void {
+    const client = this.#client;
+    if (client === undefined) {
+      this.#outbox.push(m);
+      return;
+    }
+    if (m.qos === 1) this.#inFlight++;
+    client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
+      if (m.qos === 1) this.#inFlight--;
+      if (err === undefined || err === null) this.#published++;
+      else if (m.kind === "telemetry") this.#outbox.droppedTelemetry++;
+      else if (m.kind === "event" || m.kind === "state") this.#outbox.push(m); // not taken: keep it for the next connection
+    });
+  }
+}
