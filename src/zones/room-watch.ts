@@ -1,0 +1,105 @@
+// The deciding core's one entry point for the runtime: evaluates the rules at a time, advances the
+// alarms, the zone stages and the evacuation triggers, and returns what changed as CoreEvents.
+// Pure apart from its own state: time is the `now` argument, the store is read-only here.
+import type { SiteConfig, Zone } from "../config/types.js";
+import { Annunciator } from "../alarms/annunciator.js";
+import type { AlarmRecord } from "../alarms/lifecycle.js";
+import { EvacuationLedger } from "../evacuation/trigger.js";
+import type { CoreEvent, EvacuationTrigger } from "../events.js";
+import type { PointStore } from "../points/store.js";
+import { RuleEngine } from "../rules/engine.js";
+import type { PointReader, RuleResult } from "../rules/result.js";
+import { clearZone, initialZone, stepZone, type ZoneSnapshot } from "./stage.js";
+
+export interface RoomWatchSnapshot {
+  readonly zones: ZoneSnapshot[];
+  readonly alarms: AlarmRecord[];
+  readonly triggers: EvacuationTrigger[];
+}
+
+export class RoomWatch {
+  readonly #zones: readonly Zone[];
+  readonly #store: PointReader;
+  readonly #engine: RuleEngine;
+  readonly #alarms: Annunciator;
+  readonly #ledger: EvacuationLedger;
+  readonly #state = new Map<string, ZoneSnapshot>();
+  /** The last results per zone: what an operator's clear is judged against. */
+  #results = new Map<string, RuleResult[]>();
+
+  constructor(opts: { config: SiteConfig; store: PointStore | PointReader }) {
+    const { config } = opts;
+    this.#zones = [...config.zones.values()];
+    this.#store = opts.store;
+    this.#engine = new RuleEngine(config);
+    this.#alarms = new Annunciator(config.rules);
+    this.#ledger = new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules });
+  }
+
+  #zoneState(zone: string, now: number): ZoneSnapshot {
+    return this.#state.get(zone) ?? initialZone(zone, now);
+  }
+
+  /** Evaluate everything at `now`: alarm changes, then zone changes, then new evacuation triggers. */
+  step(now: number): CoreEvent[] {
+    const results = this.#engine.evaluate(this.#store, now);
+    const byZone = new Map<string, RuleResult[]>();
+    for (const r of results) {
+      const list = byZone.get(r.zone);
+      if (list === undefined) byZone.set(r.zone, [r]);
+      else list.push(r);
+    }
+    this.#results = byZone;
+
+    const events: CoreEvent[] = [...this.#alarms.update(results, now)];
+    const triggers: EvacuationTrigger[] = [];
+    for (const zone of this.#zones) {
+      const prev = this.#zoneState(zone.id, now);
+      const { state, events: zoneEvents } = stepZone(prev, zone, byZone.get(zone.id) ?? [], now);
+      this.#state.set(zone.id, state);
+      events.push(...zoneEvents);
+      if (state.stage === "evacuate" && prev.stage !== "evacuate") triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
+    }
+    events.push(...triggers);
+    return events;
+  }
+
+  acknowledge(alarmId: string, now: number, by: string): CoreEvent[] {
+    return this.#alarms.acknowledge(alarmId, now, by);
+  }
+
+  /**
+   * An operator's clear of a latched zone, judged against the conditions of the last step. It also
+   * closes the zone's open evacuation incident (even one adopted from the broker while this
+   * instance's zone is not latched), so the next evacuation gets the next incident number.
+   */
+  clearZone(zoneId: string, now: number, _by: string): { ok: boolean; reason?: string; events: CoreEvent[] } {
+    const zone = this.#zones.find((z) => z.id === zoneId);
+    if (zone === undefined) return { ok: false, reason: `unknown zone ${zoneId}`, events: [] };
+    const prev = this.#zoneState(zoneId, now);
+    const hasIncident = this.#ledger.hasOpen(zoneId);
+    if (!prev.latched && hasIncident) {
+      this.#ledger.close(zoneId);
+      return { ok: true, events: [] };
+    }
+    const outcome = clearZone(prev, zone, this.#results.get(zoneId) ?? [], now);
+    if (!outcome.ok) return { ok: false, reason: outcome.reason, events: [] };
+    this.#state.set(zoneId, outcome.state);
+    this.#ledger.close(zoneId);
+    return { ok: true, events: outcome.events };
+  }
+
+  /** Adopt an evacuation trigger already retained on the broker; false (with nothing changed) when it does not fit. */
+  adoptRetainedTrigger(zoneId: string, triggerId: string): boolean {
+    return this.#ledger.adopt(zoneId, triggerId).adopted;
+  }
+
+  /** Everything retained on MQTT, for a republish after a reconnect. */
+  snapshot(): RoomWatchSnapshot {
+    return {
+      zones: this.#zones.map((z) => this.#state.get(z.id) ?? initialZone(z.id, 0)),
+      alarms: this.#alarms.standing(),
+      triggers: this.#ledger.openTriggers(),
+    };
+  }
+}

@@ -1,0 +1,125 @@
+// The zone stage machine: normal -> watch -> pre_alarm -> alarm -> evacuate, from the zone's rule
+// results, with `fault` beside it. Escalation is immediate and lists the stages it jumps over; a
+// step down needs the conditions clear for the zone's clearHoldMs; alarm and evacuate latch (life
+// safety) until an operator clears the zone while its conditions are clear.
+import { stages } from "../config/site-schema.js";
+import type { Stage, Zone } from "../config/types.js";
+import type { Evidence, ZoneFaultChange, ZoneStageChange } from "../events.js";
+import { stageRank, type RuleResult } from "../rules/result.js";
+
+/** The stages that hold until an operator clears the zone. */
+export const LATCHING_STAGES: ReadonlySet<Stage> = new Set<Stage>(["alarm", "evacuate"]);
+
+/** A zone's state: plain data, so it can be published (retained) and later persisted. */
+export interface ZoneSnapshot {
+  readonly zone: string;
+  readonly stage: Stage;
+  /** Clock time of the last stage change, ms. */
+  readonly since: number;
+  readonly latched: boolean;
+  readonly fault: boolean;
+  readonly faults: readonly Evidence[];
+  readonly evidence: readonly Evidence[];
+  /** When the conditions first fell below the current stage; undefined while they hold it. */
+  readonly clearSince?: number;
+}
+
+export type ZoneEvent = ZoneStageChange | ZoneFaultChange;
+
+export function initialZone(zone: string, now: number): ZoneSnapshot {
+  return { zone, stage: "normal", since: now, latched: false, fault: false, faults: [], evidence: [] };
+}
+
+/** Stages strictly between two stages, in the direction of travel. */
+export function stagesBetween(from: Stage, to: Stage): Stage[] {
+  const a = stageRank(from);
+  const b = stageRank(to);
+  if (a < b) return stages.slice(a + 1, b);
+  return stages.slice(b + 1, a).reverse();
+}
+
+/** What the zone's active rules ask for now, and the evidence of the rules that ask for it. */
+export function targetStage(zone: Zone, results: readonly RuleResult[]): { stage: Stage; evidence: Evidence[] } {
+  let stage: Stage = "normal";
+  const alarmRules: RuleResult[] = [];
+  for (const r of results) {
+    if (!r.active || r.stage === undefined) continue;
+    if (stageRank(r.stage) > stageRank(stage)) stage = r.stage;
+    if (stageRank(r.stage) >= stageRank("alarm")) alarmRules.push(r);
+  }
+  // Double knock: enough distinct rules at alarm or above evacuate the zone.
+  if (alarmRules.length >= zone.evacuateAfterAlarmRules) stage = "evacuate";
+  const driving = results
+    .filter((r) => r.active && r.stage !== undefined)
+    .sort((x, y) => stageRank(y.stage!) - stageRank(x.stage!));
+  return { stage, evidence: driving.flatMap((r) => r.evidence) };
+}
+
+/** Faults of the zone's rules, plus the devices an active comm_loss rule reports silent. */
+export function zoneFaults(results: readonly RuleResult[]): Evidence[] {
+  const out: Evidence[] = [];
+  for (const r of results) {
+    out.push(...r.faults);
+    if (r.kind === "comm_loss" && r.active) out.push(...r.evidence);
+  }
+  return out;
+}
+
+function changeTo(s: ZoneSnapshot, stage: Stage, now: number, evidence: Evidence[], fault: boolean, faults: Evidence[]): { state: ZoneSnapshot; events: ZoneEvent[] } {
+  const state: ZoneSnapshot = { zone: s.zone, stage, since: now, latched: LATCHING_STAGES.has(stage), fault, faults, evidence };
+  const event: ZoneStageChange = {
+    type: "zone_stage",
+    zone: s.zone,
+    stage,
+    previous: s.stage,
+    skipped: stagesBetween(s.stage, stage),
+    since: now,
+    fault,
+    faults,
+    evidence,
+  };
+  return { state, events: [event] };
+}
+
+/** Advance one zone by its rules' results at `now`. Pure: returns the new state and its events. */
+export function stepZone(s: ZoneSnapshot, zone: Zone, results: readonly RuleResult[], now: number): { state: ZoneSnapshot; events: ZoneEvent[] } {
+  const target = targetStage(zone, results);
+  const faults = zoneFaults(results);
+  const fault = faults.length > 0;
+  const up = stageRank(target.stage) - stageRank(s.stage);
+
+  if (up > 0) return changeTo(s, target.stage, now, target.evidence, fault, faults);
+
+  let next: ZoneSnapshot;
+  if (up === 0 || s.latched) {
+    // Holding: a latched stage waits for the operator; keep the latest evidence while conditions last.
+    const base = { zone: s.zone, stage: s.stage, since: s.since, latched: s.latched, fault, faults };
+    next = up === 0 ? { ...base, evidence: target.evidence } : { ...base, evidence: s.evidence };
+  } else {
+    const clearSince = s.clearSince ?? now;
+    if (now - clearSince >= zone.clearHoldMs) return changeTo(s, target.stage, now, target.evidence, fault, faults);
+    next = { zone: s.zone, stage: s.stage, since: s.since, latched: false, fault, faults, evidence: s.evidence, clearSince };
+  }
+  if (fault === s.fault) return { state: next, events: [] };
+  const event: ZoneFaultChange = { type: "zone_fault", zone: s.zone, stage: s.stage, fault, since: now, faults };
+  return { state: next, events: [event] };
+}
+
+export type ClearOutcome =
+  | { readonly ok: true; readonly state: ZoneSnapshot; readonly events: ZoneEvent[] }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * An operator's clear: releases a latched stage, only when no rule of the zone still asks for
+ * alarm or above. The zone drops straight to what its rules ask for now (the operator has judged it).
+ */
+export function clearZone(s: ZoneSnapshot, zone: Zone, results: readonly RuleResult[], now: number): ClearOutcome {
+  if (!s.latched) return { ok: false, reason: `zone ${zone.id} is at ${s.stage}, which does not latch; nothing to clear` };
+  const target = targetStage(zone, results);
+  if (stageRank(target.stage) >= stageRank("alarm")) {
+    const still = [...new Set(target.evidence.map((e) => e.rule))].join(", ");
+    return { ok: false, reason: `zone ${zone.id} conditions are not clear: ${target.stage} still raised by ${still}` };
+  }
+  const faults = zoneFaults(results);
+  return { ok: true, ...changeTo(s, target.stage, now, target.evidence, faults.length > 0, faults) };
+}
