@@ -1,0 +1,122 @@
+// One Modbus TCP connection (modbus-serial's ModbusRTU client) as the poller needs it: reads that
+// fail at once when the socket drops (modbus-serial would otherwise wait out the timeout), and
+// every failure sorted into the quality reason it gives the device's points.
+import ModbusSerial from "modbus-serial";
+import type { ModbusRTU } from "modbus-serial/ModbusRTU.js";
+import type { ModbusTable } from "../../config/profile-schema.js";
+import type { QualityReason } from "../../points/point.js";
+
+/** Modbus Application Protocol v1.1b3 §7, exception codes. */
+const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
+  1: "illegal function",
+  2: "illegal data address",
+  3: "illegal data value",
+  4: "server device failure",
+  5: "acknowledge",
+  6: "server device busy",
+  8: "memory parity error",
+  10: "gateway path unavailable",
+  11: "gateway target device failed to respond",
+};
+
+// modbus-serial is CommonJS (`module.exports = ModbusRTU`) while its typings declare an ES default export.
+const ModbusClient = ModbusSerial as unknown as new () => ModbusRTU;
+
+export interface ReadFailure {
+  readonly reason: Extract<QualityReason, "timeout" | "comm_fail" | "device_exception">;
+  readonly detail: string;
+}
+
+/** Sort an error from modbus-serial or the socket into a quality reason with a readable detail. */
+export function classifyFailure(e: unknown, timeoutMs: number): ReadFailure {
+  const o = (typeof e === "object" && e !== null ? e : {}) as { modbusCode?: unknown; errno?: unknown; code?: unknown; message?: unknown };
+  const message = typeof o.message === "string" && o.message !== "" ? o.message : String(e);
+  if (typeof o.modbusCode === "number") {
+    return { reason: "device_exception", detail: `Modbus exception ${o.modbusCode} (${EXCEPTION_NAMES[o.modbusCode] ?? "unknown code"})` };
+  }
+  if (o.errno === "ETIMEDOUT" || o.code === "ETIMEDOUT" || /timed out/i.test(message)) {
+    return { reason: "timeout", detail: `no answer within ${timeoutMs} ms` };
+  }
+  const code = typeof o.code === "string" ? `${o.code}: ` : "";
+  return { reason: "comm_fail", detail: `${code}${message}` };
+}
+
+class ConnectionLost extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = "ConnectionLost";
+  }
+}
+
+export class ModbusConnection {
+  readonly #client: ModbusRTU;
+  readonly #lost: Promise<never>;
+  #lose!: (e: Error) => void;
+  #closed = false;
+  #onLost: ((detail: string) => void) | undefined;
+
+  private constructor(client: ModbusRTU) {
+    this.#client = client;
+    this.#lost = new Promise<never>((_, reject) => (this.#lose = reject));
+    this.#lost.catch(() => undefined); // observed by the reads racing it
+    client.on("close", () => this.#drop("connection closed by the device"));
+    client.on("error", (e: unknown) => this.#drop(classifyFailure(e, 0).detail));
+  }
+
+  /** Connect to host:port and address `unitId`; `timeoutMs` bounds the connect and every request. */
+  static async open(host: string, port: number, unitId: number, timeoutMs: number): Promise<ModbusConnection> {
+    const client = new ModbusClient();
+    const conn = new ModbusConnection(client);
+    try {
+      await client.connectTCP(host, { port, timeout: timeoutMs });
+    } catch (e) {
+      conn.#closed = true;
+      client.destroy(() => undefined);
+      throw e;
+    }
+    client.setID(unitId);
+    client.setTimeout(timeoutMs);
+    return conn;
+  }
+
+  /** Called once when the socket drops (not when close() is called). */
+  onLost(fn: (detail: string) => void): void {
+    this.#onLost = fn;
+  }
+
+  get open(): boolean {
+    return !this.#closed;
+  }
+
+  /** Read `count` registers (0..65535) or bits (0/1) from `start`. */
+  async read(table: ModbusTable, start: number, count: number): Promise<number[]> {
+    if (this.#closed) throw new ConnectionLost("not connected");
+    const c = this.#client;
+    switch (table) {
+      case "holding":
+        return (await Promise.race([c.readHoldingRegisters(start, count), this.#lost])).data;
+      case "input":
+        return (await Promise.race([c.readInputRegisters(start, count), this.#lost])).data;
+      case "coil":
+        return (await Promise.race([c.readCoils(start, count), this.#lost])).data.slice(0, count).map((b: boolean) => (b ? 1 : 0));
+      case "discrete":
+        return (await Promise.race([c.readDiscreteInputs(start, count), this.#lost])).data.slice(0, count).map((b: boolean) => (b ? 1 : 0));
+    }
+  }
+
+  /** Close the socket and fail any read in flight. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#lose(new ConnectionLost("connection closed by firebreak"));
+    return new Promise((resolve) => this.#client.destroy(() => resolve()));
+  }
+
+  #drop(detail: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#lose(new ConnectionLost(detail));
+    this.#client.destroy(() => undefined);
+    this.#onLost?.(detail);
+  }
+}
