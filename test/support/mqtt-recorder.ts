@@ -43,6 +43,14 @@ export class MqttRecorder {
     return rec;
   }
 
+  /**
+   * Subscribe to more topics. The broker sends retained messages per SUBSCRIBE, in order on one
+   * connection, so a retained message seen here proves the earlier subscriptions' retained ones arrived.
+   */
+  async subscribe(topics: string | readonly string[]): Promise<void> {
+    await this.#client.subscribeAsync(typeof topics === "string" ? [topics] : [...topics], { qos: 1 });
+  }
+
   get messages(): readonly Recorded[] {
     return this.#messages;
   }

@@ -6,6 +6,7 @@ import type { MqttConfig } from "../../config/types.js";
 import type { AlarmState, CoreEvent, EvacuationTrigger, ZoneStageChange } from "../../events.js";
 import type { PointKey, PointValue } from "../../points/point.js";
 import type { Clock } from "../../runtime/clock.js";
+import { explainConnectionError } from "./connection-errors.js";
 import { Outbox } from "./outbox.js";
 import {
   alarmMessage,
@@ -53,6 +54,8 @@ export interface MqttStats {
   readonly published: number;
   /** Successful connections after the first. */
   readonly reconnects: number;
+  /** Connection attempts that ended without a session (broker down, TLS or auth refused). */
+  readonly connectFailures: number;
   /** Events whose ids cannot form a topic: logged and counted, never sent. */
   readonly rejected: number;
   /** The last connection error, e.g. a TLS verification failure or "Not authorized". */
@@ -83,6 +86,7 @@ export class MqttOutput {
   #inFlight = 0;
   #published = 0;
   #reconnects = 0;
+  #connectFailures = 0;
   #rejected = 0;
   #lastError: string | undefined;
   #loggedError: string | undefined;
@@ -200,6 +204,7 @@ export class MqttOutput {
       droppedEvents: this.#outbox.droppedEvents,
       published: this.#published,
       reconnects: this.#reconnects,
+      connectFailures: this.#connectFailures,
       rejected: this.#rejected,
     };
     return this.#lastError === undefined ? s : { ...s, lastError: this.#lastError };
@@ -244,6 +249,8 @@ export class MqttOutput {
     if (this.#connected) {
       this.#ctx.log.warn({ reason: this.#lastError ?? "connection closed", inFlight: this.#inFlight }, "mqtt disconnected");
       this.#setConnected(false);
+    } else if (!this.#stopping) {
+      this.#connectFailures++;
     }
     if (this.#stopping || this.#retryTimer !== undefined) return;
     const delay = this.#backoffMs;
@@ -264,7 +271,7 @@ export class MqttOutput {
   }
 
   #onError(err: Error & { code?: string | number }): void {
-    const msg = err.code === undefined ? err.message : `${err.message} (${err.code})`;
+    const msg = explainConnectionError(err);
     this.#lastError = msg;
     if (msg === this.#loggedError) return;
     this.#loggedError = msg;
