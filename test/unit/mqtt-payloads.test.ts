@@ -2,6 +2,7 @@
 // the bounded outbox's drop order and the telemetry rate limit.
 import { describe, expect, it } from "vitest";
 import type { AlarmState, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../src/events.js";
+import { explainConnectionError } from "../../src/outputs/mqtt/connection-errors.js";
 import { Outbox } from "../../src/outputs/mqtt/outbox.js";
 import {
   alarmMessage,
@@ -260,5 +261,20 @@ describe("point telemetry throttle", () => {
     th.offer("d/a", good(1, T0));
     th.offer("d/b", good(1, T0));
     expect(sent.map(([k]) => k)).toEqual(["d/a", "d/b"]);
+  });
+});
+
+describe("connection errors", () => {
+  it.each([
+    [{ message: "self-signed certificate in certificate chain", code: "SELF_SIGNED_CERT_IN_CHAIN" }, /not signed by the CA in mqtt.ca_file/],
+    [{ message: "80DC:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../ssl.c:1601:", code: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" }, /^tlsv13 alert certificate required \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\): the broker requires a client certificate/],
+    [{ message: "connect ECONNREFUSED 127.0.0.1:1883", code: "ECONNREFUSED" }, /is the broker running\?/],
+    [{ message: "Connection refused: Not authorized", code: 5 }, /check mqtt.username and password_file/],
+  ])("says what to check for %j", (err, want) => {
+    expect(explainConnectionError(err)).toMatch(want);
+  });
+
+  it("passes an unknown error through unchanged", () => {
+    expect(explainConnectionError({ message: "something odd" })).toBe("something odd");
   });
 });
