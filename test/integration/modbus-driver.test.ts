@@ -1,0 +1,191 @@
+// The Modbus driver over real TCP on 127.0.0.1: SunSpec discovery and decoding of a Li-ion
+// cabinet, sentinels, a device going silent or away while another keeps its schedule, reconnect.
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { join } from "node:path";
+import { pino } from "pino";
+import { startModbusTcpServer, RegisterBank, type ModbusTcpServer } from "../../simulators/modbus-server.js";
+import { loadProfile, shippedProfilesDir } from "../../src/config/load.js";
+import { expandPoints } from "../../src/config/expand.js";
+import type { Device, Layout } from "../../src/config/types.js";
+import type { Profile } from "../../src/config/profile-schema.js";
+import { PointStore } from "../../src/points/store.js";
+import { pointKey, type PointValue } from "../../src/points/point.js";
+import { systemClock } from "../../src/runtime/clock.js";
+import { writeSunspecImage } from "../../src/drivers/modbus/sunspec-image.js";
+import { ModbusPoller, type PollResult } from "../../src/drivers/modbus/poller.js";
+
+const layout: Layout = { strings: 2, modulesPerString: 4, cellsPerModule: 8 };
+const CAB_INTERVAL_MS = 300;
+const CAB_TIMEOUT_MS = 100;
+const ROOM_INTERVAL_MS = 100;
+
+const cellVRaw = (s: number, m: number, c: number): number => 3300 + s * 100 + m * 10 + c; // CellV_SF -3: 3.4xx V
+const cellTRaw = (s: number, m: number, c: number): number => 250 + s * 20 + m * 3 + c; // Tmp_SF -1: 25.x degC
+
+function cabinetBank(): RegisterBank {
+  const bank = new RegisterBank();
+  const r = bank.holding;
+  const map = writeSunspecImage(r, 40000, layout);
+  r[map.at802(11)] = 87; // SoC, SoC_SF 0
+  r[map.at802(56)] = 0;
+  r[map.at802(34)] = 8123; // V, V_SF -1
+  r[map.at802(59)] = 0xffff; // -1
+  for (let s = 1; s <= layout.strings; s++)
+    for (let m = 1; m <= layout.modulesPerString; m++) {
+      r[map.at805(s, m, 10)] = 5281; // module V, V_SF -2
+      r[map.at805(s, m, 41)] = 0xfffe;
+      r[map.at805(s, m, 42)] = 0xfffd; // CellV_SF -3
+      r[map.at805(s, m, 43)] = 0xffff; // Tmp_SF -1
+      for (let c = 1; c <= layout.cellsPerModule; c++) {
+        r[map.at805(s, m, 0, c)] = cellVRaw(s, m, c);
+        r[map.at805(s, m, 1, c)] = cellTRaw(s, m, c);
+      }
+    }
+  r[map.at805(2, 3, 1, 5)] = 0x8000; // SunSpec int16 not implemented: a dead cell sensor
+  return bank;
+}
+
+function roomBank(): RegisterBank {
+  const bank = new RegisterBank();
+  bank.input[0] = 235; // 23.5 degC
+  bank.input[1] = 455; // 45.5 %RH
+  return bank;
+}
+
+function device(id: string, profile: Profile, port: number, pollIntervalMs: number, timeoutMs: number, unitId = 1): Device {
+  const withLayout = profile.sunspec !== undefined ? layout : undefined;
+  return {
+    id,
+    zone: "batt-a",
+    profile,
+    modbus: { host: "127.0.0.1", port, unitId },
+    pollIntervalMs,
+    timeoutMs,
+    staleAfterMs: pollIntervalMs * 3,
+    ...(withLayout ? { layout: withLayout } : {}),
+    points: expandPoints(profile, withLayout),
+  };
+}
+
+/** Resolves when `check` holds, re-checked on every store change; rejects after timeoutMs. */
+function until(store: PointStore, what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  if (check()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => ((done = true), reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
+    store.onChange(() => {
+      if (!done && check()) {
+        done = true;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+describe("modbus driver over TCP", () => {
+  const store = new PointStore();
+  const logs: { msg: string; device?: string }[] = [];
+  const log = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg: string; device?: string }) });
+  const roomPolls: PollResult[] = [];
+  let cabServer: ModbusTcpServer;
+  let roomServer: ModbusTcpServer;
+  let cabPort: number;
+  let cabBank: RegisterBank;
+  let cab: Device;
+  let room: Device;
+  let bogus: Device;
+  const pollers: ModbusPoller[] = [];
+  let cabPoller: ModbusPoller;
+
+  const value = (d: Device, pointId: string): PointValue => store.read(pointKey(d.id, pointId), Date.now());
+  const all = (d: Device, pred: (v: PointValue) => boolean): boolean => d.points.every((p) => pred(value(d, p.pointId)));
+
+  beforeAll(async () => {
+    cabBank = cabinetBank();
+    cabServer = await startModbusTcpServer({ port: 0, units: new Map([[1, cabBank]]) });
+    cabPort = cabServer.port;
+    roomServer = await startModbusTcpServer({ port: 0, units: new Map([[1, roomBank()]]) });
+    const cabinet = await loadProfile(join(shippedProfilesDir(), "li-ion-cabinet.yaml"));
+    const sensor = await loadProfile(join(shippedProfilesDir(), "room-sensor.yaml"));
+    cab = device("cab1", cabinet, cabPort, CAB_INTERVAL_MS, CAB_TIMEOUT_MS);
+    room = device("room-a", sensor, roomServer.port, ROOM_INTERVAL_MS, 200);
+    bogus = device("room-x", sensor, roomServer.port, ROOM_INTERVAL_MS, 200, 9); // a unit id the server does not serve
+    for (const d of [cab, room, bogus])
+      for (const p of d.points) store.declare({ key: pointKey(d.id, p.pointId), deviceId: d.id, pointId: p.pointId, unit: p.def.unit }, d.staleAfterMs);
+    cabPoller = new ModbusPoller({ device: cab, clock: systemClock, store, log: log.child({ component: "modbus" }) });
+    pollers.push(cabPoller);
+    pollers.push(new ModbusPoller({ device: room, clock: systemClock, store, log, onPoll: (r) => roomPolls.push(r) }));
+    pollers.push(new ModbusPoller({ device: bogus, clock: systemClock, store, log }));
+    for (const p of pollers) p.start();
+  });
+
+  afterAll(async () => {
+    await Promise.all(pollers.map((p) => p.stop()));
+    await Promise.all([cabServer?.close(), roomServer?.close()]);
+  });
+
+  it("discovers the SunSpec map and decodes per-cell voltage and temperature with scale factors", async () => {
+    await until(store, "cabinet cell s2/m4/c8 good", () => value(cab, "s2/m4/c8/voltV").quality === "good");
+    expect(cab.points.length).toBe(10 + 5 * 2 + 8 * 1 + 64 * 2);
+    for (const [s, m, c] of [[1, 1, 1], [1, 4, 8], [2, 2, 3], [2, 4, 8]] as const) {
+      expect(value(cab, `s${s}/m${m}/c${c}/voltV`)).toMatchObject({ quality: "good" });
+      expect(value(cab, `s${s}/m${m}/c${c}/voltV`).value).toBeCloseTo(cellVRaw(s, m, c) / 1000, 9);
+      expect(value(cab, `s${s}/m${m}/c${c}/tempC`).value).toBeCloseTo(cellTRaw(s, m, c) / 10, 9);
+    }
+    expect(value(cab, "s1/m2/voltV").value).toBeCloseTo(52.81, 9);
+    expect(value(cab, "soc").value).toBe(87);
+    expect(value(cab, "voltV").value).toBeCloseTo(812.3, 9);
+    // 156 points (plus their scale factors) in 22 coalesced requests with the profile's max_gap 8:
+    // per 805 instance one for V and one for its SFs + 8 cell groups; per 804 and the 802, two.
+    expect(cabPoller.status().requestsPerPoll).toBe(22);
+  });
+
+  it("a SunSpec not-implemented cell temperature is bad/sentinel, its neighbours good", () => {
+    expect(value(cab, "s2/m3/c5/tempC")).toMatchObject({ quality: "bad", reason: "sentinel" });
+    expect(value(cab, "s2/m3/c5/tempC").detail).toMatch(/0x8000/);
+    expect(value(cab, "s2/m3/c4/tempC").quality).toBe("good");
+  });
+
+  it("the room sensor decodes, and a unit the server does not serve is bad/device_exception", async () => {
+    await until(store, "room sensor good", () => value(room, "tempC").quality === "good");
+    expect(value(room, "tempC").value).toBeCloseTo(23.5, 9);
+    expect(value(room, "humidityPct").value).toBeCloseTo(45.5, 9);
+    expect(value(room, "sensorFault")).toMatchObject({ quality: "good", value: 0 });
+    await until(store, "bogus unit bad", () => value(bogus, "tempC").quality === "bad");
+    expect(value(bogus, "tempC")).toMatchObject({ reason: "device_exception" });
+    expect(value(bogus, "tempC").detail).toMatch(/Modbus exception 11 \(gateway target device failed to respond\)/);
+  });
+
+  it("a silent device turns every point bad within one poll interval, while another device keeps its schedule", async () => {
+    const from = Date.now();
+    const pollsBefore = roomPolls.length;
+    cabServer.setSilent(true);
+    await until(store, "every cabinet point bad/timeout", () => all(cab, (v) => v.quality === "bad" && v.reason === "timeout"), 3000);
+    const elapsed = Date.now() - from;
+    // Next poll within one interval, then the request timeout; slack for a busy CI machine.
+    expect(elapsed).toBeLessThan(CAB_INTERVAL_MS + CAB_TIMEOUT_MS + 250);
+    const during = roomPolls.slice(pollsBefore).filter((p) => p.startedAt >= from);
+    expect(during.length).toBeGreaterThanOrEqual(Math.floor(elapsed / ROOM_INTERVAL_MS) - 1);
+    for (let i = 1; i < during.length; i++) expect(during[i]!.startedAt - during[i - 1]!.startedAt).toBeLessThan(ROOM_INTERVAL_MS + 60);
+    expect(value(room, "tempC").quality).toBe("good");
+    cabServer.setSilent(false);
+    await until(store, "cabinet good again after silence", () => value(cab, "s1/m1/c1/tempC").quality === "good", 5000);
+  });
+
+  it("a device that goes away is bad/comm_fail at once, and the poller reconnects when it returns", async () => {
+    const from = Date.now();
+    await cabServer.close();
+    await until(store, "every cabinet point bad/comm_fail", () => all(cab, (v) => v.quality === "bad" && v.reason === "comm_fail"), 3000);
+    expect(Date.now() - from).toBeLessThan(CAB_INTERVAL_MS + 250);
+    expect(cabPoller.status().connected).toBe(false);
+    expect(value(room, "tempC").quality).toBe("good");
+    cabServer = await startModbusTcpServer({ port: cabPort, units: new Map([[1, cabBank]]) });
+    await until(store, "cabinet reconnected", () => value(cab, "s2/m4/c8/tempC").quality === "good", 8000);
+    expect(cabPoller.status()).toMatchObject({ connected: true });
+    expect(cabPoller.status().failures).toBeGreaterThan(0);
+    // Logged once per state change, not once per retry.
+    const cabLogs = logs.filter((l) => l.device === "cab1").map((l) => l.msg);
+    expect(cabLogs.filter((m) => m.includes("not answering")).length).toBeLessThanOrEqual(3);
+  });
+});
