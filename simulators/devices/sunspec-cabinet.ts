@@ -1,0 +1,228 @@
+// A Li-ion UPS battery cabinet BMS as config/profiles/li-ion-cabinet.yaml reads it: the SunSpec
+// chain at base 40000 (FACTS.md §3): "SunS", 802 battery, one 804 per string, one 805 per module, end.
+import type { Device, DevicePoint } from "../../src/config/types.js";
+import type { RegisterBank } from "../modbus-server.js";
+import type { Cell, ThermalModel } from "../thermal-model.js";
+import { i16, sentinelWords, u16, type DeviceEncoder, type PointLocation } from "./encoder.js";
+
+// Scale factors this BMS publishes (value = raw × 10^SF, FACTS.md §3).
+const SOC_SF = -1;
+const V_SF = -1; // 802 and 804: pack and string volts, 0.1 V
+const MOD_V_SF = -2; // 805: module volts, 0.01 V
+const CELLV_SF = -3;
+const TMP_SF = -1;
+const A_SF = -1;
+
+// BMS alarm levels for the Evt1 bits [unverified: typical BMS settings, not from a datasheet].
+const OVER_TEMP_WARN_C = 50;
+const OVER_TEMP_ALARM_C = 60;
+const TEMP_IMBALANCE_WARN_C = 8;
+const TEMP_IMBALANCE_ALARM_C = 15;
+const UNDER_VOLT_ALARM_V = 2.5;
+
+/** Evt1 bits (FACTS.md §3 "Evt1 bits"). */
+const EVT = { overTempAlarm: 1, overTempWarn: 2, underVoltAlarm: 11, tempImbalanceAlarm: 18, tempImbalanceWarn: 19 } as const;
+
+const SOC_PCT = 95; // a UPS battery on float [unverified]
+const CAPACITY_AH = 68; // thermal-params cellParams.capacityAh (FACTS.md §2)
+
+interface Layout {
+  readonly strings: number;
+  readonly modulesPerString: number;
+  readonly cellsPerModule: number;
+}
+
+/** Start addresses of every model instance in the chain. */
+interface ChainMap {
+  readonly m802: number;
+  readonly m804: readonly number[];
+  /** Per string, per module. */
+  readonly m805: readonly (readonly number[])[];
+  readonly end: number;
+}
+
+export function chainMap(base: number, l: Layout): ChainMap {
+  let at = base + 2; // after "SunS"
+  const m802 = at;
+  at += 64;
+  const m804: number[] = [];
+  for (let s = 0; s < l.strings; s++) {
+    m804.push(at);
+    at += 48 + 16 * l.modulesPerString;
+  }
+  const m805: number[][] = [];
+  for (let s = 0; s < l.strings; s++) {
+    const row: number[] = [];
+    for (let m = 0; m < l.modulesPerString; m++) {
+      row.push(at);
+      at += 44 + 4 * l.cellsPerModule;
+    }
+    m805.push(row);
+  }
+  if (at + 2 > 65536) throw new RangeError(`the SunSpec map of this layout ends past register 65535 (at ${at})`);
+  return { m802, m804, m805, end: at };
+}
+
+/** Max, min (with 1-based index) and average of a list. */
+function stats(values: readonly number[]): { max: number; maxIdx: number; min: number; minIdx: number; avg: number } {
+  let max = -Infinity, min = Infinity, maxIdx = 0, minIdx = 0, sum = 0;
+  values.forEach((v, i) => {
+    if (v > max) [max, maxIdx] = [v, i + 1];
+    if (v < min) [min, minIdx] = [v, i + 1];
+    sum += v;
+  });
+  return { max, maxIdx, min, minIdx, avg: sum / Math.max(1, values.length) };
+}
+
+function evt1(temps: readonly number[], volts: readonly number[]): number {
+  const t = stats(temps);
+  const v = stats(volts);
+  let bits = 0;
+  if (t.max > OVER_TEMP_ALARM_C) bits |= 1 << EVT.overTempAlarm;
+  if (t.max > OVER_TEMP_WARN_C) bits |= 1 << EVT.overTempWarn;
+  if (t.max - t.min > TEMP_IMBALANCE_ALARM_C) bits |= 1 << EVT.tempImbalanceAlarm;
+  if (t.max - t.min > TEMP_IMBALANCE_WARN_C) bits |= 1 << EVT.tempImbalanceWarn;
+  if (v.min < UNDER_VOLT_ALARM_V) bits |= 1 << EVT.underVoltAlarm;
+  return bits >>> 0;
+}
+
+function put32(h: Uint16Array, at: number, v: number): void {
+  h[at] = (v >>> 16) & 0xffff;
+  h[at + 1] = v & 0xffff;
+}
+
+export function sunspecCabinet(device: Device, model: ThermalModel, startMs: number): DeviceEncoder {
+  const layout = device.layout;
+  const base = device.profile.sunspec?.baseAddress ?? 40000;
+  if (layout === undefined) throw new RangeError(`device ${device.id}: a SunSpec cabinet needs a layout`);
+  const map = chainMap(base, layout);
+  const cells = model.cells(device.id);
+  const cpm = layout.cellsPerModule;
+  const mps = layout.modulesPerString;
+  const cellAt = (s: number, m: number, c: number): Cell => cells[(s * mps + m) * cpm + c]!;
+
+  function encode(bank: RegisterBank, nowMs: number): void {
+    const h = bank.holding;
+    h[base] = 0x5375; // "Su"
+    h[base + 1] = 0x6e53; // "nS"
+    const allT = cells.map((c) => c.surfaceC);
+    const allV = cells.map((c) => c.voltageV);
+    const stringV: number[] = [];
+
+    // 805, one per module: per-cell voltage and temperature.
+    for (let s = 0; s < layout!.strings; s++) {
+      let sv = 0;
+      for (let m = 0; m < mps; m++) {
+        const at = map.m805[s]![m]!;
+        const mc = Array.from({ length: cpm }, (_, c) => cellAt(s, m, c));
+        const t = stats(mc.map((c) => c.surfaceC));
+        const v = stats(mc.map((c) => c.voltageV));
+        const modV = mc.reduce((a, c) => a + c.voltageV, 0);
+        sv += modV;
+        h.fill(0, at, at + 44 + 4 * cpm);
+        h[at] = 805;
+        h[at + 1] = 42 + 4 * cpm;
+        h[at + 2] = s + 1; // StrIdx
+        h[at + 3] = m + 1; // ModIdx
+        h[at + 4] = cpm; // NCell
+        h[at + 5] = u16(SOC_PCT * 10);
+        h[at + 10] = u16(modV * 100);
+        [h[at + 11], h[at + 12], h[at + 13], h[at + 14], h[at + 15]] = [u16(v.max * 1000), v.maxIdx, u16(v.min * 1000), v.minIdx, u16(v.avg * 1000)];
+        [h[at + 16], h[at + 17], h[at + 18], h[at + 19], h[at + 20]] = [i16(t.max * 10), t.maxIdx, i16(t.min * 10), t.minIdx, i16(t.avg * 10)];
+        const sn = `${device.id}-S${s + 1}M${m + 1}`;
+        for (let i = 0; i < 16; i++) h[at + 22 + i] = ((sn.charCodeAt(2 * i) || 0) << 8) | (sn.charCodeAt(2 * i + 1) || 0);
+        [h[at + 38], h[at + 39], h[at + 40]] = [i16(SOC_SF), 0, 0];
+        [h[at + 41], h[at + 42], h[at + 43]] = [i16(MOD_V_SF), i16(CELLV_SF), i16(TMP_SF)];
+        for (let c = 0; c < cpm; c++) {
+          const g = at + 44 + 4 * c;
+          h[g] = u16(mc[c]!.voltageV * 1000);
+          h[g + 1] = i16(mc[c]!.surfaceC * 10);
+          put32(h, g + 2, 0);
+        }
+      }
+      stringV.push(sv);
+    }
+
+    // 804, one per string, with a 16-register group per module. Module temperature: its hottest cell.
+    for (let s = 0; s < layout!.strings; s++) {
+      const at = map.m804[s]!;
+      const sc = cells.slice(s * mps * cpm, (s + 1) * mps * cpm);
+      const modT = Array.from({ length: mps }, (_, m) => stats(sc.slice(m * cpm, (m + 1) * cpm).map((c) => c.surfaceC)));
+      const v = stats(sc.map((c) => c.voltageV));
+      const mt = stats(modT.map((x) => x.max));
+      h.fill(0, at, at + 48 + 16 * mps);
+      h[at] = 804;
+      h[at + 1] = 46 + 16 * mps;
+      h[at + 2] = s + 1; // Idx
+      h[at + 3] = mps; // NMod
+      put32(h, at + 4, 0b11); // St: enabled, contactor closed
+      h[at + 8] = u16(SOC_PCT * 10);
+      h[at + 13] = i16(0); // A: float, no current
+      h[at + 14] = u16(stringV[s]! * 10);
+      [h[at + 15], h[at + 16], h[at + 17], h[at + 18], h[at + 19]] = [u16(v.max * 1000), Math.ceil(v.maxIdx / cpm), u16(v.min * 1000), Math.ceil(v.minIdx / cpm), u16(v.avg * 1000)];
+      [h[at + 20], h[at + 21], h[at + 22], h[at + 23], h[at + 24]] = [i16(mt.max * 10), mt.maxIdx, i16(mt.min * 10), mt.minIdx, i16(mt.avg * 10)];
+      h[at + 26] = 2; // ConSt: closed [unverified enum value]
+      put32(h, at + 28, evt1(sc.map((c) => c.surfaceC), sc.map((c) => c.voltageV)));
+      [h[at + 38], h[at + 39], h[at + 40], h[at + 41], h[at + 42], h[at + 43], h[at + 44]] = [i16(SOC_SF), 0, 0, i16(A_SF), i16(V_SF), i16(CELLV_SF), i16(TMP_SF)];
+      for (let m = 0; m < mps; m++) {
+        const g = at + 48 + 16 * m;
+        const mv = stats(sc.slice(m * cpm, (m + 1) * cpm).map((c) => c.voltageV));
+        h[g] = cpm;
+        h[g + 1] = u16(SOC_PCT * 10);
+        [h[g + 3], h[g + 4], h[g + 5], h[g + 6], h[g + 7]] = [u16(mv.max * 1000), mv.maxIdx, u16(mv.min * 1000), mv.minIdx, u16(mv.avg * 1000)];
+        [h[g + 8], h[g + 9], h[g + 10], h[g + 11], h[g + 12]] = [i16(modT[m]!.max * 10), modT[m]!.maxIdx, i16(modT[m]!.min * 10), modT[m]!.minIdx, i16(modT[m]!.avg * 10)];
+      }
+    }
+
+    // 802 battery base: strings in parallel, so the pack voltage is the strings' mean.
+    const at = map.m802;
+    const v = stats(allV);
+    const packV = stringV.reduce((a, x) => a + x, 0) / Math.max(1, stringV.length);
+    h.fill(0, at, at + 64);
+    h[at] = 802;
+    h[at + 1] = 62;
+    h[at + 2] = u16(CAPACITY_AH * layout!.strings);
+    h[at + 3] = u16((CAPACITY_AH * layout!.strings * packV) / 1000); // kWh, WHRtg_SF below
+    h[at + 11] = u16(SOC_PCT * 10);
+    h[at + 13] = 100; // SoH %
+    h[at + 16] = 6; // ChaSt: holding (float)
+    h[at + 18] = Math.floor((nowMs - startMs) / 1000) & 0xffff; // Hb: +1 per second of clock time
+    h[at + 21] = 4; // Typ: Li-ion
+    h[at + 22] = 3; // State: connected
+    put32(h, at + 26, evt1(allT, allV));
+    h[at + 34] = u16(packV * 10);
+    const strOf = (i: number): number => Math.ceil(i / (mps * cpm));
+    const modOf = (i: number): number => Math.ceil((((i - 1) % (mps * cpm)) + 1) / cpm);
+    [h[at + 37], h[at + 38], h[at + 39]] = [u16(v.max * 1000), strOf(v.maxIdx), modOf(v.maxIdx)];
+    [h[at + 40], h[at + 41], h[at + 42]] = [u16(v.min * 1000), strOf(v.minIdx), modOf(v.minIdx)];
+    h[at + 43] = u16(v.avg * 1000);
+    h[at + 44] = i16(0);
+    h[at + 47] = i16(0);
+    // 52–63 scale factors: AHRtg, WHRtg (kWh: 10^3), WChaDisChaMax, DisChaRte, SoC, DoD, SoH, V, CellV, A, AMax, W.
+    h.set([0, 3, 0, 0, i16(SOC_SF), 0, 0, i16(V_SF), i16(CELLV_SF), i16(A_SF), 0, 0], at + 52);
+
+    h[map.end] = 0xffff; // end model
+    h[map.end + 1] = 0;
+  }
+
+  function locate(pointId: string): PointLocation | undefined {
+    const p = device.points.find((x) => x.pointId === pointId);
+    if (p === undefined || p.source !== "sunspec") return undefined;
+    const address = sunspecAddress(p, map);
+    return { table: "holding", address, count: p.def.type.endsWith("32") ? 2 : 1, sentinel: sentinelWords(p) };
+  }
+
+  return { encode, locate };
+}
+
+function sunspecAddress(p: Extract<DevicePoint, { source: "sunspec" }>, map: ChainMap): number {
+  const { string = 1, module = 1, cell = 1 } = p.position;
+  switch (p.def.model) {
+    case 802:
+      return map.m802 + p.def.offset;
+    case 804:
+      return map.m804[string - 1]! + (p.def.group ? 48 + 16 * (module - 1) : 0) + p.def.offset;
+    case 805:
+      return map.m805[string - 1]![module - 1]! + (p.def.group ? 44 + 4 * (cell - 1) : 0) + p.def.offset;
+  }
+}
