@@ -10,7 +10,7 @@ import type { Device, Layout } from "../../src/config/types.js";
 import type { Profile } from "../../src/config/profile-schema.js";
 import { PointStore } from "../../src/points/store.js";
 import { pointKey, type PointValue } from "../../src/points/point.js";
-import { systemClock } from "../../src/runtime/clock.js";
+import { acceleratedClock, systemClock } from "../../src/runtime/clock.js";
 import { writeSunspecImage } from "../../src/drivers/modbus/sunspec-image.js";
 import { ModbusPoller, type PollResult } from "../../src/drivers/modbus/poller.js";
 
@@ -187,5 +187,28 @@ describe("modbus driver over TCP", () => {
     // Logged once per state change, not once per retry.
     const cabLogs = logs.filter((l) => l.device === "cab1").map((l) => l.msg);
     expect(cabLogs.filter((m) => m.includes("not answering")).length).toBeLessThanOrEqual(3);
+  });
+
+  it("a poll that overruns its interval is counted and the next starts at a free slot, never queued", async () => {
+    // 100x clock: the 300 ms interval is 3 ms of real time, shorter than 22 requests take.
+    const clock = acceleratedClock(100);
+    const fast: Device = { ...cab, id: "cab-fast" };
+    for (const p of fast.points) store.declare({ key: pointKey(fast.id, p.pointId), deviceId: fast.id, pointId: p.pointId, unit: p.def.unit }, fast.staleAfterMs);
+    const results: PollResult[] = [];
+    let enough: () => void = () => undefined;
+    const got = new Promise<void>((resolve) => (enough = resolve));
+    const poller = new ModbusPoller({ device: fast, clock, store, log, onPoll: (r) => (results.push(r), results.length >= 20 && enough()) });
+    pollers.push(poller);
+    poller.start();
+    await Promise.race([got, new Promise((_, reject) => setTimeout(() => reject(new Error("20 polls did not happen within 5 s")), 5000))]);
+    await poller.stop();
+    const overruns = results.filter((r) => r.overrun).length;
+    expect(overruns).toBeGreaterThan(0);
+    expect(poller.status().overruns).toBe(overruns);
+    for (let i = 1; i < results.length; i++) {
+      const prev = results[i - 1]!;
+      // Each poll starts after the previous one ended: overruns skip slots, they do not pile up.
+      expect(results[i]!.startedAt).toBeGreaterThanOrEqual(prev.startedAt + prev.durationMs);
+    }
   });
 });
