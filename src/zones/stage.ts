@@ -10,16 +10,12 @@ import { stageRank, type RuleResult } from "../rules/result.js";
 /** The stages that hold until an operator clears the zone. */
 export const LATCHING_STAGES: ReadonlySet<Stage> = new Set<Stage>(["alarm", "evacuate"]);
 
-/** A zone's state: plain data, so it can be published (retained) and later persisted. */
-export interface ZoneSnapshot {
-  readonly zone: string;
-  readonly stage: Stage;
-  /** Clock time of the last stage change, ms. */
-  readonly since: number;
+/**
+ * A zone's state: its last stage change (so it is what `zone/<id>/stage` retains) with the current
+ * fault and evidence, plus the latch and step-down hold. Plain data, so it can later be persisted.
+ */
+export interface ZoneSnapshot extends ZoneStageChange {
   readonly latched: boolean;
-  readonly fault: boolean;
-  readonly faults: readonly Evidence[];
-  readonly evidence: readonly Evidence[];
   /** When the conditions first fell below the current stage; undefined while they hold it. */
   readonly clearSince?: number;
 }
@@ -27,7 +23,7 @@ export interface ZoneSnapshot {
 export type ZoneEvent = ZoneStageChange | ZoneFaultChange;
 
 export function initialZone(zone: string, now: number): ZoneSnapshot {
-  return { zone, stage: "normal", since: now, latched: false, fault: false, faults: [], evidence: [] };
+  return { type: "zone_stage", zone, stage: "normal", previous: "normal", skipped: [], since: now, latched: false, fault: false, faults: [], evidence: [] };
 }
 
 /** Stages strictly between two stages, in the direction of travel. */
@@ -66,7 +62,6 @@ export function zoneFaults(results: readonly RuleResult[]): Evidence[] {
 }
 
 function changeTo(s: ZoneSnapshot, stage: Stage, now: number, evidence: Evidence[], fault: boolean, faults: Evidence[]): { state: ZoneSnapshot; events: ZoneEvent[] } {
-  const state: ZoneSnapshot = { zone: s.zone, stage, since: now, latched: LATCHING_STAGES.has(stage), fault, faults, evidence };
   const event: ZoneStageChange = {
     type: "zone_stage",
     zone: s.zone,
@@ -78,7 +73,7 @@ function changeTo(s: ZoneSnapshot, stage: Stage, now: number, evidence: Evidence
     faults,
     evidence,
   };
-  return { state, events: [event] };
+  return { state: { ...event, latched: LATCHING_STAGES.has(stage) }, events: [event] };
 }
 
 /** Advance one zone by its rules' results at `now`. Pure: returns the new state and its events. */
@@ -93,12 +88,12 @@ export function stepZone(s: ZoneSnapshot, zone: Zone, results: readonly RuleResu
   let next: ZoneSnapshot;
   if (up === 0 || s.latched) {
     // Holding: a latched stage waits for the operator; keep the latest evidence while conditions last.
-    const base = { zone: s.zone, stage: s.stage, since: s.since, latched: s.latched, fault, faults };
-    next = up === 0 ? { ...base, evidence: target.evidence } : { ...base, evidence: s.evidence };
+    const { clearSince: _held, ...last } = s;
+    next = { ...last, fault, faults, evidence: up === 0 ? target.evidence : s.evidence };
   } else {
     const clearSince = s.clearSince ?? now;
     if (now - clearSince >= zone.clearHoldMs) return changeTo(s, target.stage, now, target.evidence, fault, faults);
-    next = { zone: s.zone, stage: s.stage, since: s.since, latched: false, fault, faults, evidence: s.evidence, clearSince };
+    next = { ...s, fault, faults, clearSince };
   }
   if (fault === s.fault) return { state: next, events: [] };
   const event: ZoneFaultChange = { type: "zone_fault", zone: s.zone, stage: s.stage, fault, since: now, faults };
