@@ -1,0 +1,90 @@
+// `firebreak demo`: an embedded MQTT broker, the simulated battery room of config/example-site.yaml
+// and the daemon, all on one accelerated clock, playing a scenario. What the daemon publishes is
+// narrated in plain words from what a subscriber receives, with the topic it came on.
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { pino } from "pino";
+import { loadSiteConfig, packageRoot } from "../config/load.js";
+import type { Device, SiteConfig } from "../config/types.js";
+import { acceleratedClock } from "../runtime/clock.js";
+import { Daemon } from "../runtime/daemon.js";
+import { loadScenario, startSimulation, type SimEvent } from "../../simulators/simulation.js";
+import { startEmbeddedBroker } from "./embedded-broker.js";
+import { Narrator } from "./narrator.js";
+
+export interface DemoOptions {
+  readonly mqttPort: number;
+  readonly speed: number;
+  readonly scenario: string;
+  readonly exitAfter?: string;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  if (opts.exitAfter !== undefined && opts.exitAfter !== "evacuate" && opts.exitAfter !== "runaway") {
+    throw new Error(`--exit-after takes evacuate or runaway, not ${opts.exitAfter}`);
+  }
+  const root = packageRoot();
+  const base = await loadSiteConfig(join(root, "config", "example-site.yaml"));
+  const scenario = await loadScenario(opts.scenario);
+  const clock = acceleratedClock(opts.speed);
+  const narrator = new Narrator({ clock, startedAt: clock.now(), out: (line) => console.log(line) });
+  const quiet = pino({ level: "warn" }, pino.destination(2));
+
+  const broker = await startEmbeddedBroker(opts.mqttPort);
+  const sim = await startSimulation({ site: base, clock, scenario, portOverride: () => 0, log: quiet.child({ component: "sim" }) });
+  const config = withSimulatorPorts(base, sim.ports, broker.url);
+
+  narrator.banner([
+    `firebreak demo: a simulated UPS battery room (${config.devices.length} Modbus TCP devices, ${config.devices.reduce((n, d) => n + d.points.length, 0)} points), scenario "${scenario.name}"`,
+    `time is compressed ${opts.speed}x: 1 s on screen is ${opts.speed} s in the room. The daemon runs on the same clock, so its rules see real-world rates.`,
+    `embedded MQTT broker on ${broker.url}; to watch the same messages:  mosquitto_sub -h 127.0.0.1 -p ${opts.mqttPort} -t 'firebreak/#' -v`,
+    scenario.description,
+  ]);
+
+  const watcher = mqtt.connect(broker.url, { clientId: `firebreak-demo-watcher-${process.pid}`, clean: true });
+  watcher.on("message", (topic, payload, packet) => narrator.mqtt(topic, payload.toString(), packet.retain));
+  await new Promise<void>((resolve, reject) => {
+    watcher.once("connect", () => watcher.subscribe(`firebreak/v1/${config.site}/#`, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    watcher.once("error", reject);
+  });
+
+  const daemon = new Daemon({ config, clock, log: quiet.child({ component: "daemon" }) });
+  daemon.start();
+  narrator.watchHealth(daemon, config);
+
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  sim.on("scenario-step", (e: SimEvent) => narrator.sim(e));
+  sim.on("vent", (e: SimEvent) => narrator.sim(e));
+  sim.on("runaway", (e: SimEvent) => {
+    narrator.sim(e);
+    if (opts.exitAfter === "runaway") done();
+  });
+  narrator.onEvacuate(() => {
+    if (opts.exitAfter === "evacuate") done();
+  });
+  if (opts.exitAfter === undefined) narrator.line("Ctrl-C to stop.");
+  process.once("SIGINT", done);
+  process.once("SIGTERM", done);
+  await finished;
+
+  narrator.summary();
+  await daemon.stop();
+  watcher.end(true);
+  await sim.stop();
+  await broker.close();
+}
+
+/** The example site, pointed at the simulator's ports and the embedded broker. */
+function withSimulatorPorts(c: SiteConfig, ports: ReadonlyMap<string, number>, mqttUrl: string): SiteConfig {
+  const devices: Device[] = c.devices.map((d) => {
+    const port = ports.get(d.id);
+    if (port === undefined) throw new Error(`the simulator serves no device ${d.id}`);
+    return { ...d, modbus: { ...d.modbus, host: "127.0.0.1", port } };
+  });
+  const mqttConfig = c.mqtt ?? {
+    url: mqttUrl, clientId: "", cleanSession: false, keepaliveS: 30, queueLimit: 10000, reconnectMinMs: 500, reconnectMaxMs: 30000,
+    pointTelemetry: { enabled: false, minIntervalMs: 1000 },
+  };
+  return { ...c, devices, mqtt: { ...mqttConfig, url: mqttUrl, clientId: `firebreak-${c.site}-${c.instance}-demo` } };
+}

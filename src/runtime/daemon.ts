@@ -1,0 +1,143 @@
+// The daemon: the one place that knows every part. It builds drivers, the point store, the
+// deciding core and the outputs from a validated config, starts them in order (outputs first, so
+// nothing decided is lost; drivers last) and stops them in reverse.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { packageRoot } from "../config/load.js";
+import type { SiteConfig } from "../config/types.js";
+import { ModbusPoller } from "../drivers/modbus/poller.js";
+import type { CoreEvent } from "../events.js";
+import { MqttOutput } from "../outputs/mqtt/publisher.js";
+import { pointKey } from "../points/point.js";
+import { PointStore } from "../points/store.js";
+import { RoomWatch } from "../zones/room-watch.js";
+import type { Clock, TimerHandle } from "./clock.js";
+
+export function firebreakVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: string };
+  return pkg.version ?? "0.0.0";
+}
+
+export interface DaemonContext {
+  readonly config: SiteConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Rules are also evaluated after every completed poll; this tick drives delays and staleness. */
+  readonly evaluateEveryMs?: number;
+  /** Every event the core decides, for the demo's narration and for tests. */
+  readonly onEvent?: (e: CoreEvent) => void;
+}
+
+export class Daemon {
+  readonly store = new PointStore();
+  readonly watch: RoomWatch;
+  readonly #ctx: DaemonContext;
+  readonly #pollers: ModbusPoller[] = [];
+  #mqtt: MqttOutput | undefined;
+  #tick: TimerHandle | undefined;
+  #evaluating = false;
+  #stopped = false;
+  readonly startedAt: number;
+
+  constructor(ctx: DaemonContext) {
+    this.#ctx = ctx;
+    this.startedAt = ctx.clock.now();
+    for (const d of ctx.config.devices) {
+      for (const p of d.points) {
+        const key = pointKey(d.id, p.pointId);
+        this.store.declare(
+          { key, deviceId: d.id, pointId: p.pointId, unit: p.def.unit, zone: d.zone, ...(p.def.range ? { range: p.def.range } : {}) },
+          d.staleAfterMs,
+        );
+      }
+    }
+    this.watch = new RoomWatch({ config: ctx.config, store: this.store });
+  }
+
+  start(): void {
+    const { config, clock, log } = this.#ctx;
+    const version = firebreakVersion();
+    log.info({ site: config.site, instance: config.instance, devices: config.devices.length, points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    if (config.mqtt !== undefined) {
+      this.#mqtt = new MqttOutput({
+        config: config.mqtt,
+        site: config.site,
+        instance: config.instance,
+        version,
+        clock,
+        log: log.child({ component: "mqtt" }),
+        retained: () => {
+          const snap = this.watch.snapshot();
+          return { zones: snap.zones, alarms: snap.alarms, triggers: snap.triggers };
+        },
+      });
+      this.#mqtt.start();
+    } else {
+      log.warn("no mqtt section in the config: alarms and triggers go to the log only");
+    }
+    for (const device of config.devices) {
+      const poller = new ModbusPoller({
+        device,
+        clock,
+        store: this.store,
+        log: log.child({ component: "modbus", device: device.id }),
+        onPoll: () => this.evaluate(),
+      });
+      this.#pollers.push(poller);
+    }
+    this.#tick = clock.setInterval(() => this.evaluate(), this.#ctx.evaluateEveryMs ?? 1000);
+    for (const p of this.#pollers) p.start();
+  }
+
+  /** Evaluate every rule now and hand what changed to the outputs. A failure is logged and counted, never fatal. */
+  evaluate(): void {
+    if (this.#evaluating || this.#stopped) return;
+    this.#evaluating = true;
+    try {
+      const events = this.watch.step(this.#ctx.clock.now());
+      for (const e of events) this.#emit(e);
+    } catch (err) {
+      this.#ctx.log.error({ err, component: "rules" }, "rule evaluation failed; the next tick tries again");
+    } finally {
+      this.#evaluating = false;
+    }
+  }
+
+  #emit(e: CoreEvent): void {
+    const log = this.#ctx.log;
+    switch (e.type) {
+      case "zone_stage":
+        log.warn({ zone: e.zone, stage: e.stage, previous: e.previous, skipped: e.skipped, fault: e.fault }, `zone ${e.zone}: ${e.previous} -> ${e.stage}`);
+        break;
+      case "zone_fault":
+        log.warn({ zone: e.zone, fault: e.fault, faults: e.faults.slice(0, 5) }, e.fault ? `zone ${e.zone}: sensing degraded` : `zone ${e.zone}: sensing restored`);
+        break;
+      case "alarm":
+        log.info({ alarm: e.alarm.id, state: e.alarm.state, active: e.alarm.active, class: e.alarm.class }, `alarm ${e.alarm.id}: ${e.previous} -> ${e.alarm.state}`);
+        break;
+      case "evacuate":
+        log.error({ trigger: e.id, zone: e.zone, racks: e.racks, hosts: e.hosts }, `evacuation trigger ${e.id} for zone ${e.zone}: ${e.reason}`);
+        break;
+    }
+    this.#mqtt?.publish(e);
+    this.#ctx.onEvent?.(e);
+  }
+
+  pollerStatus() {
+    return this.#pollers.map((p, i) => ({ device: this.#ctx.config.devices[i]!.id, ...p.status() }));
+  }
+
+  mqttStats() {
+    return this.#mqtt?.stats();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#tick?.cancel();
+    await Promise.all(this.#pollers.map((p) => p.stop()));
+    await this.#mqtt?.stop();
+    this.#ctx.log.info("firebreak stopped");
+  }
+}
