@@ -189,6 +189,37 @@ describe("modbus driver over TCP", () => {
     expect(cabLogs.filter((m) => m.includes("not answering")).length).toBeLessThanOrEqual(3);
   });
 
+  it("a SunSpec map that does not hold the configured layout gives every point bad/config saying what differs", async () => {
+    const wide: Layout = { strings: 3, modulesPerString: 4, cellsPerModule: 8 };
+    const wrong: Device = { ...cab, id: "cab-wrong", layout: wide, points: expandPoints(cab.profile, wide) };
+    for (const p of wrong.points) store.declare({ key: pointKey(wrong.id, p.pointId), deviceId: wrong.id, pointId: p.pointId, unit: p.def.unit }, wrong.staleAfterMs);
+    const poller = new ModbusPoller({ device: wrong, clock: systemClock, store, log });
+    pollers.push(poller);
+    poller.start();
+    await until(store, "cab-wrong bad/config", () => all(wrong, (v) => v.quality === "bad" && v.reason === "config"), 3000);
+    expect(value(wrong, "s1/m1/c1/tempC").detail).toMatch(/device cab-wrong: .*layout has 3 strings, the chain holds 2 model 804 instances/);
+    expect(value(wrong, "soc").detail).toMatch(/no model 805 for s3\/m1, s3\/m2, s3\/m3, s3\/m4/);
+    expect(poller.status().connected).toBe(false);
+    await poller.stop();
+  });
+
+  it("a failure while writing one point is logged and counted, the other points are written and polling goes on", async () => {
+    const extra: Device = { ...room, id: "room-extra", points: [{ ...room.points[0]!, pointId: "undeclared" }, ...room.points] };
+    for (const p of room.points) store.declare({ key: pointKey(extra.id, p.pointId), deviceId: extra.id, pointId: p.pointId, unit: p.def.unit }, extra.staleAfterMs);
+    let polls = 0;
+    let three: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (three = resolve));
+    const poller = new ModbusPoller({ device: extra, clock: systemClock, store, log, onPoll: () => ++polls >= 3 && three() });
+    pollers.push(poller);
+    poller.start();
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("3 polls did not happen within 3 s")), 3000))]);
+    await poller.stop();
+    expect(value(extra, "humidityPct")).toMatchObject({ quality: "good" });
+    expect(poller.status().failures).toBeGreaterThanOrEqual(3);
+    expect(poller.status().lastError).toMatch(/1 point write\(s\) failed: update of undeclared point room-extra\/undeclared/);
+    expect(logs.some((l) => l.device === "room-extra" && l.msg === "writing point values failed")).toBe(true);
+  });
+
   it("a poll that overruns its interval is counted and the next starts at a free slot, never queued", async () => {
     // 100x clock: the 300 ms interval is 3 ms of real time, shorter than 22 requests take.
     const clock = acceleratedClock(100);

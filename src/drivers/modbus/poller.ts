@@ -3,7 +3,7 @@
 // on failure every affected point turns bad within the same poll, and the poller reconnects.
 import type { Logger } from "pino";
 import { ConfigError, DeviceLayoutError } from "../../errors.js";
-import { bad, pointKey, type PointValue, type QualityReason } from "../../points/point.js";
+import { bad, pointKey, type PointKey, type PointValue, type QualityReason } from "../../points/point.js";
 import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
@@ -110,11 +110,25 @@ export class ModbusPoller {
       const run = job().catch((e: unknown) => {
         this.#failures++;
         this.#lastError = e instanceof Error ? e.message : String(e);
-        this.#ctx.log.error({ device: this.#ctx.device.id, err: e }, "modbus poller failed unexpectedly; polling goes on");
-        if (this.#state !== "stopped" && this.#timer === undefined) this.#reconnectLater(BACKOFF_MAX_MS);
+        this.#ctx.log.error({ device: this.#ctx.device.id, err: e }, "modbus poll failed unexpectedly; polling goes on");
+        this.#resumeAfterUnexpected();
       });
       this.#busy = run.finally(() => (this.#busy = undefined));
     }, Math.max(0, delayMs));
+  }
+
+  /** After a bug-class failure: keep polling on a live connection, else reconnect; never stop. */
+  #resumeAfterUnexpected(): void {
+    if (this.#state === "stopped" || this.#timer !== undefined) return;
+    const conn = this.#conn;
+    const plan = this.#plan;
+    if (conn?.open === true && plan !== undefined) {
+      const interval = this.#ctx.device.pollIntervalMs;
+      this.#plannedAt = this.#ctx.clock.now() + interval;
+      this.#after(interval, () => this.#poll(conn, plan));
+    } else {
+      this.#reconnectLater(BACKOFF_MAX_MS);
+    }
   }
 
   async #connect(): Promise<void> {
@@ -131,7 +145,14 @@ export class ModbusPoller {
     }
     if (this.#state === "stopped") return void (await conn.close());
     this.#conn = conn;
-    conn.onLost((detail) => this.#lost(conn, detail));
+    conn.onLost((detail) => {
+      // Runs from a socket event: nothing may escape into the event loop.
+      try {
+        this.#lost(conn, detail);
+      } catch (e) {
+        this.#ctx.log.error({ device: device.id, err: e }, "handling a lost connection failed");
+      }
+    });
     try {
       let sunspec;
       const ss = device.profile.sunspec;
@@ -168,7 +189,7 @@ export class ModbusPoller {
   }
 
   async #poll(conn: ModbusConnection, plan: DevicePlan): Promise<void> {
-    const { clock, device, store } = this.#ctx;
+    const { clock, device } = this.#ctx;
     const startedAt = clock.now();
     const image = new RegisterImage();
     const failed = new Map<number, PointValue>();
@@ -190,10 +211,10 @@ export class ModbusPoller {
     }
     if (error === undefined) {
       this.#timeouts = 0;
-      for (const p of plan.points) {
+      this.#writeAll(plan.points.map((p) => {
         const failure = p.requests.map((r) => failed.get(r)).find((v) => v !== undefined);
-        store.update(p.key, failure ?? p.decoder.decode(image, readAt[p.requests[0] ?? 0] ?? startedAt));
-      }
+        return [p.key, failure ?? p.decoder.decode(image, readAt[p.requests[0] ?? 0] ?? startedAt)];
+      }));
       if (this.#state !== "connected") this.#setState("connected", "device answers again");
     }
     this.#finishPoll(startedAt, plan, failed.size, error);
@@ -258,12 +279,29 @@ export class ModbusPoller {
 
   /** Every point of the device bad with one reason, and the state change logged once. */
   #markAll(reason: QualityReason, detail: string, state: State): void {
-    const { device, store, clock } = this.#ctx;
-    const ts = clock.now();
-    const v = bad(reason, ts, detail);
-    for (const p of device.points) store.update(pointKey(device.id, p.pointId), v);
+    const { device, clock } = this.#ctx;
+    const v = bad(reason, clock.now(), detail);
+    this.#writeAll(device.points.map((p) => [pointKey(device.id, p.pointId), v]));
     this.#lastError = detail;
     this.#setState(state, detail);
+  }
+
+  /** Write values to the store; one failing write (or store listener) neither stops the rest nor the poller. */
+  #writeAll(values: readonly (readonly [PointKey, PointValue])[]): void {
+    let failedWrites = 0;
+    let first: unknown;
+    for (const [key, v] of values) {
+      try {
+        this.#ctx.store.update(key, v);
+      } catch (e) {
+        if (failedWrites++ === 0) first = e;
+      }
+    }
+    if (failedWrites > 0) {
+      this.#failures++;
+      this.#lastError = `${failedWrites} point write(s) failed: ${first instanceof Error ? first.message : String(first)}`;
+      this.#ctx.log.error({ device: this.#ctx.device.id, err: first, failedWrites }, "writing point values failed");
+    }
   }
 
   #setState(state: State, detail: string): void {
