@@ -50,6 +50,9 @@ const MISMATCH_RETRY_MS = 30_000;
 /** Consecutive timed-out polls after which the socket is reopened (a late answer may still be queued). */
 const TIMEOUTS_BEFORE_RECONNECT = 3;
 
+/** Floor for the real-time request timeout under an accelerated clock (firebreak's choice). */
+const MIN_REAL_TIMEOUT_MS = 20;
+
 type State = "idle" | "connected" | "unreachable" | "timeout" | "mismatch" | "stopped";
 
 export class ModbusPoller {
@@ -136,7 +139,8 @@ export class ModbusPoller {
     const { host, port, unitId } = device.modbus;
     let conn: ModbusConnection;
     try {
-      conn = await ModbusConnection.open(host, port, unitId, device.timeoutMs);
+      // timeout_ms is on the clock's timeline like the poll interval; sockets run in real time.
+      conn = await ModbusConnection.open(host, port, unitId, Math.max(MIN_REAL_TIMEOUT_MS, Math.round(device.timeoutMs / clock.speed)));
     } catch (e) {
       const f = classifyFailure(e, device.timeoutMs);
       this.#markAll(f.reason === "timeout" ? "timeout" : "comm_fail", `connect to ${host}:${port} failed: ${f.detail}`, "unreachable");
