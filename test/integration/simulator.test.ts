@@ -1,10 +1,14 @@
 // The simulator over real sockets on 127.0.0.1: the Modbus TCP server against a modbus-serial
 // client and raw frames, then the whole simulation (SunSpec map, silent device, stuck point).
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import ModbusSerial from "modbus-serial";
 import type { ModbusRTU } from "modbus-serial/ModbusRTU.js";
 import { RegisterBank, startModbusTcpServer, type ModbusTcpServer } from "../../simulators/modbus-server.js";
+import { loadScenario, startSimulation, type Scenario, type SimEvent, type SimState, type Simulation } from "../../simulators/simulation.js";
+import { loadSiteConfig } from "../../src/config/load.js";
+import type { SiteConfig } from "../../src/config/types.js";
+import { FakeClock } from "../../src/runtime/clock.js";
 
 // modbus-serial is CommonJS (`module.exports = ModbusRTU`); its typings declare an ES default export.
 const ModbusClient = ModbusSerial as unknown as new () => ModbusRTU;
@@ -168,5 +172,157 @@ describe("Modbus TCP server", () => {
     s.on("error", () => undefined);
     await srv.close();
     await closed;
+  });
+});
+
+describe("simulation of the example site", () => {
+  let site: SiteConfig;
+  beforeAll(async () => {
+    site = await loadSiteConfig("config/example-site.yaml");
+  });
+
+  async function simulate(extra: { scenario?: Scenario; controlPort?: number } = {}): Promise<{ sim: Simulation; clock: FakeClock }> {
+    const clock = new FakeClock();
+    const sim = await startSimulation({ site, clock, portOverride: () => 0, ...extra });
+    cleanups.push(() => sim.stop());
+    return { sim, clock };
+  }
+
+  /** Walk the SunSpec chain from 40000 as a reader would: model id → start address. */
+  async function sunspecModels(c: ModbusRTU): Promise<{ id: number; at: number; len: number }[]> {
+    const marker = (await c.readHoldingRegisters(40000, 2)).data;
+    expect(marker).toEqual([0x5375, 0x6e53]);
+    const out: { id: number; at: number; len: number }[] = [];
+    let at = 40002;
+    for (;;) {
+      const [id, len] = (await c.readHoldingRegisters(at, 2)).data as [number, number];
+      if (id === 0xffff) break;
+      out.push({ id, at, len });
+      at += 2 + len;
+    }
+    return out;
+  }
+
+  async function cellTempC(c: ModbusRTU, s: number, m: number, cell: number): Promise<number> {
+    const models = await sunspecModels(c);
+    const m805 = models.filter((x) => x.id === 805)[(s - 1) * 4 + (m - 1)];
+    const [strIdx, modIdx] = (await c.readHoldingRegisters(m805!.at + 2, 2)).data;
+    expect([strIdx, modIdx]).toEqual([s, m]);
+    const sf = ((await c.readHoldingRegisters(m805!.at + 43, 1)).data[0]! << 16) >> 16;
+    const raw = ((await c.readHoldingRegisters(m805!.at + 44 + 4 * (cell - 1) + 1, 1)).data[0]! << 16) >> 16;
+    return raw * 10 ** sf;
+  }
+
+  it("serves every device of the site, and a cabinet's SunSpec chain with a cell temperature", async () => {
+    const { sim } = await simulate();
+    expect([...sim.ports.keys()].sort()).toEqual(site.devices.map((d) => d.id).sort());
+    const c = await client(sim.ports.get("cab2")!);
+    const models = await sunspecModels(c);
+    expect(models.map((m) => m.id)).toEqual([802, 804, 804, ...Array<number>(8).fill(805)]);
+    expect(models.map((m) => m.len)).toEqual([62, 46 + 16 * 4, 46 + 16 * 4, ...Array<number>(8).fill(42 + 4 * 8)]);
+    expect(await cellTempC(c, 1, 3, 7)).toBeCloseTo(24, 0);
+  });
+
+  it("a heated cell warms on the registers as clock time passes, and vents with an event", async () => {
+    const { sim, clock } = await simulate();
+    const vents: SimEvent[] = [];
+    sim.on("vent", (e) => vents.push(e));
+    const start = clock.now();
+    sim.inject({ kind: "heat", device: "cab2", string: 1, module: 3, cell: 7, watts: 300 });
+    clock.advance(200_000);
+    const c = await client(sim.ports.get("cab2")!);
+    expect(await cellTempC(c, 1, 3, 7)).toBeGreaterThan(30);
+    expect(await cellTempC(c, 2, 1, 1)).toBeCloseTo(24, 0);
+    expect(vents).toHaveLength(1);
+    expect(vents[0]!.cell).toEqual({ device: "cab2", string: 1, module: 3, cell: 7 });
+    expect(vents[0]!.at - start).toBeGreaterThan(60_000);
+    expect(vents[0]!.at - start).toBeLessThan(180_000);
+    const gas = await client(sim.ports.get("offgas-a")!);
+    expect((await gas.readInputRegisters(0, 1)).data[0]! / 10).toBeGreaterThan(10);
+    const other = await client(sim.ports.get("offgas-b")!);
+    expect((await other.readInputRegisters(0, 1)).data[0]).toBe(0);
+  });
+
+  it("a silent device stops answering and answers again when released", async () => {
+    const { sim } = await simulate();
+    const c = await client(sim.ports.get("offgas-a")!, 1, 300);
+    sim.inject({ kind: "silent", device: "offgas-a", on: true });
+    await expect(c.readInputRegisters(0, 3)).rejects.toThrow(/timed out/i);
+    sim.inject({ kind: "silent", device: "offgas-a", on: false });
+    const c2 = await client(sim.ports.get("offgas-a")!);
+    expect((await c2.readInputRegisters(0, 3)).data).toHaveLength(3);
+  });
+
+  it("a stuck point freezes at its last raw value while the cell keeps heating", async () => {
+    const { sim, clock } = await simulate();
+    const c = await client(sim.ports.get("cab2")!);
+    const before = await cellTempC(c, 1, 3, 7);
+    sim.inject({ kind: "stuck", device: "cab2", point: "s1/m3/c7/tempC", on: true });
+    sim.inject({ kind: "heat", device: "cab2", string: 1, module: 3, cell: 7, watts: 300 });
+    clock.advance(200_000);
+    expect(await cellTempC(c, 1, 3, 7)).toBe(before);
+    expect(sim.state().cells[0]!.surfaceC).toBeGreaterThan(30);
+    sim.inject({ kind: "stuck", device: "cab2", point: "s1/m3/c7/tempC", on: false });
+    clock.advance(250);
+    expect(await cellTempC(c, 1, 3, 7)).toBeGreaterThan(30);
+  });
+
+  it("a sentinel fault writes the not-implemented value", async () => {
+    const { sim, clock } = await simulate();
+    sim.inject({ kind: "sentinel", device: "room-a", point: "tempC", on: true });
+    sim.inject({ kind: "sentinel", device: "offgas-a", point: "ppm", on: true });
+    clock.advance(1000);
+    expect((await (await client(sim.ports.get("room-a")!)).readInputRegisters(0, 1)).data[0]).toBe(0x7fff); // the profile's first sentinel
+    expect((await (await client(sim.ports.get("offgas-a")!)).readInputRegisters(0, 1)).data[0]).toBe(0xffff);
+  });
+
+  it("the panel counts down from pre_release and releases", async () => {
+    const scenario = await loadScenario("panel-release");
+    const { sim, clock } = await simulate({ scenario });
+    const c = await client(sim.ports.get("panel-1")!);
+    clock.advance(25_000);
+    expect((await c.readDiscreteInputs(0, 9)).data.slice(0, 9)).toEqual([true, true, false, true, true, false, false, false, false]);
+    expect((await c.readHoldingRegisters(0, 1)).data[0]).toBe(25);
+    clock.advance(30_000);
+    expect((await c.readDiscreteInputs(5, 1)).data[0]).toBe(true);
+    expect((await c.readHoldingRegisters(0, 1)).data[0]).toBe(0);
+  });
+
+  it("plays a scenario's steps on the clock and reports them", async () => {
+    const { sim, clock } = await simulate({ scenario: await loadScenario("device-silent") });
+    const steps: SimEvent[] = [];
+    sim.on("scenario-step", (e) => steps.push(e));
+    clock.advance(4_000);
+    expect(steps).toEqual([]);
+    clock.advance(2_000);
+    expect(steps.map((s) => s.message)).toEqual(["offgas-a stops answering"]);
+    expect(sim.state().silent).toEqual(["offgas-a"]);
+  });
+
+  it("refuses an injection naming a device or cell the room does not have", async () => {
+    const { sim } = await simulate();
+    expect(() => sim.inject({ kind: "silent", device: "nope", on: true })).toThrow(/unknown device "nope"; devices: cab1/);
+    expect(() => sim.inject({ kind: "heat", device: "cab2", string: 3, module: 1, cell: 1, watts: 1 })).toThrow(/no cell s3\/m1\/c1/);
+    expect(() => sim.inject({ kind: "stuck", device: "cab1", point: "s1/m1/c99/tempC", on: true })).toThrow(/no point "s1\/m1\/c99\/tempC"/);
+  });
+
+  it("the HTTP control injects, reports state, and answers 400 naming what is wrong", async () => {
+    const { sim, clock } = await simulate({ controlPort: 0 });
+    const base = `http://127.0.0.1:${sim.controlPort!}`;
+    const post = (body: string): Promise<Response> => fetch(`${base}/inject`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const ok = await post(JSON.stringify({ kind: "heat", device: "cab2", string: 1, module: 3, cell: 7, watts: 300 }));
+    expect(ok.status).toBe(200);
+    clock.advance(60_000);
+    const state = (await (await fetch(`${base}/state`)).json()) as SimState;
+    expect(state.cells[0]!.cell).toBe("cab2/s1/m3/c7");
+    expect(state.cells).toHaveLength(10);
+    const badJson = await post("{kind:");
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as { error: string }).error).toMatch(/not JSON/);
+    const badDevice = await post(JSON.stringify({ kind: "silent", device: "cab9", on: true }));
+    expect(badDevice.status).toBe(400);
+    expect(((await badDevice.json()) as { error: string }).error).toMatch(/unknown device "cab9"/);
+    const badKind = await post(JSON.stringify({ kind: "explode", device: "cab2" }));
+    expect(((await badKind.json()) as { error: string }).error).toMatch(/kind: must be one of heat, silent/);
   });
 });
