@@ -6,11 +6,11 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, type ConfigIssue } from "../errors.js";
-import { expandPoints } from "./expand.js";
+import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { matchPoints } from "./point-glob.js";
-import { profileSchema, sunspecModelShape, toProfile, type Profile } from "./profile-schema.js";
+import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
-import type { Device, MqttConfig, Room, Rule, SiteConfig, Zone } from "./types.js";
+import type { Device, MqttConfig, OpcuaDevice, OpcuaUser, Room, Rule, SiteConfig, Zone } from "./types.js";
 import { YamlSource } from "./yaml-source.js";
 
 /** The package's own directory, found from this file whether it runs from src/ or dist/src/. */
@@ -28,16 +28,55 @@ export const shippedProfilesDir = (): string => join(packageRoot(), "config", "p
 export async function loadProfile(file: string): Promise<Profile> {
   const { profile, issues } = await readProfile(file);
   if (profile === undefined || issues.length > 0) throw new ConfigError(issues);
+  if (profile.protocol !== "modbus") throw new ConfigError([{ file, line: 1, column: 1, path: "protocol", message: `profile ${profile.id} is an OPC UA profile; load it with loadOpcuaProfile` }]);
   return profile;
 }
 
-async function readProfile(file: string): Promise<{ profile?: Profile; issues: ConfigIssue[] }> {
+export async function loadOpcuaProfile(file: string): Promise<OpcuaProfile> {
+  const { profile, issues } = await readProfile(file);
+  if (profile === undefined || issues.length > 0) throw new ConfigError(issues);
+  if (profile.protocol !== "opcua") throw new ConfigError([{ file, line: 1, column: 1, path: "protocol", message: `profile ${profile.id} is a Modbus profile, not protocol: opcua` }]);
+  return profile;
+}
+
+async function readProfile(file: string): Promise<{ profile?: AnyProfile; issues: ConfigIssue[] }> {
   const { source, issues } = await YamlSource.read(file);
   if (issues.length > 0) return { issues };
-  const parsed = profileSchema.safeParse(source.toJS());
+  const raw = source.toJS();
+  if (isOpcuaDocument(raw)) {
+    const parsed = opcuaProfileSchema.safeParse(raw);
+    if (!parsed.success) return { issues: source.zodIssues(parsed.error) };
+    const profile = toOpcuaProfile(parsed.data, file);
+    return { profile, issues: checkOpcuaProfile(profile, source) };
+  }
+  const parsed = profileSchema.safeParse(raw);
   if (!parsed.success) return { issues: source.zodIssues(parsed.error) };
   const profile = toProfile(parsed.data, file);
   return { profile, issues: checkProfile(profile, source) };
+}
+
+function isOpcuaDocument(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && (raw as { protocol?: unknown }).protocol === "opcua";
+}
+
+/** Placeholders must match `per`, so every expanded point names its own node; ids are unique per level. */
+function checkOpcuaProfile(p: OpcuaProfile, src: YamlSource): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const levels = ["string", "module", "cell"] as const;
+  const seen = new Set<string>();
+  p.nodes.forEach((n, i) => {
+    const depth = n.per === undefined ? 0 : levels.indexOf(n.per) + 1;
+    levels.forEach((level, k) => {
+      const has = n.node.includes(`{${level}}`);
+      if (k < depth && !has) issues.push(src.issue(["nodes", i, "node"], `a node with per: ${n.per} needs the placeholder {${level}} so each ${n.per} has its own node id`));
+      if (k >= depth && has) issues.push(src.issue(["nodes", i, "node"], `placeholder {${level}} needs per: ${level} or a deeper level`));
+    });
+    if (n.range !== undefined && n.range[0] > n.range[1]) issues.push(src.issue(["nodes", i, "range"], `range [${n.range[0]}, ${n.range[1]}] is upside down`));
+    const key = `${n.per ?? "device"}/${n.id}`;
+    if (seen.has(key)) issues.push(src.issue(["nodes", i, "id"], `node id "${n.id}" is used twice${n.per ? ` per ${n.per}` : ""}`));
+    seen.add(key);
+  });
+  return issues;
 }
 
 /** What the schema cannot say: offsets inside their SunSpec model, bits only on bitfields. */
@@ -71,28 +110,31 @@ function checkProfile(p: Profile, src: YamlSource): ConfigIssue[] {
 }
 
 /** Every profile in a directory, by id. Every broken profile is reported, used or not. */
-export async function loadProfiles(dir: string): Promise<{ profiles: Map<string, Profile>; issues: ConfigIssue[] }> {
+export async function loadProfiles(dir: string): Promise<{ profiles: Map<string, Profile>; opcuaProfiles: Map<string, OpcuaProfile>; issues: ConfigIssue[] }> {
   const profiles = new Map<string, Profile>();
+  const opcuaProfiles = new Map<string, OpcuaProfile>();
   const issues: ConfigIssue[] = [];
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort();
   } catch (e) {
     issues.push({ file: dir, line: 1, column: 1, path: "", message: `cannot read the profiles directory: ${(e as Error).message}` });
-    return { profiles, issues };
+    return { profiles, opcuaProfiles, issues };
   }
   for (const name of names) {
     const file = join(dir, name);
     const r = await readProfile(file);
     issues.push(...r.issues);
     if (r.profile === undefined) continue;
-    if (profiles.has(r.profile.id)) {
-      issues.push({ file, line: 1, column: 1, path: "id", message: `profile id "${r.profile.id}" is also used by ${profiles.get(r.profile.id)!.file}` });
+    const other = profiles.get(r.profile.id) ?? opcuaProfiles.get(r.profile.id);
+    if (other !== undefined) {
+      issues.push({ file, line: 1, column: 1, path: "id", message: `profile id "${r.profile.id}" is also used by ${other.file}` });
       continue;
     }
-    profiles.set(r.profile.id, r.profile);
+    if (r.profile.protocol === "opcua") opcuaProfiles.set(r.profile.id, r.profile);
+    else profiles.set(r.profile.id, r.profile);
   }
-  return { profiles, issues };
+  return { profiles, opcuaProfiles, issues };
 }
 
 export interface LoadOptions {
@@ -107,14 +149,20 @@ export async function loadSiteConfig(file: string, opts: LoadOptions = {}): Prom
   if (!parsed.success) throw new ConfigError(source.zodIssues(parsed.error));
   const site = parsed.data;
   const profilesDir = opts.profilesDir ?? (site.profiles_dir !== undefined ? resolve(dirname(file), site.profiles_dir) : shippedProfilesDir());
-  const { profiles, issues: profileIssues } = await loadProfiles(profilesDir);
-  const out = await buildSite(file, site, profiles, source);
+  const { profiles, opcuaProfiles, issues: profileIssues } = await loadProfiles(profilesDir);
+  const out = await buildSite(file, site, profiles, source, opcuaProfiles);
   const all = [...profileIssues, ...out.issues];
   if (all.length > 0 || out.config === undefined) throw new ConfigError(all);
   return deepFreeze(out.config);
 }
 
-async function buildSite(file: string, site: SiteParsed, profiles: Map<string, Profile>, src: YamlSource): Promise<{ config?: SiteConfig; issues: ConfigIssue[] }> {
+async function buildSite(
+  file: string,
+  site: SiteParsed,
+  profiles: Map<string, Profile>,
+  src: YamlSource,
+  opcuaProfiles: ReadonlyMap<string, OpcuaProfile> = new Map(),
+): Promise<{ config?: SiteConfig; issues: ConfigIssue[] }> {
   const issues: ConfigIssue[] = [];
   const unique = (kind: string, ids: string[], pathOf: (i: number) => (string | number)[]) => {
     const seen = new Map<string, number>();
@@ -140,14 +188,33 @@ async function buildSite(file: string, site: SiteParsed, profiles: Map<string, P
   unique("rule", site.rules.map((r) => r.id), (i) => ["rules", i, "id"]);
   const knownZones = () => [...zones.keys()].join(", ");
   const knownProfiles = () => [...profiles.keys()].sort().join(", ");
+  const knownOpcuaProfiles = () => [...opcuaProfiles.keys()].sort().join(", ") || "none (OPC UA profiles have protocol: opcua)";
 
   const endpoints = new Map<string, string>();
   // Devices that could not be built: rules naming their points get no second, misleading issue.
   const failedDevices = new Set<string>();
   const devices: Device[] = [];
+  const opcuaDevices: OpcuaDevice[] = [];
+  const opcuaBuilds: Promise<void>[] = [];
   site.devices.forEach((d, i) => {
     const at = (...k: (string | number)[]) => ["devices", i, ...k];
     if (!zones.has(d.zone)) issues.push(src.issue(at("zone"), `unknown zone "${d.zone}"; known: ${knownZones()}`));
+    if (d.opcua !== undefined || d.modbus === undefined) {
+      const profile = opcuaProfiles.get(d.profile);
+      if (profile === undefined) {
+        failedDevices.add(d.id);
+        const modbus = profiles.has(d.profile);
+        issues.push(src.issue(at("profile"), modbus ? `profile ${d.profile} is a Modbus profile: give the device modbus: instead of opcua:, or use an OPC UA profile (protocol: opcua)` : `unknown OPC UA profile "${d.profile}"; known: ${knownOpcuaProfiles()}`));
+        return;
+      }
+      opcuaBuilds.push(buildOpcuaDevice(file, d, profile, at, src, issues).then((dev) => void (dev === undefined ? failedDevices.add(d.id) : opcuaDevices.push(dev))));
+      return;
+    }
+    if (opcuaProfiles.has(d.profile)) {
+      failedDevices.add(d.id);
+      issues.push(src.issue(at("profile"), `profile ${d.profile} is an OPC UA profile: give the device opcua: { endpoint, … } instead of modbus:`));
+      return;
+    }
     const endpoint = `${d.modbus.host}:${d.modbus.port}/${d.modbus.unit_id}`;
     if (endpoints.has(endpoint)) issues.push(src.issue(at("modbus"), `device ${d.id} has the same host, port and unit id as ${endpoints.get(endpoint)}`));
     endpoints.set(endpoint, d.id);
@@ -178,7 +245,11 @@ async function buildSite(file: string, site: SiteParsed, profiles: Map<string, P
     });
   });
 
-  const allKeys = devices.flatMap((d) => d.points.map((p) => `${d.id}/${p.pointId}`));
+  await Promise.all(opcuaBuilds);
+  // Keep the config's device order for OPC UA devices too (the builds finish in any order).
+  const order = new Map(site.devices.map((d, i) => [d.id, i]));
+  opcuaDevices.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  const allKeys = [...devices, ...opcuaDevices].flatMap((d) => d.points.map((p) => `${d.id}/${p.pointId}`));
   const deviceIds = new Set(site.devices.map((d) => d.id));
   const rules: Rule[] = [];
   site.rules.forEach((r, i) => {
@@ -231,7 +302,74 @@ async function buildSite(file: string, site: SiteParsed, profiles: Map<string, P
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level },
+  };
+}
+
+type SiteDevice = SiteParsed["devices"][number];
+
+/** An OPC UA device: points from its profile and layout, secrets read from their files now. */
+async function buildOpcuaDevice(
+  file: string,
+  d: SiteDevice,
+  profile: OpcuaProfile,
+  at: (...k: (string | number)[]) => (string | number)[],
+  src: YamlSource,
+  issues: ConfigIssue[],
+): Promise<OpcuaDevice | undefined> {
+  const o = d.opcua;
+  if (o === undefined) return undefined;
+  const before = issues.length;
+  const needsLayout = profile.nodes.some((n) => n.per !== undefined);
+  if (needsLayout && d.layout === undefined) issues.push(src.issue(at(), `profile ${profile.id} has per-string/module/cell nodes: add layout: { strings, modules_per_string, cells_per_module }`));
+  if (!needsLayout && d.layout !== undefined) issues.push(src.issue(at("layout"), `profile ${profile.id} has no per-string/module/cell nodes: remove layout`));
+  const base = dirname(file);
+  const read = async (p: string, key: (string | number)[]): Promise<string | undefined> => {
+    try {
+      return await readFile(resolve(base, p), "utf8");
+    } catch (e) {
+      issues.push(src.issue(key, `cannot read ${p}: ${(e as Error).message}`));
+      return undefined;
+    }
+  };
+  let user: OpcuaUser | undefined;
+  switch (o.user.type) {
+    case "anonymous":
+      user = { type: "anonymous" };
+      break;
+    case "username": {
+      const password = await read(o.user.password_file, at("opcua", "user", "password_file"));
+      if (password !== undefined) user = { type: "username", username: o.user.username, password: password.replace(/\r?\n$/, "") };
+      break;
+    }
+    case "certificate": {
+      const [certificate, privateKey] = await Promise.all([read(o.user.cert_file, at("opcua", "user", "cert_file")), read(o.user.key_file, at("opcua", "user", "key_file"))]);
+      if (certificate !== undefined && privateKey !== undefined) user = { type: "certificate", certFile: resolve(base, o.user.cert_file), certificate, privateKey };
+      break;
+    }
+  }
+  if (user === undefined || issues.length > before) return undefined;
+  const layout = d.layout === undefined ? undefined : { strings: d.layout.strings, modulesPerString: d.layout.modules_per_string, cellsPerModule: d.layout.cells_per_module };
+  // Keep-alives arrive every publishing interval x OPCUA_KEEPALIVE_COUNT (3, src/drivers/opcua);
+  // missing three of them in a row means the server or the path to it is gone.
+  const silenceLimitMs = d.stale_after_ms ?? 3 * 3 * o.publishing_interval_ms;
+  return {
+    protocol: "opcua",
+    id: d.id,
+    zone: d.zone,
+    profile,
+    opcua: {
+      endpoint: o.endpoint,
+      securityMode: o.security_mode,
+      securityPolicy: o.security_policy,
+      user,
+      pkiDir: resolve(base, o.pki_dir),
+      publishingIntervalMs: o.publishing_interval_ms,
+    },
+    staleAfterMs: Number.POSITIVE_INFINITY,
+    silenceLimitMs,
+    ...(layout ? { layout } : {}),
+    points: expandOpcuaPoints(profile, layout),
   };
 }
 

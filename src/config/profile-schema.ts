@@ -138,3 +138,85 @@ export const sunspecModelShape: Readonly<Record<SunspecModelId, { fixed: number;
   804: { fixed: 48, group: 16 },
   805: { fixed: 44, group: 4 },
 };
+
+// --- OPC UA profiles (protocol: opcua): node ids instead of registers, subscribed rather than polled.
+
+const deadbandSchema = z
+  .object({
+    /** absolute: in the node's engineering units; percent: of the node's EURange (AnalogItem only, OPC UA Part 8). */
+    type: z.enum(["absolute", "percent"]),
+    value: z.number().finite().min(0),
+  })
+  .strict();
+
+/** A node id inside the profile's namespace, without `ns=`: `s=Bms.SoC`, `i=1001`, `g=…`, `b=…`. */
+const relativeNodeId = z
+  .string()
+  .regex(/^(i=\d+|s=.+|g=[0-9A-Fa-f-]{36}|b=[A-Za-z0-9+/=]+)$/, "use i=<number>, s=<string>, g=<guid> or b=<base64>, without ns= (the namespace comes from namespace_uri)");
+
+export const opcuaRepeats = ["string", "module", "cell"] as const;
+export type OpcuaRepeat = (typeof opcuaRepeats)[number];
+
+export const opcuaNodeSchema = z
+  .object({
+    id,
+    description: z.string().optional(),
+    /**
+     * Relative node id; with `per`, the placeholders {string}, {module} and {cell} are filled in
+     * for each position of the device's layout (1-based), as SunSpec groups are expanded.
+     */
+    node: relativeNodeId,
+    /** Expand this node once per string, module or cell of the device's `layout`. */
+    per: z.enum(opcuaRepeats).optional(),
+    sampling_interval_ms: z.number().int().min(0).optional(),
+    queue_size: z.number().int().min(1).max(1000).optional(),
+    deadband: deadbandSchema.optional(),
+    unit: z.string().default(""),
+    range: z.tuple([z.number(), z.number()]).optional(),
+    /** Values that mean "no reading" (e.g. -32768 from a gateway); NaN always does. */
+    sentinels: z.array(z.number()).default([]),
+  })
+  .strict();
+
+export const opcuaProfileSchema = z
+  .object({
+    id,
+    description: z.string().min(1, "say what device this profile is for"),
+    protocol: z.literal("opcua"),
+    /** The namespace the node ids live in; its index is looked up on the server at connect. */
+    namespace_uri: z.string().min(1),
+    defaults: z
+      .object({
+        /** 1000 ms: the daemon's Modbus default poll interval, so rules see the same sample rate. */
+        sampling_interval_ms: z.number().int().min(0).default(1000),
+        /** Keep a few samples per publish so a fast transient (a vent spike) is not overwritten. */
+        queue_size: z.number().int().min(1).max(1000).default(10),
+        deadband: deadbandSchema.optional(),
+      })
+      .strict()
+      .default({ sampling_interval_ms: 1000, queue_size: 10 }),
+    nodes: z.array(opcuaNodeSchema).min(1),
+  })
+  .strict();
+
+export type OpcuaProfileInput = z.input<typeof opcuaProfileSchema>;
+type OpcuaProfileParsed = z.output<typeof opcuaProfileSchema>;
+export type OpcuaNodeDef = z.output<typeof opcuaNodeSchema>;
+export type OpcuaDeadband = z.output<typeof deadbandSchema>;
+
+export interface OpcuaProfile {
+  readonly id: string;
+  readonly description: string;
+  readonly protocol: "opcua";
+  readonly namespaceUri: string;
+  readonly defaults: OpcuaProfileParsed["defaults"];
+  readonly nodes: readonly OpcuaNodeDef[];
+  readonly file: string;
+}
+
+export function toOpcuaProfile(p: OpcuaProfileParsed, file: string): OpcuaProfile {
+  return { id: p.id, description: p.description, protocol: p.protocol, namespaceUri: p.namespace_uri, defaults: p.defaults, nodes: p.nodes, file };
+}
+
+/** A profile of either protocol, told apart by `protocol`. */
+export type AnyProfile = Profile | OpcuaProfile;

@@ -39,12 +39,42 @@ const modbusTcp = z
   })
   .strict();
 
+const opcuaUser = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("anonymous") }).strict(),
+  /** The password is read from the file at load time; never from the command line. */
+  z.object({ type: z.literal("username"), username: z.string().min(1), password_file: z.string().min(1) }).strict(),
+  /** An X.509 user identity (not the application instance certificate in pki_dir). */
+  z.object({ type: z.literal("certificate"), cert_file: z.string().min(1), key_file: z.string().min(1) }).strict(),
+]);
+
+export const opcuaSecurityModes = ["None", "Sign", "SignAndEncrypt"] as const;
+export const opcuaSecurityPolicies = ["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep"] as const;
+
+const opcuaClient = z
+  .object({
+    endpoint: z.string().regex(/^opc\.tcp:\/\/[^\s/]+(:\d+)?(\/\S*)?$/, "use opc.tcp://host:port[/path]"),
+    /** Secure by default: the server is authenticated and the traffic encrypted. */
+    security_mode: z.enum(opcuaSecurityModes).default("SignAndEncrypt"),
+    security_policy: z.enum(opcuaSecurityPolicies).default("Basic256Sha256"),
+    user: opcuaUser.default({ type: "anonymous" }),
+    /** The daemon's own certificate (created on first run) and trusted/rejected server certificates; relative to this file. */
+    pki_dir: z.string().min(1).default("pki/opcua"),
+    /** How often the server sends what changed (and keep-alives when nothing did). */
+    publishing_interval_ms: z.number().int().min(10).default(1000),
+  })
+  .strict()
+  .refine((o) => (o.security_mode === "None") === (o.security_policy === "None"), {
+    message: "security_mode None goes with security_policy None, and Sign/SignAndEncrypt need Basic256Sha256 or Aes128_Sha256_RsaOaep",
+  });
+
 const device = z
   .object({
     id,
     profile: id,
     zone: id,
-    modbus: modbusTcp,
+    /** Exactly one of `modbus` and `opcua`, matching the profile's protocol. */
+    modbus: modbusTcp.optional(),
+    opcua: opcuaClient.optional(),
     poll_interval_ms: z.number().int().min(50).default(1000),
     /** Per request. Default: half the poll interval, at most 1000 ms. */
     timeout_ms: z.number().int().min(10).optional(),
@@ -60,7 +90,8 @@ const device = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((d) => (d.modbus === undefined) !== (d.opcua === undefined), { message: "a device needs exactly one of `modbus:` and `opcua:`" });
 
 const points = z.array(z.string().min(1)).min(1);
 const ruleCommon = {

@@ -1,5 +1,5 @@
 // The validated, typed, frozen config every other part receives. Built once by ./load.ts.
-import type { PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
+import type { OpcuaDeadband, OpcuaNodeDef, OpcuaProfile, PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
 import type { Stage } from "./site-schema.js";
 
 export type { Stage } from "./site-schema.js";
@@ -53,6 +53,56 @@ export interface Device {
   readonly staleAfterMs: number;
   readonly layout?: Layout;
   readonly points: readonly DevicePoint[];
+}
+
+/** One point of an OPC UA device: a profile node, its placeholders filled in for one battery position. */
+export interface OpcuaDevicePoint {
+  readonly source: "opcua";
+  readonly pointId: string;
+  readonly def: OpcuaNodeDef;
+  /** Node id relative to the profile's namespace (`s=Bms.S1.M3.C7.TempC`); the index is resolved at connect. */
+  readonly node: string;
+  readonly position: BatteryPosition;
+  readonly samplingIntervalMs: number;
+  readonly queueSize: number;
+  readonly deadband?: OpcuaDeadband;
+}
+
+export type OpcuaSecurityMode = "None" | "Sign" | "SignAndEncrypt";
+export type OpcuaSecurityPolicy = "None" | "Basic256Sha256" | "Aes128_Sha256_RsaOaep";
+
+/** Secrets are read from their files at load time; the config never holds a path to read later. */
+export type OpcuaUser =
+  | { readonly type: "anonymous" }
+  | { readonly type: "username"; readonly username: string; readonly password: string }
+  | { readonly type: "certificate"; readonly certFile: string; readonly certificate: string; readonly privateKey: string };
+
+export interface OpcuaClientConfig {
+  readonly endpoint: string;
+  readonly securityMode: OpcuaSecurityMode;
+  readonly securityPolicy: OpcuaSecurityPolicy;
+  readonly user: OpcuaUser;
+  /** Absolute path of the PKI folder (own/, trusted/, rejected/, issuers/). */
+  readonly pkiDir: string;
+  readonly publishingIntervalMs: number;
+}
+
+/** A device read over OPC UA subscriptions (src/drivers/opcua/), kept apart from Modbus `Device`s. */
+export interface OpcuaDevice {
+  readonly protocol: "opcua";
+  readonly id: string;
+  readonly zone: string;
+  readonly profile: OpcuaProfile;
+  readonly opcua: OpcuaClientConfig;
+  /**
+   * Always Infinity for the store: an unchanged OPC UA value is legitimately old (it is only sent
+   * on change), so liveness is watched by the driver instead, on the subscription's keep-alives.
+   */
+  readonly staleAfterMs: number;
+  /** No notification or keep-alive for this long: every point bad/stale (the driver's watchdog). */
+  readonly silenceLimitMs: number;
+  readonly layout?: Layout;
+  readonly points: readonly OpcuaDevicePoint[];
 }
 
 interface RuleBase {
@@ -136,6 +186,8 @@ export interface SiteConfig {
   /** Every zone of every room, by id. */
   readonly zones: ReadonlyMap<string, Zone>;
   readonly devices: readonly Device[];
+  /** Devices read over OPC UA; absent or empty when there are none. Device ids are unique across both lists. */
+  readonly opcuaDevices?: readonly OpcuaDevice[];
   readonly rules: readonly Rule[];
   readonly mqtt?: MqttConfig;
   readonly logLevel: LogLevel;
