@@ -76,6 +76,8 @@ export interface SimState {
 
 export interface Simulation {
   readonly ports: ReadonlyMap<string, number>;
+  /** Clock time the simulation started at, ms: scenario step times count from here. */
+  readonly startedAt: number;
   readonly controlPort?: number;
   /** Apply an injection now; throws InjectError naming what is wrong. */
   inject(cmd: InjectCommand): void;
@@ -191,6 +193,7 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
 
   const sim: Simulation = {
     ports,
+    startedAt: startMs,
     inject,
     on: (event, fn) => void listeners.set(event, [...(listeners.get(event) ?? []), fn]),
     state: () => snapshot(model, devices, clock, startMs, vents, runaways),
