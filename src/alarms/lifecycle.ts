@@ -2,6 +2,7 @@
 // from rule results: one `condition` alarm per stage rule, one `trouble` alarm per comm_loss rule and
 // one `<rule>:fault` trouble alarm per rule whose points cannot be trusted. Critical (life-safety)
 // alarms latch. State is plain objects so it can be serialized; shelving and persistence come later.
+import { describeEvidence } from "./describe.js";
 import type { RaisedStage, Rule } from "../config/types.js";
 import type { AlarmChange, AlarmClass, AlarmPriority, AlarmState, AlarmStateName, Evidence } from "../events.js";
 import { higherStage, type RuleResult } from "../rules/result.js";
@@ -67,7 +68,7 @@ export function alarmInputs(rule: Rule, r: RuleResult): AlarmInput[] {
           class: "condition",
           active: r.active,
           ...(r.stage === undefined ? {} : { stage: r.stage }),
-          message: `${label}: ${r.stage ?? "clear"}`,
+          message: r.evidence[0] === undefined ? `${label}: ${r.stage ?? "clear"}` : `${label}: ${r.stage ?? "clear"}, ${describeEvidence(r.evidence[0])}`,
           evidence: r.evidence,
         };
   const first = r.faults[0];
@@ -77,7 +78,7 @@ export function alarmInputs(rule: Rule, r: RuleResult): AlarmInput[] {
     zone: rule.zone,
     class: "trouble",
     active: r.faults.length > 0,
-    message: first === undefined ? `${label}: sensing ok` : `${label}: ${r.faults.length} input(s) not good, e.g. ${first.point ?? rule.id} ${String(first.reason)}`,
+    message: first === undefined ? `${label}: sensing ok` : `${label}: ${r.faults.length} input(s) not good, e.g. ${describeEvidence(first)}${typeof first.detail === "string" ? ` (${first.detail})` : ""}`,
     evidence: r.faults,
   };
   return [main, fault];

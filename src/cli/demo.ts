@@ -1,6 +1,7 @@
 // `firebreak demo`: an embedded MQTT broker, the simulated battery room of config/example-site.yaml
 // and the daemon, all on one accelerated clock, playing a scenario. What the daemon publishes is
 // narrated in plain words from what a subscriber receives, with the topic it came on.
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { pino } from "pino";
@@ -28,7 +29,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const scenario = await loadScenario(opts.scenario);
   const clock = acceleratedClock(opts.speed);
   const narrator = new Narrator({ clock, startedAt: clock.now(), out: (line) => console.log(line) });
-  const quiet = pino({ level: "warn" }, pino.destination(2));
+  // The daemon's own JSON log goes to a file: the terminal is for the narration.
+  const logFile = join(tmpdir(), `firebreak-demo-${process.pid}.log`);
+  const quiet = pino({ level: "info" }, pino.destination({ dest: logFile, sync: false, mkdir: true }));
 
   const broker = await startEmbeddedBroker(opts.mqttPort);
   const sim = await startSimulation({ site: base, clock, scenario, portOverride: () => 0, log: quiet.child({ component: "sim" }) });
@@ -39,6 +42,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     `time is compressed ${opts.speed}x: 1 s on screen is ${opts.speed} s in the room. The daemon runs on the same clock, so its rules see real-world rates.`,
     `embedded MQTT broker on ${broker.url}; to watch the same messages:  mosquitto_sub -h 127.0.0.1 -p ${opts.mqttPort} -t 'firebreak/#' -v`,
     scenario.description,
+    `the daemon's JSON log: ${logFile}`,
   ]);
 
   const watcher = mqtt.connect(broker.url, { clientId: `firebreak-demo-watcher-${process.pid}`, clean: true });
@@ -68,8 +72,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once("SIGTERM", done);
   await finished;
 
-  narrator.summary();
   await daemon.stop();
+  narrator.summary();
   watcher.end(true);
   await sim.stop();
   await broker.close();

@@ -1,6 +1,8 @@
 // Turns what the demo's MQTT subscriber receives (and what the simulator does) into plain words
 // on the terminal, each line stamped with room time and screen time, and the topic it came on.
+import { describeEvidenceList } from "../alarms/describe.js";
 import type { SiteConfig } from "../config/types.js";
+import type { Evidence } from "../events.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Daemon } from "../runtime/daemon.js";
 
@@ -11,12 +13,6 @@ export interface NarratedSimEvent {
   readonly message: string;
 }
 
-interface Evidence {
-  rule?: string;
-  point?: string;
-  value?: number | null;
-  [k: string]: unknown;
-}
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const red = (s: string) => (process.stdout.isTTY ? `\x1b[1;31m${s}\x1b[0m` : s);
@@ -102,9 +98,13 @@ export class Narrator {
       case "zone": {
         const stage = String(body.stage);
         const skipped = Array.isArray(body.skipped) && body.skipped.length > 0 ? ` (passing ${body.skipped.join(", ")})` : "";
-        const fault = body.fault === true ? yellow(` [fault: ${describeEvidence(body.faults as Evidence[] | undefined)}]`) : "";
+        const fault = body.fault === true ? yellow(` [fault: ${describeEvidenceList((body.faults as Evidence[] | undefined) ?? [])}]`) : "";
         if (stage !== "normal") this.#mark(`stage:${stage}`);
-        const text = `zone ${String(body.zone)}: ${String(body.previous)} -> ${stage}${skipped}${fault}; ${describeEvidence(body.evidence as Evidence[] | undefined)}`;
+        const evidence = describeEvidenceList((body.evidence as Evidence[] | undefined) ?? []);
+        const text =
+          body.previous === stage
+            ? `zone ${String(body.zone)}: still ${stage}, ${body.fault === true ? yellow(`sensing DEGRADED: ${describeEvidenceList((body.faults as Evidence[] | undefined) ?? [])}`) : "sensing OK"}`
+            : `zone ${String(body.zone)}: ${String(body.previous)} -> ${stage}${skipped}${fault}; ${evidence}`;
         this.line(`${stage === "alarm" || stage === "evacuate" ? red(text) : stage === "normal" ? text : yellow(text)}${arrow}`);
         return;
       }
@@ -156,22 +156,6 @@ export class Narrator {
     const real = ((Date.now() - this.#realStart) / 1000).toFixed(1).padStart(5);
     return dim(`[room ${room} | ${real} s]`);
   }
-}
-
-function describeEvidence(ev: Evidence[] | undefined): string {
-  if (ev === undefined || ev.length === 0) return "no active rule";
-  return ev
-    .slice(0, 3)
-    .map((e) => {
-      const figures = Object.entries(e)
-        .filter(([k, v]) => !["rule", "point", "value", "quality", "reason"].includes(k) && typeof v === "number")
-        .map(([k, v]) => `${k} ${(v as number).toFixed(1)}`)
-        .join(", ");
-      const value = typeof e.value === "number" ? ` = ${e.value.toFixed(1)}` : "";
-      const reason = e.quality !== undefined && e.quality !== "good" ? ` ${String(e.quality)}/${String(e.reason)}` : "";
-      return `${e.rule ?? "?"}: ${e.point ?? ""}${value}${reason}${figures ? ` (${figures})` : ""}`;
-    })
-    .join("; ");
 }
 
 function fmtClock(ms: number): string {

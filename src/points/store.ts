@@ -108,6 +108,13 @@ export class PointStore {
     return this.#entries.get(key)?.history.since(fromT) ?? [];
   }
 
+  /** How many declared points have never received a value (of any quality). */
+  neverWritten(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.value === undefined) n++;
+    return n;
+  }
+
   info(key: PointKey): PointInfo | undefined {
     return this.#entries.get(key)?.info;
   }

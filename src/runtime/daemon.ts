@@ -37,6 +37,9 @@ export class Daemon {
   #mqtt: MqttOutput | undefined;
   #tick: TimerHandle | undefined;
   #evaluating = false;
+  /** Rules start once every point has its first reading (good or bad), or the start-up grace is over. */
+  #warm = false;
+  readonly #graceMs: number;
   #stopped = false;
   readonly startedAt: number;
 
@@ -53,6 +56,9 @@ export class Daemon {
       }
     }
     this.watch = new RoomWatch({ config: ctx.config, store: this.store });
+    // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
+    // every start would raise, then clear, a trouble alarm per rule.
+    this.#graceMs = Math.max(...ctx.config.devices.map((d) => d.staleAfterMs));
   }
 
   start(): void {
@@ -93,9 +99,16 @@ export class Daemon {
   /** Evaluate every rule now and hand what changed to the outputs. A failure is logged and counted, never fatal. */
   evaluate(): void {
     if (this.#evaluating || this.#stopped) return;
+    const now = this.#ctx.clock.now();
+    if (!this.#warm) {
+      const unread = this.store.neverWritten();
+      if (unread > 0 && now - this.startedAt < this.#graceMs) return;
+      this.#warm = true;
+      this.#ctx.log.info({ unread }, unread === 0 ? "every point has its first reading: rules evaluating" : "start-up grace over: rules evaluating; unread points count as stale");
+    }
     this.#evaluating = true;
     try {
-      const events = this.watch.step(this.#ctx.clock.now());
+      const events = this.watch.step(now);
       for (const e of events) this.#emit(e);
     } catch (err) {
       this.#ctx.log.error({ err, component: "rules" }, "rule evaluation failed; the next tick tries again");
