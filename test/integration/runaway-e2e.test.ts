@@ -106,6 +106,16 @@ describe("a cell going into thermal runaway, end to end", () => {
       current = stage;
     }
     expect(current).toBe("evacuate");
+    // The physics orders the signals (FACTS.md §1): the cell's rise first, then its vent (off-gas),
+    // then its deviation from the module, then both at alarm: one step at a time.
+    expect(changes.map((m) => m.json!.stage)).toEqual(["watch", "pre_alarm", "alarm", "evacuate"]);
+    expect(JSON.stringify(changes[0]!.json!.evidence)).toContain('"rule":"cell-ror-a"');
+    expect(JSON.stringify(changes[1]!.json!.evidence)).toContain('"rule":"offgas-a"');
+    const offgasAlarm = rec.on(`${prefix}/alarm/offgas-a`).map((m) => [m.json?.stage, m.json?.priority, m.json?.state]);
+    expect(offgasAlarm).toEqual([
+      ["pre_alarm", "medium", "unack"],
+      ["alarm", "high", "unack"],
+    ]);
     // The warning came from the battery, not from a fault: the evidence names a cell or the off-gas detector.
     const evidence = JSON.stringify(changes.at(-1)!.json!.evidence);
     expect(evidence).toMatch(/offgas-a\/ppm|cab2\/s1\/m3\/c7\/tempC/);
