@@ -14,6 +14,14 @@ async function variant(edit: (text: string) => string): Promise<string> {
   return file;
 }
 
+/** `line:column` where `needle` starts in `text`, as the loader reports it. */
+function posOf(text: string, needle: string, offset = 0): string {
+  const i = text.indexOf(needle);
+  if (i < 0) throw new Error(`fixture text lacks ${needle}`);
+  const before = text.slice(0, i + offset).split("\n");
+  return `${before.length}:${before.at(-1)!.length + 1}`;
+}
+
 async function issuesOf(file: string): Promise<string[]> {
   try {
     await loadSiteConfig(file);
@@ -58,15 +66,18 @@ describe("config loading", () => {
       t.replace("rate_per_min: 2 ", 'rate_per_min: "2" ').replace("clean_session: false", "clean_sesion: false").replace("kind: comm_loss\n    zone: batt-b", "kind: comms\n    zone: batt-b"),
     );
     const issues = await issuesOf(file);
+    const text = await readFile(file, "utf8");
     expect(issues).toHaveLength(3);
-    expect(issues[0]).toMatch(/^62:19 rules\[2\]\.rate_per_min: .*expected number/);
+    expect(issues[0]!.startsWith(`${posOf(text, '"2" ')} rules[2].rate_per_min`)).toBe(true);
+    expect(issues[0]).toMatch(/^\d+:19 rules\[2\]\.rate_per_min: .*expected number/);
     expect(issues[1]).toMatch(/^\d+:11 rules\[14\]\.kind: .*comm_loss/);
     expect(issues[2]).toMatch(/^\d+:3 mqtt\.clean_sesion: unknown key "clean_sesion"/);
   });
 
   it("refuses a rule whose point glob matches nothing", async () => {
     const file = await variant((t) => t.replace("points: [room-a/tempC]", "points: [room-a/tmpC]"));
-    expect(await issuesOf(file)).toEqual([expect.stringMatching(/^96:14 rules\[6\]\.points\[0\]: "room-a\/tmpC" matches no point/)]);
+    const at = posOf(await readFile(file, "utf8"), "room-a/tmpC");
+    expect(await issuesOf(file)).toEqual([expect.stringMatching(new RegExp(`^${at} rules\\[6\\]\\.points\\[0\\]: "room-a/tmpC" matches no point`))]);
   });
 
   it("refuses a YAML syntax error with its position", async () => {
