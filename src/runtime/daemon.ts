@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { packageRoot } from "../config/load.js";
 import type { SiteConfig } from "../config/types.js";
 import { ModbusPoller } from "../drivers/modbus/poller.js";
+import { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import { pointKey } from "../points/point.js";
@@ -33,7 +34,8 @@ export class Daemon {
   readonly store = new PointStore();
   readonly watch: RoomWatch;
   readonly #ctx: DaemonContext;
-  readonly #pollers: ModbusPoller[] = [];
+  readonly #pollers: (ModbusPoller | OpcuaSubscriber)[] = [];
+  readonly #pollerDevices: string[] = [];
   #mqtt: MqttOutput | undefined;
   #tick: TimerHandle | undefined;
   #evaluating = false;
@@ -46,7 +48,7 @@ export class Daemon {
   constructor(ctx: DaemonContext) {
     this.#ctx = ctx;
     this.startedAt = ctx.clock.now();
-    for (const d of ctx.config.devices) {
+    for (const d of [...ctx.config.devices, ...(ctx.config.opcuaDevices ?? [])]) {
       for (const p of d.points) {
         const key = pointKey(d.id, p.pointId);
         this.store.declare(
@@ -58,13 +60,13 @@ export class Daemon {
     this.watch = new RoomWatch({ config: ctx.config, store: this.store });
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
-    this.#graceMs = Math.max(...ctx.config.devices.map((d) => d.staleAfterMs));
+    this.#graceMs = Math.max(...ctx.config.devices.map((d) => d.staleAfterMs), ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs));
   }
 
   start(): void {
     const { config, clock, log } = this.#ctx;
     const version = firebreakVersion();
-    log.info({ site: config.site, instance: config.instance, devices: config.devices.length, points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
     if (config.mqtt !== undefined) {
       this.#mqtt = new MqttOutput({
         config: config.mqtt,
@@ -79,6 +81,10 @@ export class Daemon {
         },
       });
       this.#mqtt.start();
+      if (config.mqtt.pointTelemetry.enabled) {
+        const out = this.#mqtt;
+        this.store.onChange((key, value) => out.publishPoint(key, value));
+      }
     } else {
       log.warn("no mqtt section in the config: alarms and triggers go to the log only");
     }
@@ -91,6 +97,18 @@ export class Daemon {
         onPoll: () => this.evaluate(),
       });
       this.#pollers.push(poller);
+      this.#pollerDevices.push(device.id);
+    }
+    for (const device of config.opcuaDevices ?? []) {
+      const subscriber = new OpcuaSubscriber({
+        device,
+        clock,
+        store: this.store,
+        log: log.child({ component: "opcua", device: device.id }),
+        onPoll: () => this.evaluate(),
+      });
+      this.#pollers.push(subscriber);
+      this.#pollerDevices.push(device.id);
     }
     this.#tick = clock.setInterval(() => this.evaluate(), this.#ctx.evaluateEveryMs ?? 1000);
     for (const p of this.#pollers) p.start();
@@ -138,7 +156,7 @@ export class Daemon {
   }
 
   pollerStatus() {
-    return this.#pollers.map((p, i) => ({ device: this.#ctx.config.devices[i]!.id, ...p.status() }));
+    return this.#pollers.map((p, i) => ({ device: this.#pollerDevices[i]!, ...p.status() }));
   }
 
   mqttStats() {
