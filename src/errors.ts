@@ -63,3 +63,12 @@ export class CommandError extends FirebreakError {
     this.name = "CommandError";
   }
 }
+
+/** An id (site, zone, alarm, device, point) that cannot be one MQTT topic level. */
+export class MqttTopicError extends FirebreakError {
+  readonly code = "FB_MQTT_TOPIC";
+  constructor(readonly what: string, readonly id: string, why: string) {
+    super(`${what} "${id}" cannot be used in an MQTT topic: ${why}; use letters, digits, '-', '_', '.', ':'`);
+    this.name = "MqttTopicError";
+  }
+}

@@ -1,18 +1,11 @@
 // The one place MQTT topic names are built (DESIGN.md §7): `firebreak/v1/<site>/…`. Every id that
 // fills one topic level is checked here so a stray `/`, `+` or `#` can never widen a topic.
-import { FirebreakError } from "../../errors.js";
+import { MqttTopicError } from "../../errors.js";
+
+export { MqttTopicError };
 
 /** Schema version in the topic prefix and in every payload's `v`. */
 export const SCHEMA_VERSION = 1;
-
-/** An id cannot be used as (part of) an MQTT topic. */
-export class MqttTopicError extends FirebreakError {
-  readonly code = "FB_MQTT_TOPIC";
-  constructor(readonly what: string, readonly id: string, why: string) {
-    super(`${what} "${id}" cannot be used in an MQTT topic: ${why}; use letters, digits, '-', '_', '.', ':'`);
-    this.name = "MqttTopicError";
-  }
-}
 
 /** One topic level: non-empty, no `/`, no wildcards, no NUL (MQTT 3.1.1 §4.7). */
 export function level(what: string, id: string): string {
