@@ -51,14 +51,27 @@ export function targetStage(zone: Zone, results: readonly RuleResult[]): { stage
   return { stage, evidence: driving.flatMap((r) => r.evidence) };
 }
 
+/**
+ * A zone message names this many untrusted points per rule and counts the rest: a silent cabinet
+ * makes 128 cell temperatures bad at once, and a stage message must stay readable (and small).
+ */
+const FAULTS_NAMED_PER_RULE = 3;
+
 /** Faults of the zone's rules, plus the devices an active comm_loss rule reports silent. */
 export function zoneFaults(results: readonly RuleResult[]): Evidence[] {
   const out: Evidence[] = [];
   for (const r of results) {
-    out.push(...r.faults);
-    if (r.kind === "comm_loss" && r.active) out.push(...r.evidence);
+    const list = r.kind === "comm_loss" && r.active ? [...r.faults, ...r.evidence] : r.faults;
+    out.push(...list.slice(0, FAULTS_NAMED_PER_RULE));
+    if (list.length > FAULTS_NAMED_PER_RULE) out.push({ rule: r.rule, reason: "more", more: list.length - FAULTS_NAMED_PER_RULE });
   }
   return out;
+}
+
+/** Two fault lists name the same problems (a new silent device is news even if the zone was already in fault). */
+function sameFaults(a: readonly Evidence[], b: readonly Evidence[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => x.rule === b[i]!.rule && x.point === b[i]!.point && x.reason === b[i]!.reason && x.more === b[i]!.more);
 }
 
 function changeTo(s: ZoneSnapshot, stage: Stage, now: number, evidence: Evidence[], fault: boolean, faults: Evidence[]): { state: ZoneSnapshot; events: ZoneEvent[] } {
@@ -95,7 +108,7 @@ export function stepZone(s: ZoneSnapshot, zone: Zone, results: readonly RuleResu
     if (now - clearSince >= zone.clearHoldMs) return changeTo(s, target.stage, now, target.evidence, fault, faults);
     next = { ...s, fault, faults, clearSince };
   }
-  if (fault === s.fault) return { state: next, events: [] };
+  if (fault === s.fault && sameFaults(faults, s.faults)) return { state: next, events: [] };
   const event: ZoneFaultChange = { type: "zone_fault", zone: s.zone, stage: s.stage, fault, since: now, faults };
   return { state: next, events: [event] };
 }

@@ -40,7 +40,8 @@ async function startRig(scenario: string): Promise<Rig> {
   const epoch = Date.now();
   const clock = acceleratedClock(SPEED, epoch);
   const sim = await startSimulation({ site, clock, scenario: await loadScenario(scenario), portOverride: () => 0 });
-  const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url });
+  // 10 s of room time is half a real second at 20x: enough for a busy 2-core machine's scheduling.
+  const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 10_000 });
   const rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
   const daemon = startDaemon(file, { speed: SPEED, epoch });
   rig = { clock, sim, daemon, rec };
@@ -94,8 +95,9 @@ describe("a cell going into thermal runaway, end to end", () => {
     expect((trigger.json?.evidence as unknown[]).length).toBeGreaterThan(0);
 
     // The stage climbed without skipping silently: each change names the one before it, and any
-    // jump lists the stages it passed.
-    const changes = stageMessages(rec, "batt-a").filter((m) => m.json!.stage !== m.json!.previous);
+    // jump lists the stages it passed. Transitions are read from the numbered events; the retained
+    // stage topic also carries fault-only updates of the same picture.
+    const changes = rec.on(`${prefix}/events`).filter((m) => m.json?.type === "zone_stage" && m.json.zone === "batt-a");
     expect(changes.length).toBeGreaterThan(0);
     let current = "normal";
     for (const m of changes) {
@@ -150,7 +152,11 @@ describe("a cell going into thermal runaway, end to end", () => {
     const silentAt = clock.now();
     sim.inject({ kind: "silent", device: "offgas-a", on: true });
 
-    const fault = await rec.waitFor((m) => m.topic === `${prefix}/zone/batt-a/stage` && m.json?.fault === true, 20_000, "zone batt-a fault");
+    const fault = await rec.waitFor(
+      (m) => m.topic === `${prefix}/zone/batt-a/stage` && m.json?.fault === true && JSON.stringify(m.json.faults).includes("offgas-a"),
+      20_000,
+      "zone batt-a fault naming offgas-a",
+    );
     expect(fault.json?.stage).toBe("normal");
     expect(JSON.stringify(fault.json?.faults)).toContain("offgas-a");
     const trouble = await rec.waitFor((m) => m.topic === `${prefix}/alarm/comm-a` && m.json?.active === true, 20_000, "comm-a trouble alarm");
@@ -164,7 +170,8 @@ describe("a cell going into thermal runaway, end to end", () => {
 
     // It comes back: the fault clears.
     sim.inject({ kind: "silent", device: "offgas-a", on: false });
-    await rec.waitFor((m) => m.topic === `${prefix}/zone/batt-a/stage` && m.json?.fault === false && m.at > fault.at, 30_000, "fault cleared");
+    await rec.waitFor((m) => m.topic === `${prefix}/alarm/comm-a` && m.json?.active === false && m.at > trouble.at, 30_000, "comm-a back to inactive");
+    await rec.waitFor((m) => m.topic === `${prefix}/zone/batt-a/stage` && m.at > fault.at && !JSON.stringify(m.json?.faults).includes("offgas-a"), 30_000, "offgas-a gone from the zone's faults");
   });
 
   it("killing the daemon publishes offline through the Last Will", async () => {

@@ -10,6 +10,8 @@ export interface SiteFileOptions {
   readonly mqttUrl?: string;
   readonly logLevel?: string;
   readonly source?: string;
+  /** Per device; on an accelerated clock a loaded test machine needs more room than 3 polls. */
+  readonly staleAfterMs?: number;
 }
 
 export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
@@ -20,6 +22,7 @@ export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
     const port = opts.ports.get(id);
     if (port === undefined) throw new Error(`no simulator port for device ${id}`);
     doc.setIn(["devices", i, "modbus", "port"], port);
+    if (opts.staleAfterMs !== undefined) doc.setIn(["devices", i, "stale_after_ms"], opts.staleAfterMs);
   });
   if (opts.mqttUrl !== undefined) doc.setIn(["mqtt", "url"], opts.mqttUrl);
   doc.setIn(["profiles_dir"], resolve("config/profiles"));

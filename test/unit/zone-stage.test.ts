@@ -30,7 +30,35 @@ function run(script: [number, RuleResult[]][], start: ZoneSnapshot = initialZone
   return { state: s, events };
 }
 
+function silentDevice(rule: string, points: number): RuleResult {
+  const faults = Array.from({ length: points }, (_, i) => ({ rule, point: `cab1/c${i + 1}/tempC`, quality: "bad" as const, reason: "timeout" }));
+  return { rule, zone: "z1", kind: "threshold", active: false, evidence: [], faults };
+}
+
 describe("zone stage machine", () => {
+  it("names a few untrusted points per rule and counts the rest", () => {
+    const { state, events } = run([[0, [silentDevice("cell-temp", 128)]]]);
+    expect(state.faults).toEqual([
+      { rule: "cell-temp", point: "cab1/c1/tempC", quality: "bad", reason: "timeout" },
+      { rule: "cell-temp", point: "cab1/c2/tempC", quality: "bad", reason: "timeout" },
+      { rule: "cell-temp", point: "cab1/c3/tempC", quality: "bad", reason: "timeout" },
+      { rule: "cell-temp", reason: "more", more: 125 },
+    ]);
+    expect(events.map((e) => e.type)).toEqual(["zone_fault"]);
+  });
+
+  it("a second source of trouble is news even while the zone is already in fault", () => {
+    const { events } = run([
+      [0, [faulty("a"), quiet("b")]],
+      [1_000, [faulty("a"), quiet("b")]],
+      [2_000, [faulty("a"), faulty("b")]],
+    ]);
+    expect(events.map((e) => (e.type === "zone_fault" ? [e.fault, e.faults.map((f) => f.rule)] : e.type))).toEqual([
+      [true, ["a"]],
+      [true, ["a", "b"]],
+    ]);
+  });
+
   it("escalates immediately and lists the stages it jumps over", () => {
     const { state, events } = run([[0, [active("og", "alarm")]]]);
     expect(state.stage).toBe("alarm");

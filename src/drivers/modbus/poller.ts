@@ -50,8 +50,13 @@ const MISMATCH_RETRY_MS = 30_000;
 /** Consecutive timed-out polls after which the socket is reopened (a late answer may still be queued). */
 const TIMEOUTS_BEFORE_RECONNECT = 3;
 
-/** Floor for the real-time request timeout under an accelerated clock (firebreak's choice). */
-const MIN_REAL_TIMEOUT_MS = 20;
+/**
+ * Floor for the real-time request timeout under an accelerated clock (simulator runs only): the
+ * network and the simulator answer in real time, and a loaded 2-core test machine can take a
+ * hundred milliseconds to schedule an answer, so compressing the timeout below this would report
+ * a healthy device as timing out. Never more than the configured timeout itself.
+ */
+const MIN_REAL_TIMEOUT_MS = 200;
 
 type State = "idle" | "connected" | "unreachable" | "timeout" | "mismatch" | "stopped";
 
@@ -140,7 +145,7 @@ export class ModbusPoller {
     let conn: ModbusConnection;
     try {
       // timeout_ms is on the clock's timeline like the poll interval; sockets run in real time.
-      conn = await ModbusConnection.open(host, port, unitId, Math.max(MIN_REAL_TIMEOUT_MS, Math.round(device.timeoutMs / clock.speed)));
+      conn = await ModbusConnection.open(host, port, unitId, Math.max(Math.min(MIN_REAL_TIMEOUT_MS, device.timeoutMs), Math.round(device.timeoutMs / clock.speed)));
     } catch (e) {
       const f = classifyFailure(e, device.timeoutMs);
       this.#markAll(f.reason === "timeout" ? "timeout" : "comm_fail", `connect to ${host}:${port} failed: ${f.detail}`, "unreachable");
