@@ -15,7 +15,7 @@ import { systemClock } from "../../src/runtime/clock.js";
 import { startOpcuaRoom, type OpcuaRoom } from "../../simulators/opcua/room.js";
 import { freePort } from "../support/ports.js";
 
-const log = pino({ level: "silent" });
+const log = pino({ level: process.env.FB_TEST_LOG ?? "silent" });
 let dir: string;
 let site: SiteConfig;
 let room: OpcuaRoom;
