@@ -3,14 +3,9 @@
 // queue size, deadband), and write each notification to the store with its source timestamp.
 // Outages turn every point bad/comm_fail at once; node-opcua reconnects and transfers or re-creates
 // the subscription, after which a read brings every point back without a restart of the daemon.
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import {
   AttributeIds,
   coerceNodeId,
-  DataChangeFilter,
-  DataChangeTrigger,
-  DeadbandType,
   TimestampsToReturn,
   type ClientSession,
   type ClientSubscription,
@@ -19,14 +14,16 @@ import {
   type OPCUAClient,
 } from "node-opcua";
 import type { Logger } from "pino";
-import type { OpcuaDevice, OpcuaDevicePoint } from "../../config/types.js";
+import type { OpcuaDevice } from "../../config/types.js";
 import { bad, pointKey, type QualityReason } from "../../points/point.js";
 import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { PollerStatus, PollResult } from "../modbus/poller.js";
 import { certificateManager, createClient, explainConnectFailure, OPCUA_KEEPALIVE_COUNT, userIdentityOf } from "./client.js";
 import { OpcuaServerMismatchError } from "./errors.js";
-import { toPointValue, type RawSample } from "./quality.js";
+import { filterOf, limitsOf, parametersKey, rawSample } from "./monitoring.js";
+import { toPointValue } from "./quality.js";
+import { newestRejected } from "./trust.js";
 
 export interface OpcuaSubscriberContext {
   readonly device: OpcuaDevice;
@@ -194,7 +191,7 @@ export class OpcuaSubscriber {
     // Items with the same monitoring parameters go in one CreateMonitoredItems call (a group).
     const groups = new Map<string, number[]>();
     device.points.forEach((p, i) => {
-      const k = `${p.samplingIntervalMs}/${p.queueSize}/${p.deadband?.type ?? ""}/${p.deadband?.value ?? ""}`;
+      const k = parametersKey(p);
       groups.set(k, [...(groups.get(k) ?? []), i]);
     });
     this.#monitored = 0;
@@ -340,44 +337,5 @@ export class OpcuaSubscriber {
     else if (state === "needs_operator") this.#ctx.log.error(fields, "opcua device refused the connection; points bad/config until an operator fixes it (retrying slowly)");
     else if (state === "disconnected") this.#ctx.log.warn(fields, "opcua device not reachable; points bad, reconnecting");
     else this.#ctx.log.debug(fields, "opcua device connecting");
-  }
-}
-
-function filterOf(p: OpcuaDevicePoint): { filter?: DataChangeFilter } {
-  if (p.deadband === undefined || p.deadband.value === 0) return {};
-  return {
-    filter: new DataChangeFilter({
-      trigger: DataChangeTrigger.StatusValue,
-      deadbandType: p.deadband.type === "percent" ? DeadbandType.Percent : DeadbandType.Absolute,
-      deadbandValue: p.deadband.value,
-    }),
-  };
-}
-
-function limitsOf(p: OpcuaDevicePoint): { range?: readonly [number, number]; sentinels: readonly number[] } {
-  return p.def.range !== undefined ? { range: p.def.range, sentinels: p.def.sentinels } : { sentinels: p.def.sentinels };
-}
-
-function rawSample(dv: DataValue): RawSample {
-  const sourceTs = dv.sourceTimestamp?.getTime();
-  const serverTs = dv.serverTimestamp?.getTime();
-  return {
-    statusCode: dv.statusCode.value,
-    statusName: dv.statusCode.name,
-    value: dv.value.value as unknown,
-    ...(sourceTs !== undefined && !Number.isNaN(sourceTs) && sourceTs > 0 ? { sourceTs } : {}),
-    ...(serverTs !== undefined && !Number.isNaN(serverTs) && serverTs > 0 ? { serverTs } : {}),
-  };
-}
-
-/** The thumbprint of the most recently rejected certificate, as named in rejected/ ("CN[thumbprint].pem"). */
-async function newestRejected(pkiDir: string): Promise<string | undefined> {
-  try {
-    const dir = join(pkiDir, "rejected");
-    const files = await Promise.all((await readdir(dir)).map(async (f) => ({ f, t: (await stat(join(dir, f))).mtimeMs })));
-    const newest = files.sort((a, b) => b.t - a.t)[0]?.f;
-    return newest?.match(/\[([0-9a-f]{40})\]/i)?.[1] ?? newest;
-  } catch {
-    return undefined;
   }
 }

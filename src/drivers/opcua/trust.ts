@@ -2,7 +2,7 @@
 // trust one (by thumbprint from rejected/, or from a file the server's operator handed over).
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FirebreakError } from "../../errors.js";
 import { certificateManager } from "./client.js";
@@ -75,4 +75,16 @@ export async function trustCertificate(pkiDir: string, what: string): Promise<Ce
     await cm.dispose();
   }
   return info;
+}
+
+/** The thumbprint of the most recently rejected certificate, as named in rejected/ ("CN[thumbprint].pem"). */
+export async function newestRejected(pkiDir: string): Promise<string | undefined> {
+  try {
+    const dir = join(pkiDir, "rejected");
+    const files = await Promise.all((await readdir(dir)).map(async (f) => ({ f, t: (await stat(join(dir, f))).mtimeMs })));
+    const newest = files.sort((a, b) => b.t - a.t)[0]?.f;
+    return newest?.match(/\[([0-9a-f]{40})\]/i)?.[1] ?? newest;
+  } catch {
+    return undefined;
+  }
 }
