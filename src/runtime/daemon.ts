@@ -57,7 +57,7 @@ export class Daemon {
         );
       }
     }
-    this.watch = new RoomWatch({ config: ctx.config, store: this.store });
+    this.watch = new RoomWatch({ config: ctx.config, store: this.store, startedAt: this.startedAt });
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
     this.#graceMs = Math.max(...ctx.config.devices.map((d) => d.staleAfterMs), ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs));

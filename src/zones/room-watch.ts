@@ -27,8 +27,12 @@ export class RoomWatch {
   /** The last results per zone: what an operator's clear is judged against. */
   #results = new Map<string, RuleResult[]>();
 
-  constructor(opts: { config: SiteConfig; store: PointStore | PointReader }) {
+  /** Clock time the watch began: a zone not yet judged has been `normal` since then, as far as we know. */
+  readonly #startedAt: number;
+
+  constructor(opts: { config: SiteConfig; store: PointStore | PointReader; startedAt?: number }) {
     const { config } = opts;
+    this.#startedAt = opts.startedAt ?? 0;
     this.#zones = [...config.zones.values()];
     this.#store = opts.store;
     this.#engine = new RuleEngine(config);
@@ -97,7 +101,7 @@ export class RoomWatch {
   /** Everything retained on MQTT, for a republish after a reconnect. */
   snapshot(): RoomWatchSnapshot {
     return {
-      zones: this.#zones.map((z) => this.#state.get(z.id) ?? initialZone(z.id, 0)),
+      zones: this.#zones.map((z) => this.#state.get(z.id) ?? initialZone(z.id, this.#startedAt)),
       alarms: this.#alarms.standing(),
       triggers: this.#ledger.openTriggers(),
     };
