@@ -72,3 +72,39 @@ export class MqttTopicError extends FirebreakError {
     this.name = "MqttTopicError";
   }
 }
+
+/** The server's certificate is not in our trusted/ folder, or the server refused ours. */
+export class OpcuaCertificateError extends FirebreakError {
+  readonly code = "FB_OPCUA_CERTIFICATE";
+  constructor(readonly device: string, message: string) {
+    super(`device ${device}: ${message}`);
+    this.name = "OpcuaCertificateError";
+  }
+}
+
+/** The server refused the user identity (wrong password, unknown user, untrusted user certificate). */
+export class OpcuaIdentityError extends FirebreakError {
+  readonly code = "FB_OPCUA_IDENTITY";
+  constructor(readonly device: string, message: string) {
+    super(`device ${device}: ${message}`);
+    this.name = "OpcuaIdentityError";
+  }
+}
+
+/** The server has no endpoint with the configured security, or not the profile's namespace. */
+export class OpcuaServerMismatchError extends FirebreakError {
+  readonly code = "FB_OPCUA_MISMATCH";
+  constructor(readonly device: string, message: string) {
+    super(`device ${device}: ${message}`);
+    this.name = "OpcuaServerMismatchError";
+  }
+}
+
+/** The certificate to trust could not be found or read. */
+export class TrustError extends FirebreakError {
+  readonly code = "FB_OPCUA_TRUST";
+  constructor(message: string) {
+    super(message);
+    this.name = "TrustError";
+  }
+}

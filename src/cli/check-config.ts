@@ -11,11 +11,15 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
     out.push(`room ${room.id} (${room.name})`);
     for (const z of room.zones) {
       const devices = c.devices.filter((d) => d.zone === z.id);
+      const opcuaDevices = (c.opcuaDevices ?? []).filter((d) => d.zone === z.id);
       const rules = c.rules.filter((r) => r.zone === z.id);
       out.push(`  zone ${z.id} (${z.name}): racks ${z.racks.map((r) => `${r.id} [${r.hosts.join(", ")}]`).join(", ") || "none"}`);
       out.push(`    evacuates when ${z.evacuateAfterAlarmRules} rules are at alarm, or one rule raises evacuate; steps down after ${z.clearHoldMs / 1000} s clear`);
       for (const d of devices) {
         out.push(`    device ${d.id}: ${d.profile.id} at ${d.modbus.host}:${d.modbus.port} unit ${d.modbus.unitId}, ${d.points.length} points, every ${d.pollIntervalMs} ms (timeout ${d.timeoutMs} ms, stale after ${d.staleAfterMs} ms)`);
+      }
+      for (const d of opcuaDevices) {
+        out.push(`    device ${d.id}: ${d.profile.id} at ${d.opcua.endpoint} (${d.opcua.securityMode}/${d.opcua.securityPolicy}, user ${d.opcua.user.type}), ${d.points.length} points, stale after ${d.silenceLimitMs} ms of silence`);
       }
       for (const r of rules) {
         const what = r.kind === "comm_loss" ? `devices ${r.devices.join(", ")}` : `${r.points.length} points`;
@@ -24,7 +28,7 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
     }
   }
   out.push(c.mqtt ? `mqtt ${c.mqtt.url} as ${c.mqtt.clientId}${c.mqtt.username ? ` user ${c.mqtt.username}` : ""}${c.mqtt.ca ? ", CA set" : ""}${c.mqtt.cert ? ", client certificate set" : ""}` : "mqtt: none configured (alarms go to the log only)");
-  if (opts.points) for (const d of c.devices) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
+  if (opts.points) for (const d of [...c.devices, ...(c.opcuaDevices ?? [])]) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
   console.log(out.join("\n"));
   return c;
 }

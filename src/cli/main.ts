@@ -5,6 +5,8 @@ import { ConfigError, FirebreakError } from "../errors.js";
 import { firebreakVersion } from "../runtime/daemon.js";
 import { checkConfig } from "./check-config.js";
 import { runDemo } from "./demo.js";
+import { opcuaBrowse, opcuaListCertificates, opcuaTrust } from "./opcua.js";
+import type { OpcuaSecurityMode, OpcuaSecurityPolicy } from "../config/types.js";
 import { runDaemon } from "./run.js";
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or a file it names) is invalid. */
@@ -66,5 +68,51 @@ program
   .option("--scenario <name>", "scenario from simulators/scenarios", "cell-runaway")
   .option("--exit-after <event>", "exit when this happens: evacuate | runaway (default: run until Ctrl-C)")
   .action((o: { mqttPort: number; speed: number; scenario: string; exitAfter?: string }) => guard(() => runDemo(o)));
+
+const opcua = program.command("opcua").description("OPC UA commissioning: browse a server, manage trusted server certificates");
+opcua
+  .command("browse <endpoint>")
+  .description("list the address space with node ids, data types and current values, to write a profile")
+  .option("--node <id>", "start node (e.g. ns=2;s=Bms); default the Objects folder")
+  .option("--depth <n>", "levels below the start node", number("--depth", 0), 4)
+  .addOption(new Option("--security-mode <mode>", "None | Sign | SignAndEncrypt").choices(["None", "Sign", "SignAndEncrypt"]).default("SignAndEncrypt"))
+  .addOption(new Option("--security-policy <policy>", "None | Basic256Sha256 | Aes128_Sha256_RsaOaep").choices(["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep"]).default("Basic256Sha256"))
+  .option("--username <name>", "user identity: name (the password comes from --password-file)")
+  .option("--password-file <file>", "file holding the password (never on the command line)")
+  .option("--user-cert <file>", "X.509 user identity: certificate (PEM)")
+  .option("--user-key <file>", "X.509 user identity: private key (PEM)")
+  .option("--pki <dir>", "PKI folder (own certificate, trusted and rejected server certificates)", "pki/opcua")
+  .option("--json", "one JSON object per node")
+  .action(
+    (
+      endpoint: string,
+      o: { node?: string; depth: number; securityMode: OpcuaSecurityMode; securityPolicy: OpcuaSecurityPolicy; username?: string; passwordFile?: string; userCert?: string; userKey?: string; pki: string; json?: boolean },
+    ) =>
+      guard(() =>
+        opcuaBrowse({
+          endpoint,
+          depth: o.depth,
+          securityMode: o.securityMode,
+          securityPolicy: o.securityPolicy,
+          pki: o.pki,
+          json: o.json === true,
+          ...(o.node !== undefined ? { node: o.node } : {}),
+          ...(o.username !== undefined ? { username: o.username } : {}),
+          ...(o.passwordFile !== undefined ? { passwordFile: o.passwordFile } : {}),
+          ...(o.userCert !== undefined ? { userCertFile: o.userCert } : {}),
+          ...(o.userKey !== undefined ? { userKeyFile: o.userKey } : {}),
+        }),
+      ),
+  );
+opcua
+  .command("trust <certificate>")
+  .description("trust a server certificate: a file, or the thumbprint (or a unique prefix of 8+ hex digits) of one in <pki>/rejected")
+  .option("--pki <dir>", "PKI folder", "pki/opcua")
+  .action((certificate: string, o: { pki: string }) => guard(() => opcuaTrust({ certificate, pki: o.pki })));
+opcua
+  .command("certificates")
+  .description("list rejected and trusted server certificates with their thumbprints")
+  .option("--pki <dir>", "PKI folder", "pki/opcua")
+  .action((o: { pki: string }) => guard(() => opcuaListCertificates({ pki: o.pki })));
 
 await program.parseAsync(process.argv);

@@ -29,9 +29,9 @@ export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, reado
 export class RuleEngine {
   readonly #evaluators: readonly RuleEvaluator[];
 
-  constructor(config: Pick<SiteConfig, "rules" | "devices">) {
+  constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">) {
     const devicePoints = new Map<string, string[]>();
-    for (const d of config.devices) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
+    for (const d of [...config.devices, ...(config.opcuaDevices ?? [])]) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
     this.#evaluators = config.rules.map((r) => evaluatorFor(r, devicePoints));
   }
 

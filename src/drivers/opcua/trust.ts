@@ -4,7 +4,9 @@ import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { FirebreakError } from "../../errors.js";
+import { TrustError } from "../../errors.js";
+
+export { TrustError };
 import { certificateManager } from "./client.js";
 
 export interface CertificateInfo {
@@ -36,14 +38,6 @@ export async function listCertificates(pkiDir: string, folder: "rejected" | "tru
   return out;
 }
 
-/** The certificate to trust could not be found or read. */
-export class TrustError extends FirebreakError {
-  readonly code = "FB_OPCUA_TRUST";
-  constructor(message: string) {
-    super(message);
-    this.name = "TrustError";
-  }
-}
 
 /**
  * Trust a server certificate: `what` is a certificate file (PEM or DER), or a thumbprint (or a
