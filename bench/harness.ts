@@ -1,0 +1,206 @@
+// One bench run at one size, everything over real loopback sockets: simulators (forked), the wire
+// limit (a forked bare modbus-serial client), a real Mosquitto, the daemon (forked) saturated and
+// then at a 1 s poll with injections, and a subscriber. Every process is stopped, also on failure.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startMosquitto, type Broker } from "../test/support/mosquitto.js";
+import { LatencyProbe, runInjections, type Injection } from "./latency.js";
+import { forkEntry, nowMs, procCpuSeconds, sleep } from "./procs.js";
+import type { BurstResult, DaemonReply, DaemonStats, WireResult } from "./protocol.js";
+import { benchSite, siteYaml, type BenchSize, type BenchSite } from "./site-gen.js";
+import { startSims, type Sims } from "./sims.js";
+
+export interface PhaseTimes {
+  readonly wireSeconds: number;
+  readonly saturatedSeconds: number;
+  readonly burstSeconds: number;
+  readonly steadySeconds: number;
+  readonly warmInjections: number;
+  /** Poll interval of the saturated phase: the schema's floor, so polls run back to back. */
+  readonly saturatedIntervalMs: number;
+  /** Poll interval of the steady and latency phase. */
+  readonly steadyIntervalMs: number;
+  readonly simProcesses: number;
+  /** Bound on the injection phase, s. */
+  readonly latencyBoundSeconds: number;
+}
+
+export interface LoadFigures {
+  readonly seconds: number;
+  readonly pointsPerS: number;
+  readonly daemonCpuPct: number;
+  readonly cpuMsPer10k: number;
+  readonly overrunFraction: number;
+  readonly failedPolls: number;
+  readonly rssMB: number;
+  readonly heapMB: number;
+  readonly simCpuPct: number;
+  readonly brokerCpuPct: number;
+  readonly harnessCpuPct: number;
+}
+
+export interface RunResult {
+  readonly target: number;
+  readonly points: number;
+  readonly devices: number;
+  readonly zones: number;
+  readonly wire: { pointsPerS: number; registersPerS: number; requestsPerS: number; clientCpuPct: number; cpuMsPer10k: number; simCpuPct: number; failures: number };
+  readonly saturated: LoadFigures & { ratioToWire: number };
+  readonly steady: LoadFigures;
+  readonly mqtt: BurstResult & { eventsPerS: number; messagesPerS: number };
+  readonly injections: Injection[];
+  readonly problems: string[];
+}
+
+type Daemon = ReturnType<typeof forkEntry<DaemonReply>>;
+
+async function daemonStats(d: Daemon): Promise<DaemonStats> {
+  const p = d.next((m): m is Extract<DaemonReply, { type: "stats" }> => m.type === "stats", 30_000, "stats");
+  d.send({ type: "stats" });
+  return (await p).stats;
+}
+
+/** Wait until every device is connected and every point has its first reading. */
+async function waitWarm(d: Daemon, boundMs: number): Promise<DaemonStats> {
+  const until = nowMs() + boundMs;
+  for (;;) {
+    const s = await daemonStats(d);
+    if (s.unread === 0 && s.connected === s.devices && s.polls >= 2 * s.devices) return s;
+    if (nowMs() > until) throw new Error(`daemon not warm after ${boundMs} ms: ${s.unread} points unread, ${s.connected}/${s.devices} devices connected; ${s.lastErrors.join("; ")}`);
+    await sleep(200);
+  }
+}
+
+/** Daemon, simulators, broker and harness CPU over a measured window of `seconds`. */
+async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number): Promise<LoadFigures> {
+  const [a, simA] = await Promise.all([daemonStats(d), sims.stats()]);
+  const brokerA = procCpuSeconds(broker.pid) ?? 0;
+  const harnessA = process.cpuUsage();
+  await sleep(seconds * 1000);
+  const [b, simB] = await Promise.all([daemonStats(d), sims.stats()]);
+  const brokerB = procCpuSeconds(broker.pid) ?? 0;
+  const harness = process.cpuUsage(harnessA);
+  const dt = (b.at - a.at) / 1000;
+  const updates = b.pointUpdates - a.pointUpdates;
+  const cpuS = (b.cpuUs - a.cpuUs) / 1e6;
+  const polls = b.polls - a.polls;
+  return {
+    seconds: dt,
+    pointsPerS: updates / dt,
+    daemonCpuPct: (100 * cpuS) / dt,
+    cpuMsPer10k: updates > 0 ? (cpuS * 1000 * 10_000) / updates : NaN,
+    overrunFraction: polls > 0 ? (b.overruns - a.overruns) / polls : NaN,
+    failedPolls: b.failures - a.failures,
+    rssMB: b.rss / 2 ** 20,
+    heapMB: b.heapUsed / 2 ** 20,
+    simCpuPct: (100 * (simB.cpuUs - simA.cpuUs)) / 1e6 / dt,
+    brokerCpuPct: (100 * (brokerB - brokerA)) / dt,
+    harnessCpuPct: (100 * (harness.user + harness.system)) / 1e6 / dt,
+  };
+}
+
+async function runWire(file: string, sims: Sims, seconds: number): Promise<RunResult["wire"]> {
+  const child = forkEntry<WireResult>("wire-client", [file, String(seconds)]);
+  try {
+    const simA = await sims.stats();
+    const r = await child.next((m): m is WireResult => "cycles" in m, seconds * 1000 + 60_000, "wire result");
+    const simB = await sims.stats();
+    return {
+      pointsPerS: r.pointUpdates / r.seconds,
+      registersPerS: r.registers / r.seconds,
+      requestsPerS: r.requests / r.seconds,
+      clientCpuPct: (100 * r.cpuUs) / 1e6 / r.seconds,
+      cpuMsPer10k: (r.cpuUs / 1000) * (10_000 / Math.max(1, r.pointUpdates)),
+      // The sim window includes the client's connect and discovery: a slight overstatement.
+      simCpuPct: (100 * (simB.cpuUs - simA.cpuUs)) / 1e6 / r.seconds,
+      failures: r.failures,
+    };
+  } finally {
+    await child.stop();
+  }
+}
+
+async function writeSite(dir: string, name: string, site: BenchSite, sims: Sims, mqttUrl: string, intervalMs: number, staleAfterMs: number): Promise<string> {
+  const file = join(dir, `${name}.yaml`);
+  const timeoutMs = Math.max(10, Math.min(1000, intervalMs - 1));
+  await writeFile(file, siteYaml({ site, ports: sims.ports, mqttUrl, pollIntervalMs: intervalMs, timeoutMs, staleAfterMs, profilesDir: resolve("config/profiles") }));
+  return file;
+}
+
+function startDaemonHost(file: string, dir: string, name: string): Daemon {
+  return forkEntry<DaemonReply>("daemon-host", [file, join(dir, `${name}.log`)]);
+}
+
+export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) => void): Promise<RunResult> {
+  const site = benchSite(size);
+  const dir = await mkdtemp(join(tmpdir(), "fb-bench-"));
+  const devices = site.gateways.reduce((a, g) => a + g.units.length, 0);
+  const stopList: (() => Promise<void>)[] = [];
+  const problems: string[] = [];
+  try {
+    const sims = await startSims(site, t.simProcesses);
+    stopList.push(() => sims.stop());
+    log(`  ${site.points} points, ${devices} devices on ${site.gateways.length} gateway ports, ${site.zones.length} zones; simulators up (pids ${sims.pids.join(", ")})`);
+
+    const wireFile = await writeSite(dir, "wire", site, sims, "mqtt://127.0.0.1:1", 1000, 3000);
+    const wire = await runWire(wireFile, sims, t.wireSeconds);
+    log(`  wire limit: ${fmt(wire.pointsPerS)} points/s (${fmt(wire.registersPerS)} registers/s), client CPU ${wire.clientCpuPct.toFixed(0)} %, simulators ${wire.simCpuPct.toFixed(0)} %`);
+
+    // Saturated: polls back to back. Stale limit wide, so a busy machine measures speed, not staleness.
+    let broker = await startMosquitto({ persistence: false });
+    stopList.push(() => broker.destroy());
+    const satFile = await writeSite(dir, "saturated", site, sims, broker.url, t.saturatedIntervalMs, 60_000);
+    const sat = startDaemonHost(satFile, dir, "saturated");
+    stopList.push(() => sat.stop());
+    await sat.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
+    await waitWarm(sat, 60_000);
+    const saturated = await measure(sat, sims, broker, t.saturatedSeconds);
+    log(`  saturated: ${fmt(saturated.pointsPerS)} points/s (${(saturated.pointsPerS / wire.pointsPerS).toFixed(2)} of wire), ${saturated.cpuMsPer10k.toFixed(1)} ms CPU/10k, daemon ${saturated.daemonCpuPct.toFixed(0)} %, sims ${saturated.simCpuPct.toFixed(0)} %`);
+    const burstP = sat.next((m): m is Extract<DaemonReply, { type: "burst" }> | Extract<DaemonReply, { type: "error" }> => m.type === "burst" || m.type === "error", t.burstSeconds * 1000 + 30_000, "burst");
+    sat.send({ type: "burst", seconds: t.burstSeconds, window: 1000 });
+    const burstReply = await burstP;
+    if (burstReply.type === "error") throw new Error(`mqtt burst: ${burstReply.message}`);
+    const b = burstReply.result;
+    const mqttFig = { ...b, eventsPerS: b.events / b.seconds, messagesPerS: b.messagesAcked / b.seconds };
+    log(`  mqtt: ${fmt(mqttFig.eventsPerS)} events/s at QoS 1 under load (RSS ${(b.rssBefore / 2 ** 20).toFixed(0)} -> ${(b.rssAfter / 2 ** 20).toFixed(0)} MB)`);
+    await sat.stop();
+    await broker.destroy();
+
+    // Steady: the daemon at its production poll interval, then the injections.
+    broker = await startMosquitto({ persistence: false });
+    stopList.push(() => broker.destroy());
+    const probe = await LatencyProbe.start(broker.url);
+    stopList.push(() => probe.stop());
+    sims.onReply((m) => probe.onSimReply(m));
+    const steadyFile = await writeSite(dir, "steady", site, sims, broker.url, t.steadyIntervalMs, 3 * t.steadyIntervalMs);
+    const steadyD = startDaemonHost(steadyFile, dir, "steady");
+    stopList.push(() => steadyD.stop());
+    await steadyD.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
+    await waitWarm(steadyD, 60_000);
+    const steady = await measure(steadyD, sims, broker, t.steadySeconds);
+    log(`  ${t.steadyIntervalMs} ms polls: ${fmt(steady.pointsPerS)} points/s, ${steady.cpuMsPer10k.toFixed(1)} ms CPU/10k, daemon ${steady.daemonCpuPct.toFixed(0)} %, RSS ${steady.rssMB.toFixed(0)} MB`);
+    const lat = await runInjections({ site, sims, probe, warmInjections: t.warmInjections, pollIntervalMs: t.steadyIntervalMs, deadlineMs: nowMs() + t.latencyBoundSeconds * 1000 });
+    problems.push(...lat.problems);
+    log(`  ${lat.injections.length} injections, ${lat.problems.length} problems`);
+    return {
+      target: size.target,
+      points: site.points,
+      devices,
+      zones: site.zones.length,
+      wire,
+      saturated: { ...saturated, ratioToWire: saturated.pointsPerS / wire.pointsPerS },
+      steady,
+      mqtt: mqttFig,
+      injections: lat.injections,
+      problems,
+    };
+  } finally {
+    for (const stop of stopList.reverse()) await stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
