@@ -1,7 +1,9 @@
 // The daemon under test, as its own process (forked by the harness): the real Daemon built from
 // the real config loader on the system clock, exactly as `firebreak run` builds it, plus an IPC
 // channel for the figures only the process itself knows (CPU, RSS, polls) and the MQTT burst.
-// Usage (by the harness): node dist/bench/daemon-host.js SITE_FILE LOG_FILE
+// Usage (by the harness): node dist/bench/daemon-host.js SITE_FILE LOG_FILE [POLL_INTERVAL_MS]
+// POLL_INTERVAL_MS overrides every device's interval after validation, below the schema's 50 ms
+// floor, so polls run back to back (the saturated phase); the timeout then stays at 1 s.
 import { pino } from "pino";
 import { loadSiteConfig } from "../src/config/load.js";
 import type { ZoneFaultChange } from "../src/events.js";
@@ -11,11 +13,13 @@ import { Daemon, firebreakVersion } from "../src/runtime/daemon.js";
 import { createLogger } from "../src/runtime/logger.js";
 import type { BurstResult, DaemonCommand, DaemonReply, DaemonStats } from "./protocol.js";
 
-const [siteFile, logFile] = process.argv.slice(2);
+const [siteFile, logFile, intervalArg] = process.argv.slice(2);
 if (siteFile === undefined || logFile === undefined) throw new Error("usage: daemon-host SITE_FILE LOG_FILE");
 
 const send = (m: DaemonReply): void => void process.send?.(m);
-const config = await loadSiteConfig(siteFile);
+const loaded = await loadSiteConfig(siteFile);
+const config =
+  intervalArg === undefined ? loaded : { ...loaded, devices: loaded.devices.map((d) => ({ ...d, pollIntervalMs: Number(intervalArg), timeoutMs: 1000 })) };
 const log = createLogger(config.logLevel, { pretty: false, destination: pino.destination({ dest: logFile, sync: false }) as unknown as NodeJS.WritableStream });
 const daemon = new Daemon({ config, clock: systemClock, log });
 const pointsOf = new Map(config.devices.map((d) => [d.id, d.points.length]));

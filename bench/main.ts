@@ -22,9 +22,9 @@ const { values: args } = parseArgs({
 
 const mode = args.smoke ? "smoke" : args.quick ? "quick" : "full";
 const TIMES: Record<typeof mode, PhaseTimes> = {
-  full: { wireSeconds: 5, saturatedSeconds: 8, burstSeconds: 4, steadySeconds: 5, warmInjections: 70, saturatedIntervalMs: 50, steadyIntervalMs: 1000, simProcesses: 2, latencyBoundSeconds: 120 },
-  quick: { wireSeconds: 2, saturatedSeconds: 3, burstSeconds: 2, steadySeconds: 3, warmInjections: 24, saturatedIntervalMs: 50, steadyIntervalMs: 1000, simProcesses: 2, latencyBoundSeconds: 25 },
-  smoke: { wireSeconds: 1, saturatedSeconds: 1, burstSeconds: 1, steadySeconds: 1, warmInjections: 4, saturatedIntervalMs: 50, steadyIntervalMs: 250, simProcesses: 1, latencyBoundSeconds: 8 },
+  full: { wireSeconds: 5, saturatedSeconds: 8, burstSeconds: 4, steadySeconds: 5, warmInjections: 70, saturatedIntervalMs: 1, steadyIntervalMs: 1000, simProcesses: 2, latencyBoundSeconds: 120 },
+  quick: { wireSeconds: 2, saturatedSeconds: 3, burstSeconds: 2, steadySeconds: 3, warmInjections: 24, saturatedIntervalMs: 1, steadyIntervalMs: 1000, simProcesses: 2, latencyBoundSeconds: 25 },
+  smoke: { wireSeconds: 1, saturatedSeconds: 1, burstSeconds: 1, steadySeconds: 1, warmInjections: 4, saturatedIntervalMs: 1, steadyIntervalMs: 250, simProcesses: 1, latencyBoundSeconds: 8 },
 };
 const times = TIMES[mode];
 const defaultSizes = mode === "smoke" ? [1000] : mode === "quick" ? [1000, 10_000, 100_000] : SIZES.map((s) => s.target);
