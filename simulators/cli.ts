@@ -6,7 +6,9 @@ import { pino } from "pino";
 import { loadSiteConfig, packageRoot } from "../src/config/load.js";
 import { FirebreakError } from "../src/errors.js";
 import { acceleratedClock } from "../src/runtime/clock.js";
-import { loadScenario, startSimulation, type SimEvent } from "./simulation.js";
+import { readFile } from "node:fs/promises";
+import { startOpcuaRoom, type OpcuaRoom } from "./opcua/room.js";
+import { loadScenario, startSimulation, type SimEvent, type Simulation } from "./simulation.js";
 
 /** How often a status line is printed while something is happening, in clock seconds. */
 const STATUS_EVERY_S = 30;
@@ -27,12 +29,24 @@ const program = new Command()
   .option("--speed <x>", "time compression: clock seconds per real second (>= 1)", number(1, 10_000), 1)
   .option("--control-port <port>", "HTTP control on 127.0.0.1 (POST /inject, GET /state); 0 = any free port", number(0, 65535))
   .option("--log-level <level>", "pino log level for the simulator's own log (to stderr)", "warn")
-  .action(async (o: { config: string; scenario: string; speed: number; controlPort?: number; logLevel: string }) => {
+  .option("--opcua-port <port>", "port of the OPC UA server for the site's OPC UA devices", number(1, 65535), 4840)
+  .option("--opcua-pki <dir>", "the OPC UA server's PKI folder (its certificate is made on first run)", "pki/opcua-sim")
+  .option("--opcua-password-file <file>", "password of the OPC UA server's user `firebreak` (default: firebreak-sim)")
+  .action(async (o: { config: string; scenario: string; speed: number; controlPort?: number; logLevel: string; opcuaPort: number; opcuaPki: string; opcuaPasswordFile?: string }) => {
     const log = pino({ level: o.logLevel }, pino.destination(2));
     const site = await loadSiteConfig(o.config);
     const scenario = await loadScenario(o.scenario);
     const clock = acceleratedClock(o.speed);
-    const sim = await startSimulation({ site, clock, scenario, log, ...(o.controlPort !== undefined ? { controlPort: o.controlPort } : {}) });
+    let room: OpcuaRoom | undefined;
+    let sim: Simulation;
+    if ((site.opcuaDevices ?? []).length > 0) {
+      // OPC UA devices are served by one node-opcua server, their values from the same simulation.
+      const password = o.opcuaPasswordFile !== undefined ? (await readFile(o.opcuaPasswordFile, "utf8")).trim() : "firebreak-sim";
+      room = await startOpcuaRoom({ site, clock, scenario, log, port: o.opcuaPort, pkiDir: o.opcuaPki, users: [{ username: "firebreak", password }], modbusPort: (id) => site.devices.find((d) => d.id === id)?.modbus.port ?? 0 });
+      sim = room.sim;
+    } else {
+      sim = await startSimulation({ site, clock, scenario, log, ...(o.controlPort !== undefined ? { controlPort: o.controlPort } : {}) });
+    }
     const startMs = sim.startedAt;
     const stamp = (at: number): string => {
       const s = (at - startMs) / 1000;
@@ -46,7 +60,11 @@ const program = new Command()
         ? "  time runs at real speed (no compression)."
         : `  time is compressed ${o.speed}x: 1 s on screen is ${o.speed} s in the room. Run the daemon on the same clock (same speed and epoch) so its rules see real-world rates.`,
     );
-    for (const [id, port] of sim.ports) console.log(`  ${id.padEnd(10)} modbus tcp 127.0.0.1:${port}`);
+    for (const [id, port] of sim.ports) if (site.devices.some((d) => d.id === id)) console.log(`  ${id.padEnd(10)} modbus tcp 127.0.0.1:${port}`);
+    if (room !== undefined) {
+      console.log(`  opc ua     ${room.endpoint}  (${(site.opcuaDevices ?? []).map((d) => d.id).join(", ")}; user firebreak; server certificate ${room.certificateFile})`);
+      if (o.controlPort !== undefined) console.log("  (the HTTP control is not available together with OPC UA devices yet)");
+    }
     if (sim.controlPort !== undefined) console.log(`  control    http://127.0.0.1:${sim.controlPort}  (POST /inject, GET /state)`);
     console.log("Ctrl-C to stop.");
 
@@ -68,7 +86,7 @@ const program = new Command()
       process.once("SIGTERM", resolve);
     });
     status.cancel();
-    await sim.stop();
+    await (room ?? sim).stop();
     console.log("simulator stopped.");
   });
 

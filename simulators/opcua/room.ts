@@ -39,6 +39,8 @@ export interface OpcuaRoomOptions {
   /** How often node values are refreshed from the model, clock ms (default 250, the model's step). */
   readonly refreshMs?: number;
   readonly log?: Logger;
+  /** Ports of the site's Modbus devices (default: ephemeral); the OPC UA twins always use ephemeral ports. */
+  readonly modbusPort?: (deviceId: string) => number;
 }
 
 export interface OpcuaRoom {
@@ -61,7 +63,7 @@ export async function startOpcuaRoom(opts: OpcuaRoomOptions): Promise<OpcuaRoom>
     site: { ...opts.site, devices: [...opts.site.devices, ...twins] },
     clock: opts.clock,
     ...(opts.scenario ? { scenario: opts.scenario } : {}),
-    portOverride: () => 0,
+    portOverride: (id) => (twins.some((t) => t.id === id) ? 0 : (opts.modbusPort?.(id) ?? 0)),
     ...(opts.log ? { log: opts.log } : {}),
   });
   const namespaces = new Set(devices.map((d) => d.profile.namespaceUri));

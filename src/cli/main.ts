@@ -5,7 +5,6 @@ import { ConfigError, FirebreakError } from "../errors.js";
 import { firebreakVersion } from "../runtime/daemon.js";
 import { checkConfig } from "./check-config.js";
 import { runDemo } from "./demo.js";
-import { opcuaBrowse, opcuaListCertificates, opcuaTrust } from "./opcua.js";
 import type { OpcuaSecurityMode, OpcuaSecurityPolicy } from "../config/types.js";
 import { runDaemon } from "./run.js";
 
@@ -69,6 +68,13 @@ program
   .option("--exit-after <event>", "exit when this happens: evacuate | runaway (default: run until Ctrl-C)")
   .action((o: { mqttPort: number; speed: number; scenario: string; exitAfter?: string }) => guard(() => runDemo(o)));
 
+/** node-opcua loads only for these commands; its own chatter goes to a stderr log first. */
+async function opcuaCli() {
+  const { routeLibraryLog } = await import("../drivers/opcua/library-log.js");
+  routeLibraryLog((await import("pino")).pino({ level: "warn" }, (await import("pino")).pino.destination(2)));
+  return import("./opcua.js");
+}
+
 const opcua = program.command("opcua").description("OPC UA commissioning: browse a server, manage trusted server certificates");
 opcua
   .command("browse <endpoint>")
@@ -88,8 +94,8 @@ opcua
       endpoint: string,
       o: { node?: string; depth: number; securityMode: OpcuaSecurityMode; securityPolicy: OpcuaSecurityPolicy; username?: string; passwordFile?: string; userCert?: string; userKey?: string; pki: string; json?: boolean },
     ) =>
-      guard(() =>
-        opcuaBrowse({
+      guard(async () =>
+        (await opcuaCli()).opcuaBrowse({
           endpoint,
           depth: o.depth,
           securityMode: o.securityMode,
@@ -108,11 +114,11 @@ opcua
   .command("trust <certificate>")
   .description("trust a server certificate: a file, or the thumbprint (or a unique prefix of 8+ hex digits) of one in <pki>/rejected")
   .option("--pki <dir>", "PKI folder", "pki/opcua")
-  .action((certificate: string, o: { pki: string }) => guard(() => opcuaTrust({ certificate, pki: o.pki })));
+  .action((certificate: string, o: { pki: string }) => guard(async () => (await opcuaCli()).opcuaTrust({ certificate, pki: o.pki })));
 opcua
   .command("certificates")
   .description("list rejected and trusted server certificates with their thumbprints")
   .option("--pki <dir>", "PKI folder", "pki/opcua")
-  .action((o: { pki: string }) => guard(() => opcuaListCertificates({ pki: o.pki })));
+  .action((o: { pki: string }) => guard(async () => (await opcuaCli()).opcuaListCertificates({ pki: o.pki })));
 
 await program.parseAsync(process.argv);

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { packageRoot } from "../config/load.js";
 import type { SiteConfig } from "../config/types.js";
 import { ModbusPoller } from "../drivers/modbus/poller.js";
-import { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
+import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import { pointKey } from "../points/point.js";
@@ -99,19 +99,34 @@ export class Daemon {
       this.#pollers.push(poller);
       this.#pollerDevices.push(device.id);
     }
-    for (const device of config.opcuaDevices ?? []) {
-      const subscriber = new OpcuaSubscriber({
-        device,
-        clock,
-        store: this.store,
-        log: log.child({ component: "opcua", device: device.id }),
-        onPoll: () => this.evaluate(),
-      });
-      this.#pollers.push(subscriber);
-      this.#pollerDevices.push(device.id);
-    }
     this.#tick = clock.setInterval(() => this.evaluate(), this.#ctx.evaluateEveryMs ?? 1000);
     for (const p of this.#pollers) p.start();
+    if ((config.opcuaDevices ?? []).length > 0) {
+      // node-opcua is large and prints a start-up note when loaded: load it only for sites that use it.
+      import("../drivers/opcua/library-log.js")
+        .then(({ routeLibraryLog }) => {
+          routeLibraryLog(log.child({ component: "node-opcua" }));
+          return import("../drivers/opcua/subscriber.js");
+        })
+        .then(
+        ({ OpcuaSubscriber: Subscriber }) => {
+          if (this.#stopped) return;
+          for (const device of config.opcuaDevices ?? []) {
+            const subscriber: OpcuaSubscriber = new Subscriber({
+              device,
+              clock,
+              store: this.store,
+              log: log.child({ component: "opcua", device: device.id }),
+              onPoll: () => this.evaluate(),
+            });
+            this.#pollers.push(subscriber);
+            this.#pollerDevices.push(device.id);
+            subscriber.start();
+          }
+        },
+        (err: unknown) => log.fatal({ err, component: "opcua" }, "cannot load the OPC UA driver: OPC UA devices stay bad/stale"),
+      );
+    }
   }
 
   /** Evaluate every rule now and hand what changed to the outputs. A failure is logged and counted, never fatal. */
