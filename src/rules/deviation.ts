@@ -4,7 +4,7 @@ import type { DeviationRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit } from "./delay.js";
-import { faultOf, median, worst, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, median, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 /** `cab1/s1/m3/c7/tempC` with trim 2 → `cab1/s1/m3`: the group a point is compared within. */
 export function groupKey(point: string, trim: number): string {
@@ -62,16 +62,7 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
           }
         }
       }
-      const active = hits.length > 0;
-      return {
-        rule: rule.id,
-        zone: rule.zone,
-        kind: rule.kind,
-        active,
-        ...(active ? { stage } : {}),
-        evidence: worst(hits, (h) => h.deviation).map((h) => h.evidence),
-        faults,
-      };
+      return pointRuleResult(rule, hits.length > 0 ? stage : undefined, hits, (h) => h.deviation, faults);
     },
   };
 }

@@ -5,7 +5,7 @@ import type { OffgasRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit } from "./delay.js";
-import { faultOf, higherStage, median, stageRank, worst, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, higherStage, median, stageRank, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 interface Baseline {
   readonly ppm: number;
@@ -69,15 +69,7 @@ export function offgasEvaluator(rule: OffgasRule): RuleEvaluator {
           evidence: { rule: rule.id, point, value: v.value, quality: v.quality, baseline: baseline.ppm, baselineSource: baseline.source, ppmAboveBaseline: above, threshold },
         });
       }
-      return {
-        rule: rule.id,
-        zone: rule.zone,
-        kind: rule.kind,
-        active: stage !== undefined,
-        ...(stage === undefined ? {} : { stage }),
-        evidence: worst(hits, (h) => stageRank(h.stage) * 1e9 + h.above).map((h) => h.evidence),
-        faults,
-      };
+      return pointRuleResult(rule, stage, hits, (h) => stageRank(h.stage) * 1e9 + h.above, faults);
     },
   };
 }

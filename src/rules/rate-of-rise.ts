@@ -6,7 +6,7 @@ import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import type { HistorySample } from "../points/store.js";
 import { ConditionTable } from "./delay.js";
-import { faultOf, worst, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 const MS_PER_MIN = 60_000;
 
@@ -61,16 +61,7 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
           });
         }
       }
-      const active = hits.length > 0;
-      return {
-        rule: rule.id,
-        zone: rule.zone,
-        kind: rule.kind,
-        active,
-        ...(active ? { stage } : {}),
-        evidence: worst(hits, (h) => h.rate).map((h) => h.evidence),
-        faults,
-      };
+      return pointRuleResult(rule, hits.length > 0 ? stage : undefined, hits, (h) => h.rate, faults);
     },
   };
 }

@@ -62,6 +62,28 @@ export function worst<T>(items: readonly T[], score: (t: T) => number, limit = E
     .map((x) => x.item);
 }
 
+/**
+ * The result of a rule over points: active when it raises a stage, with the worst hits (by
+ * `score`, highest first) as evidence. Every point rule kind ends here.
+ */
+export function pointRuleResult<H extends { readonly evidence: Evidence }>(
+  rule: Pick<Rule, "id" | "zone" | "kind">,
+  stage: RaisedStage | undefined,
+  hits: readonly H[],
+  score: (h: H) => number,
+  faults: readonly Evidence[],
+): RuleResult {
+  return {
+    rule: rule.id,
+    zone: rule.zone,
+    kind: rule.kind,
+    active: stage !== undefined,
+    ...(stage === undefined ? {} : { stage }),
+    evidence: worst(hits, score).map((h) => h.evidence),
+    faults,
+  };
+}
+
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;

@@ -4,7 +4,7 @@ import type { RaisedStage, ThresholdLevelName, ThresholdRule } from "../config/t
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit, type Direction } from "./delay.js";
-import { faultOf, higherStage, stageRank, worst, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, higherStage, stageRank, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 function directionOf(level: ThresholdLevelName): Direction {
   switch (level) {
@@ -59,15 +59,7 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
           stage = higherStage(stage, best.stage);
         }
       }
-      return {
-        rule: rule.id,
-        zone: rule.zone,
-        kind: rule.kind,
-        active: stage !== undefined,
-        ...(stage === undefined ? {} : { stage }),
-        evidence: worst(hits, (h) => stageRank(h.stage) * 1e9 + h.margin).map((h) => h.evidence),
-        faults,
-      };
+      return pointRuleResult(rule, stage, hits, (h) => stageRank(h.stage) * 1e9 + h.margin, faults);
     },
   };
 }
