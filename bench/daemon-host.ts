@@ -72,9 +72,12 @@ async function burst(seconds: number, window: number): Promise<BurstResult> {
     retained: () => ({ zones: [], alarms: [], triggers: [] }),
   });
   out.start();
-  const connectBy = Date.now() + 5000;
+  const connectBy = Date.now() + 15_000;
   while (!out.stats().connected) {
-    if (Date.now() > connectBy) throw new Error("burst output did not connect within 5 s");
+    if (Date.now() > connectBy) {
+      await out.stop();
+      throw new Error("burst output did not connect within 15 s");
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
   const rssBefore = process.memoryUsage.rss();
