@@ -26,6 +26,8 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
         resolve();
       });
     };
+    // Without a handler SIGHUP would end the process: a `systemctl reload` must never stop the watch.
+    process.on("SIGHUP", () => log.warn("SIGHUP: reloading the config is not supported yet; the running config stays. Restart firebreak to load a new one"));
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });

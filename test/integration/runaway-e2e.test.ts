@@ -174,8 +174,12 @@ describe("a cell going into thermal runaway, end to end", () => {
     await rec.waitFor((m) => m.topic === `${prefix}/zone/batt-a/stage` && m.at > fault.at && !JSON.stringify(m.json?.faults).includes("offgas-a"), 30_000, "offgas-a gone from the zone's faults");
   });
 
-  it("killing the daemon publishes offline through the Last Will", async () => {
+  it("SIGHUP does not stop the watch; killing the daemon publishes offline through the Last Will", async () => {
     const { rec, daemon } = await startRig("normal");
+    daemon.signal("SIGHUP");
+    await daemon.waitForOutput("SIGHUP: reloading the config is not supported yet", 5000);
+    expect(daemon.running()).toBe(true);
+    expect(rec.on(`${prefix}/status`).every((m) => m.json?.status === "online")).toBe(true);
     await daemon.kill();
     const offline = await rec.waitFor((m) => m.topic === `${prefix}/status` && m.json?.status === "offline", 10_000, "status offline (Last Will)");
     expect(offline.qos).toBe(1);

@@ -11,6 +11,11 @@ export interface DaemonProcess {
   /** SIGKILL: no goodbye, the broker must fire the Last Will. */
   kill(): Promise<void>;
   readonly exited: Promise<number | null>;
+  /** Send a signal (e.g. SIGHUP) to the daemon. */
+  signal(sig: NodeJS.Signals): void;
+  /** Resolve once the daemon's output contains `text`; reject after timeoutMs. */
+  waitForOutput(text: string, timeoutMs: number): Promise<void>;
+  readonly running: () => boolean;
 }
 
 export const cliPath = "dist/src/cli/main.js";
@@ -38,6 +43,21 @@ export function startDaemon(configFile: string, clock?: { speed: number; epoch: 
     pid: child.pid!,
     output: () => out,
     exited,
+    signal: (sig) => void child.kill(sig),
+    running: () => child.exitCode === null && child.signalCode === null,
+    waitForOutput: (text, timeoutMs) =>
+      new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const check = setInterval(() => {
+          if (out.includes(text)) {
+            clearInterval(check);
+            resolve();
+          } else if (Date.now() - started > timeoutMs) {
+            clearInterval(check);
+            reject(new Error(`daemon output lacks "${text}" after ${timeoutMs} ms:\n${out.slice(-2000)}`));
+          }
+        }, 20);
+      }),
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       child.kill("SIGTERM");
