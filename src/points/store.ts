@@ -21,6 +21,7 @@ class History {
 
   push(t: number, v: number): void {
     const cap = this.#t.length;
+    if (cap === 0) return;
     if (this.#size > 0 && t <= this.#t[(this.#start + this.#size - 1) % cap]!) return; // same or older sample
     const i = (this.#start + this.#size) % cap;
     this.#t[i] = t;
@@ -40,11 +41,56 @@ class History {
     return out;
   }
 
+  /** Least-squares trend of the samples from `fromT` on, without copying them (the rate-of-rise hot path). */
+  trend(fromT: number): Trend {
+    const cap = this.#t.length;
+    let n = 0;
+    let first = 0;
+    let last = 0;
+    let tMean = 0;
+    let vMean = 0;
+    for (let k = 0; k < this.#size; k++) {
+      const i = (this.#start + k) % cap;
+      const t = this.#t[i]!;
+      if (t < fromT) continue;
+      if (n === 0) first = t;
+      last = t;
+      n++;
+      tMean += t;
+      vMean += this.#v[i]!;
+    }
+    if (n === 0) return { samples: 0, spanMs: 0, slopePerMs: 0 };
+    tMean /= n;
+    vMean /= n;
+    let num = 0;
+    let den = 0;
+    for (let k = 0; k < this.#size; k++) {
+      const i = (this.#start + k) % cap;
+      const t = this.#t[i]!;
+      if (t < fromT) continue;
+      const dt = t - tMean;
+      num += dt * (this.#v[i]! - vMean);
+      den += dt * dt;
+    }
+    return { samples: n, spanMs: last - first, slopePerMs: den === 0 ? 0 : num / den };
+  }
+
   clear(): void {
     this.#size = 0;
     this.#start = 0;
   }
 }
+
+/** A least-squares line through a point's good samples: how many, over what span, and its slope. */
+export interface Trend {
+  readonly samples: number;
+  readonly spanMs: number;
+  /** Value units per ms; 0 when every sample has the same time. */
+  readonly slopePerMs: number;
+}
+
+/** Samples kept per point by default (at 1 s polls, 300 is five minutes). */
+export const DEFAULT_HISTORY = 300;
 
 export interface StoreOptions {
   /** Samples kept per point (at 1 s polls, 300 is five minutes). */
@@ -64,15 +110,21 @@ export class PointStore {
   readonly #entries = new Map<PointKey, Entry>();
   readonly #listeners: ChangeListener[] = [];
   readonly #capacity: number;
+  /** Declared points that never received a value. */
+  #unread = 0;
 
   constructor(opts: StoreOptions = {}) {
-    this.#capacity = opts.historyCapacity ?? 300;
+    this.#capacity = opts.historyCapacity ?? DEFAULT_HISTORY;
   }
 
-  /** Declare a point before any value arrives: until one does, it reads bad/stale ("never read"). */
-  declare(info: PointInfo, staleAfterMs: number): void {
+  /**
+   * Declare a point before any value arrives: until one does, it reads bad/stale ("never read").
+   * `historyCapacity` overrides the store's for this point (0: keep no history).
+   */
+  declare(info: PointInfo, staleAfterMs: number, historyCapacity?: number): void {
     if (this.#entries.has(info.key)) throw new Error(`point ${info.key} declared twice`);
-    this.#entries.set(info.key, { info, staleAfterMs, value: undefined, history: new History(this.#capacity) });
+    this.#entries.set(info.key, { info, staleAfterMs, value: undefined, history: new History(historyCapacity ?? this.#capacity) });
+    this.#unread++;
   }
 
   onChange(listener: ChangeListener): void {
@@ -83,6 +135,7 @@ export class PointStore {
   update(key: PointKey, value: PointValue): void {
     const e = this.#entries.get(key);
     if (e === undefined) throw new Error(`update of undeclared point ${key}`);
+    if (e.value === undefined) this.#unread--;
     e.value = value;
     if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
     for (const l of this.#listeners) l(key, value);
@@ -108,11 +161,14 @@ export class PointStore {
     return this.#entries.get(key)?.history.since(fromT) ?? [];
   }
 
+  /** The trend of a point's good samples from `fromT` on (same figures as leastSquaresSlope over history()). */
+  trend(key: PointKey, fromT: number): Trend {
+    return this.#entries.get(key)?.history.trend(fromT) ?? { samples: 0, spanMs: 0, slopePerMs: 0 };
+  }
+
   /** How many declared points have never received a value (of any quality). */
   neverWritten(): number {
-    let n = 0;
-    for (const e of this.#entries.values()) if (e.value === undefined) n++;
-    return n;
+    return this.#unread;
   }
 
   info(key: PointKey): PointInfo | undefined {

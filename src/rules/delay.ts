@@ -46,11 +46,14 @@ export class ConditionTable {
 
   /** The delayed value before this evaluation (false for a condition never seen). */
   wasActive(key: string): boolean {
+    // Most of the time nothing is active or changing: skip the lookup (the hot path of every rule).
+    if (this.#states.size === 0) return false;
     return this.#states.get(key)?.active ?? false;
   }
 
   /** Advance the condition named `key` by its raw value; returns whether it counts as active. */
   step(key: string, raw: boolean, now: number): boolean {
+    if (!raw && this.#states.size === 0) return false;
     let s = this.#states.get(key);
     if (s === undefined) {
       if (!raw) return false; // nothing to remember for a condition that never held
@@ -67,6 +70,6 @@ export class ConditionTable {
    * not a continuing alarm; the zone's latch keeps what was already raised.
    */
   drop(key: string): void {
-    this.#states.delete(key);
+    if (this.#states.size > 0) this.#states.delete(key);
   }
 }

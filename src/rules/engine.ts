@@ -28,19 +28,65 @@ export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, reado
 
 export class RuleEngine {
   readonly #evaluators: readonly RuleEvaluator[];
+  /** Point key -> indices of the evaluators that watch it. */
+  readonly #watchers = new Map<string, number[]>();
+  /** Rules whose points changed since they were last evaluated. */
+  readonly #dirty: boolean[];
+  #anyDirty = false;
+  /** The last result of every rule, for the rules an incremental pass leaves alone. */
+  #results: RuleResult[] | undefined;
 
   constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">) {
     const devicePoints = new Map<string, string[]>();
     for (const d of [...config.devices, ...(config.opcuaDevices ?? [])]) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
     this.#evaluators = config.rules.map((r) => evaluatorFor(r, devicePoints));
+    this.#evaluators.forEach((e, i) => {
+      for (const p of e.watchedPoints) {
+        const list = this.#watchers.get(p);
+        if (list === undefined) this.#watchers.set(p, [i]);
+        else if (list[list.length - 1] !== i) list.push(i);
+      }
+    });
+    this.#dirty = this.#evaluators.map(() => false);
   }
 
   get evaluators(): readonly RuleEvaluator[] {
     return this.#evaluators;
   }
 
+  /** A point got a new value: the rules that read it are evaluated on the next incremental pass. */
+  markChanged(key: string): void {
+    const list = this.#watchers.get(key);
+    if (list === undefined) return;
+    for (const i of list) this.#dirty[i] = true;
+    this.#anyDirty = true;
+  }
+
   /** Every rule at `now`, in config order (so events derived from them come out in a stable order). */
   evaluate(store: PointReader, now: number): RuleResult[] {
-    return this.#evaluators.map((e) => e.evaluate(store, now));
+    this.#dirty.fill(false);
+    this.#anyDirty = false;
+    this.#results = this.#evaluators.map((e) => e.evaluate(store, now));
+    return this.#results;
+  }
+
+  /**
+   * Only the rules whose points changed since their last evaluation; every other rule keeps its last
+   * result. Time alone (delays, staleness, a sliding window) changes nothing here: the caller's
+   * periodic full evaluate() covers that. Before the first full evaluation this is a full one.
+   */
+  evaluateChanged(store: PointReader, now: number): RuleResult[] {
+    const results = this.#results;
+    if (results === undefined) return this.evaluate(store, now);
+    if (!this.#anyDirty) return results;
+    this.#anyDirty = false;
+    const next = results.slice();
+    for (let i = 0; i < this.#evaluators.length; i++) {
+      if (!this.#dirty[i]) continue;
+      this.#dirty[i] = false;
+      next[i] = this.#evaluators[i]!.evaluate(store, now);
+    }
+    this.#results = next;
+    return next;
   }
 }

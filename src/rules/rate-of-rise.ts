@@ -4,7 +4,7 @@
 import type { RaisedStage, RateOfRiseRule } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
-import type { HistorySample } from "../points/store.js";
+import type { HistorySample, Trend } from "../points/store.js";
 import { ConditionTable } from "./delay.js";
 import { faultOf, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
@@ -31,6 +31,12 @@ export function leastSquaresSlope(samples: readonly HistorySample[]): number {
   return den === 0 ? 0 : num / den;
 }
 
+/** The trend of samples already copied out (for readers without PointStore.trend). */
+function trendOf(samples: readonly HistorySample[]): Trend {
+  const spanMs = samples.length > 0 ? samples[samples.length - 1]!.t - samples[0]!.t : 0;
+  return { samples: samples.length, spanMs, slopePerMs: samples.length > 0 ? leastSquaresSlope(samples) : 0 };
+}
+
 export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const stage: RaisedStage = rule.stage;
@@ -47,13 +53,12 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
           conditions.drop(point);
           continue;
         }
-        const samples = store.history(point, now - rule.windowMs);
-        const span = samples.length > 0 ? samples[samples.length - 1]!.t - samples[0]!.t : 0;
-        if (samples.length < rule.minSamples || span < rule.windowMs / 2) {
+        const { samples, spanMs, slopePerMs } = store.trend?.(point, now - rule.windowMs) ?? trendOf(store.history(point, now - rule.windowMs));
+        if (samples < rule.minSamples || spanMs < rule.windowMs / 2) {
           conditions.drop(point); // not enough data: no judgement either way
           continue;
         }
-        const ratePerMin = leastSquaresSlope(samples) * MS_PER_MIN;
+        const ratePerMin = slopePerMs * MS_PER_MIN;
         if (conditions.step(point, ratePerMin > rule.ratePerMin, now)) {
           hits.push({
             rate: ratePerMin,

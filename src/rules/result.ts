@@ -20,7 +20,7 @@ export interface RuleResult {
 }
 
 /** The part of the point store rules read: current value (staleness applied) and good history. */
-export type PointReader = Pick<PointStore, "read" | "history">;
+export type PointReader = Pick<PointStore, "read" | "history"> & Partial<Pick<PointStore, "trend">>;
 
 /** One configured rule with its per-point state, evaluated at a time the caller passes in. */
 export interface RuleEvaluator {

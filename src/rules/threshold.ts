@@ -26,6 +26,8 @@ interface Hit {
 export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const levels = rule.levels.map((l) => ({ ...l, direction: directionOf(l.name) }));
+  // Condition keys built once per point and level, not per evaluation.
+  const keys = rule.points.map((point) => levels.map((l) => `${point}#${l.name}`));
   return {
     rule,
     watchedPoints: rule.points,
@@ -33,16 +35,19 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
       const faults: Evidence[] = [];
       const hits: Hit[] = [];
       let stage: RaisedStage | undefined;
-      for (const point of rule.points) {
+      for (let pi = 0; pi < rule.points.length; pi++) {
+        const point = rule.points[pi]!;
+        const pointKeys = keys[pi]!;
         const v = store.read(point, now);
         if (!isGood(v)) {
           faults.push(faultOf(rule.id, point, v));
-          for (const l of levels) conditions.drop(`${point}#${l.name}`);
+          for (const key of pointKeys) conditions.drop(key);
           continue;
         }
         let best: Hit | undefined;
-        for (const l of levels) {
-          const key = `${point}#${l.name}`;
+        for (let li = 0; li < levels.length; li++) {
+          const l = levels[li]!;
+          const key = pointKeys[li]!;
           const raw = pastLimit(v.value, l.value, rule.deadband, l.direction, conditions.wasActive(key));
           if (!conditions.step(key, raw, now)) continue;
           const margin = l.direction === "above" ? v.value - l.value : l.value - v.value;

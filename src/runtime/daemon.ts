@@ -11,7 +11,7 @@ import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import { pointKey } from "../points/point.js";
-import { PointStore } from "../points/store.js";
+import { DEFAULT_HISTORY, PointStore } from "../points/store.js";
 import { RoomWatch } from "../zones/room-watch.js";
 import type { Clock, TimerHandle } from "./clock.js";
 
@@ -20,11 +20,16 @@ export function firebreakVersion(): string {
   return pkg.version ?? "0.0.0";
 }
 
+/** Samples a rate-of-rise window needs at a poll interval, with room for jitter; never more than the store's default. */
+function historyFor(windowMs: number, pollIntervalMs: number): number {
+  return windowMs === 0 ? 0 : Math.min(DEFAULT_HISTORY, Math.ceil((1.25 * windowMs) / pollIntervalMs) + 2);
+}
+
 export interface DaemonContext {
   readonly config: SiteConfig;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Rules are also evaluated after every completed poll; this tick drives delays and staleness. */
+  /** Rules whose points changed are evaluated after every completed poll; this tick evaluates them all (delays, staleness). */
   readonly evaluateEveryMs?: number;
   /** Every event the core decides, for the demo's narration and for tests. */
   readonly onEvent?: (e: CoreEvent) => void;
@@ -48,16 +53,27 @@ export class Daemon {
   constructor(ctx: DaemonContext) {
     this.#ctx = ctx;
     this.startedAt = ctx.clock.now();
+    // History is only read by rate-of-rise rules, over their window: a Modbus point keeps enough
+    // samples for the longest window that reads it at its poll interval, others none. At 100,000
+    // points a fixed 300 samples each would be ~480 MB.
+    const windowOf = new Map<string, number>();
+    for (const r of ctx.config.rules) if (r.kind === "rate_of_rise") for (const k of r.points) windowOf.set(k, Math.max(windowOf.get(k) ?? 0, r.windowMs));
+    const intervalOf = new Map(ctx.config.devices.map((d) => [d.id, d.pollIntervalMs]));
     for (const d of [...ctx.config.devices, ...(ctx.config.opcuaDevices ?? [])]) {
       for (const p of d.points) {
         const key = pointKey(d.id, p.pointId);
+        const windowMs = windowOf.get(key) ?? 0;
+        const interval = intervalOf.get(d.id);
         this.store.declare(
           { key, deviceId: d.id, pointId: p.pointId, unit: p.def.unit, zone: d.zone, ...(p.def.range ? { range: p.def.range } : {}) },
           d.staleAfterMs,
+          interval === undefined ? undefined : historyFor(windowMs, interval),
         );
       }
     }
     this.watch = new RoomWatch({ config: ctx.config, store: this.store, startedAt: this.startedAt });
+    // After a poll only the rules that read changed points run again; the tick re-runs them all.
+    this.store.onChange((key) => this.watch.markChanged(key));
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
     this.#graceMs = Math.max(...ctx.config.devices.map((d) => d.staleAfterMs), ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs));
@@ -94,7 +110,7 @@ export class Daemon {
         clock,
         store: this.store,
         log: log.child({ component: "modbus", device: device.id }),
-        onPoll: () => this.evaluate(),
+        onPoll: () => this.evaluate(true),
       });
       this.#pollers.push(poller);
       this.#pollerDevices.push(device.id);
@@ -117,7 +133,7 @@ export class Daemon {
               clock,
               store: this.store,
               log: log.child({ component: "opcua", device: device.id }),
-              onPoll: () => this.evaluate(),
+              onPoll: () => this.evaluate(true),
             });
             this.#pollers.push(subscriber);
             this.#pollerDevices.push(device.id);
@@ -129,8 +145,11 @@ export class Daemon {
     }
   }
 
-  /** Evaluate every rule now and hand what changed to the outputs. A failure is logged and counted, never fatal. */
-  evaluate(): void {
+  /**
+   * Evaluate the rules now and hand what changed to the outputs: every rule, or with `changedOnly`
+   * (after a poll) the rules whose points changed since. A failure is logged and counted, never fatal.
+   */
+  evaluate(changedOnly = false): void {
     if (this.#evaluating || this.#stopped) return;
     const now = this.#ctx.clock.now();
     if (!this.#warm) {
@@ -141,7 +160,7 @@ export class Daemon {
     }
     this.#evaluating = true;
     try {
-      const events = this.watch.step(now);
+      const events = this.watch.step(now, changedOnly);
       for (const e of events) this.#emit(e);
     } catch (err) {
       this.#ctx.log.error({ err, component: "rules" }, "rule evaluation failed; the next tick tries again");

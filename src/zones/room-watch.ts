@@ -44,9 +44,18 @@ export class RoomWatch {
     return this.#state.get(zone) ?? initialZone(zone, now);
   }
 
-  /** Evaluate everything at `now`: alarm changes, then zone changes, then new evacuation triggers. */
-  step(now: number): CoreEvent[] {
-    const results = this.#engine.evaluate(this.#store, now);
+  /** A point got a new value; `step(now, true)` re-evaluates only the rules that read changed points. */
+  markChanged(key: string): void {
+    this.#engine.markChanged(key);
+  }
+
+  /**
+   * Evaluate at `now`: alarm changes, then zone changes, then new evacuation triggers. With
+   * `changedOnly`, only rules whose points changed since their last evaluation are re-run (the
+   * others keep their last result); a periodic full step must follow for delays and staleness.
+   */
+  step(now: number, changedOnly = false): CoreEvent[] {
+    const results = changedOnly ? this.#engine.evaluateChanged(this.#store, now) : this.#engine.evaluate(this.#store, now);
     const byZone = new Map<string, RuleResult[]>();
     for (const r of results) {
       const list = byZone.get(r.zone);

@@ -221,7 +221,7 @@ export class ModbusPoller {
     if (error === undefined) {
       this.#timeouts = 0;
       this.#writeAll(plan.points.map((p) => {
-        const failure = p.requests.map((r) => failed.get(r)).find((v) => v !== undefined);
+        const failure = failed.size === 0 ? undefined : p.requests.map((r) => failed.get(r)).find((v) => v !== undefined);
         return [p.key, failure ?? p.decoder.decode(image, readAt[p.requests[0] ?? 0] ?? startedAt)];
       }));
       if (this.#state !== "connected") this.#setState("connected", "device answers again");
