@@ -76,7 +76,13 @@ export class Daemon {
     this.store.onChange((key) => this.watch.markChanged(key));
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
-    this.#graceMs = Math.max(...ctx.config.devices.map((d) => d.staleAfterMs), ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs));
+    // On an accelerated clock (simulator runs) the devices still answer in real time: allow them at
+    // least two real seconds.
+    this.#graceMs = Math.max(
+      ...ctx.config.devices.map((d) => d.staleAfterMs),
+      ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs),
+      2000 * ctx.clock.speed,
+    );
   }
 
   start(): void {
