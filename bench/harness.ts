@@ -46,7 +46,8 @@ export interface RunResult {
   readonly devices: number;
   readonly zones: number;
   readonly wire: { pointsPerS: number; registersPerS: number; requestsPerS: number; clientCpuPct: number; cpuMsPer10k: number; simCpuPct: number; failures: number };
-  readonly saturated: LoadFigures & { ratioToWire: number };
+  /** `cpuMsPer10kOverClient`: the daemon's cost minus the bare client's (wire phase, same run): what firebreak adds to modbus-serial. */
+  readonly saturated: LoadFigures & { ratioToWire: number; cpuMsPer10kOverClient: number };
   readonly steady: LoadFigures;
   readonly mqtt: BurstResult & { eventsPerS: number; messagesPerS: number };
   readonly injections: Injection[];
@@ -156,7 +157,7 @@ export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) =
     await sat.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
     await waitWarm(sat, 60_000);
     const saturated = await measure(sat, sims, broker, t.saturatedSeconds);
-    log(`  saturated: ${fmt(saturated.pointsPerS)} points/s (${(saturated.pointsPerS / wire.pointsPerS).toFixed(2)} of wire), ${saturated.cpuMsPer10k.toFixed(1)} ms CPU/10k, daemon ${saturated.daemonCpuPct.toFixed(0)} %, sims ${saturated.simCpuPct.toFixed(0)} %`);
+    log(`  saturated: ${fmt(saturated.pointsPerS)} points/s (${(saturated.pointsPerS / wire.pointsPerS).toFixed(2)} of wire), ${saturated.cpuMsPer10k.toFixed(1)} ms CPU/10k (${(saturated.cpuMsPer10k - wire.cpuMsPer10k).toFixed(1)} over the bare client's ${wire.cpuMsPer10k.toFixed(1)}), daemon ${saturated.daemonCpuPct.toFixed(0)} %, sims ${saturated.simCpuPct.toFixed(0)} %`);
     const burstP = sat.next((m): m is Extract<DaemonReply, { type: "burst" }> | Extract<DaemonReply, { type: "error" }> => m.type === "burst" || m.type === "error", t.burstSeconds * 1000 + 30_000, "burst");
     sat.send({ type: "burst", seconds: t.burstSeconds, window: 1000 });
     const burstReply = await burstP;
@@ -190,7 +191,7 @@ export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) =
       devices,
       zones: site.zones.length,
       wire,
-      saturated: { ...saturated, ratioToWire: saturated.pointsPerS / wire.pointsPerS },
+      saturated: { ...saturated, ratioToWire: saturated.pointsPerS / wire.pointsPerS, cpuMsPer10kOverClient: saturated.cpuMsPer10k - wire.cpuMsPer10k },
       steady,
       mqtt: mqttFig,
       injections: lat.injections,

@@ -48,6 +48,7 @@ const UNITS: Record<string, string> = {
   "wire.simCpuPct": "% of one core",
   "wire.failures": "requests",
   "saturated.ratioToWire": "ratio",
+  "saturated.cpuMsPer10kOverClient": "ms CPU per 10k point updates over the bare client's",
   "mqtt.eventsPerS": "events/s",
   "mqtt.messagesPerS": "messages/s",
   "mqtt.rssBefore": "bytes",
@@ -139,7 +140,7 @@ const pct = (p: Percentiles): string => `${n0(p.p50)}/${n0(p.p99)}/${n0(p.max)}`
 /** A Markdown table (reads well in a terminal and pastes into the README). */
 export function table(sizes: readonly SizeReport[]): string {
   const head = [
-    "points", "wire limit pts/s", "daemon pts/s (saturated)", "ratio", "overrun", "CPU ms/10k (sat.)", "CPU ms/10k (1 s polls)", "daemon CPU (1 s polls)",
+    "points", "wire limit pts/s", "daemon pts/s (saturated)", "ratio", "overrun", "CPU ms/10k (sat.)", "over bare client ms/10k (sat.)", "CPU ms/10k (1 s polls)", "daemon CPU (1 s polls)",
     "RSS MiB", "sims CPU (sat.)", "MQTT QoS1 events/s", "stage latency p50/p99/max ms (n)", "overhead p50/p99/max ms", "evacuate p50/p99/max ms (n)",
   ];
   const rows = sizes.map((s) => {
@@ -147,7 +148,7 @@ export function table(sizes: readonly SizeReport[]): string {
     const l = s.latency;
     return [
       n0(s.points), n0(f("wire.pointsPerS")), n0(f("saturated.pointsPerS")), n2(f("saturated.ratioToWire")), n2(f("saturated.overrunFraction")),
-      n1(f("saturated.cpuMsPer10k")), n1(f("steady.cpuMsPer10k")), `${n0(f("steady.daemonCpuPct"))} %`, n0(f("steady.rssMB")), `${n0(f("saturated.simCpuPct"))} %`,
+      n1(f("saturated.cpuMsPer10k")), n1(f("saturated.cpuMsPer10kOverClient")), n1(f("steady.cpuMsPer10k")), `${n0(f("steady.daemonCpuPct"))} %`, n0(f("steady.rssMB")), `${n0(f("saturated.simCpuPct"))} %`,
       n0(f("mqtt.eventsPerS")), `${pct(l.warmStage)} (${l.warmStage.count})`, pct(l.warmOverhead), `${pct(l.runawayTrigger)} (${l.runawayTrigger.count})`,
     ];
   });

@@ -7,6 +7,26 @@ export interface HistorySample {
   readonly v: number;
 }
 
+/**
+ * Sample slots for every ring, in large shared blocks: a ring is two views into a block, not two
+ * buffers of its own (at 100,000 points, a buffer per ring costs more than the samples it holds).
+ */
+class SamplePool {
+  static readonly #BLOCK = 1 << 20;
+  #block = new Float64Array(0);
+  #used = 0;
+
+  take(n: number): Float64Array {
+    if (this.#used + n > this.#block.length) {
+      this.#block = new Float64Array(Math.max(SamplePool.#BLOCK, n));
+      this.#used = 0;
+    }
+    const view = this.#block.subarray(this.#used, this.#used + n);
+    this.#used += n;
+    return view;
+  }
+}
+
 /** Fixed-capacity ring of good samples; oldest dropped first. Typed arrays: no garbage per sample. */
 class History {
   readonly #t: Float64Array;
@@ -14,9 +34,9 @@ class History {
   #start = 0;
   #size = 0;
 
-  constructor(capacity: number) {
-    this.#t = new Float64Array(capacity);
-    this.#v = new Float64Array(capacity);
+  constructor(capacity: number, pool?: SamplePool) {
+    this.#t = pool === undefined ? new Float64Array(capacity) : pool.take(capacity);
+    this.#v = pool === undefined ? new Float64Array(capacity) : pool.take(capacity);
   }
 
   push(t: number, v: number): void {
@@ -102,14 +122,25 @@ interface Entry {
   readonly staleAfterMs: number;
   value: PointValue | undefined;
   history: History;
+  readonly group: StaleGroup;
+}
+
+/** A device's points, and a time before which none of them can go stale (a lower bound). */
+interface StaleGroup {
+  readonly entries: Entry[];
+  dueAt: number;
 }
 
 export type ChangeListener = (key: PointKey, value: PointValue) => void;
 
 export class PointStore {
   readonly #entries = new Map<PointKey, Entry>();
+  readonly #groups = new Map<string, StaleGroup>();
   readonly #listeners: ChangeListener[] = [];
   readonly #capacity: number;
+  readonly #pool = new SamplePool();
+  /** Every point without history shares this one: it never holds a sample. */
+  readonly #noHistory = new History(0);
   /** Declared points that never received a value. */
   #unread = 0;
 
@@ -123,7 +154,13 @@ export class PointStore {
    */
   declare(info: PointInfo, staleAfterMs: number, historyCapacity?: number): void {
     if (this.#entries.has(info.key)) throw new Error(`point ${info.key} declared twice`);
-    this.#entries.set(info.key, { info, staleAfterMs, value: undefined, history: new History(historyCapacity ?? this.#capacity) });
+    const capacity = historyCapacity ?? this.#capacity;
+    let group = this.#groups.get(info.deviceId);
+    if (group === undefined) this.#groups.set(info.deviceId, (group = { entries: [], dueAt: -Infinity }));
+    const e: Entry = { info, staleAfterMs, value: undefined, history: capacity === 0 ? this.#noHistory : new History(capacity, this.#pool), group };
+    group.entries.push(e);
+    group.dueAt = -Infinity; // never read: reads stale now
+    this.#entries.set(info.key, e);
     this.#unread++;
   }
 
@@ -137,7 +174,11 @@ export class PointStore {
     if (e === undefined) throw new Error(`update of undeclared point ${key}`);
     if (e.value === undefined) this.#unread--;
     e.value = value;
-    if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
+    if (value.quality !== "bad") {
+      const staleAt = value.sourceTs + e.staleAfterMs;
+      if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
+      if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
+    }
     for (const l of this.#listeners) l(key, value);
   }
 
@@ -154,6 +195,29 @@ export class PointStore {
       return { value: null, quality: "bad", reason: "stale", detail: `last reading ${Math.round((now - v.sourceTs) / 1000)} s old`, sourceTs: v.sourceTs };
     }
     return v;
+  }
+
+  /**
+   * Calls `visit` with every point that reads stale at `now` (a good or uncertain value past its
+   * limit, or never read): what a write would have reported, for the readers that evaluate only
+   * what changed. Only devices whose earliest possible stale time has passed are scanned; a device
+   * with stale points is scanned (and its points visited) at every call until they are written.
+   */
+  visitStale(now: number, visit: (key: PointKey) => void): void {
+    for (const g of this.#groups.values()) {
+      if (!(now > g.dueAt)) continue;
+      let due = Infinity;
+      for (const e of g.entries) {
+        const v = e.value;
+        if (v === undefined || (v.quality !== "bad" && now - v.sourceTs > e.staleAfterMs)) {
+          visit(e.info.key);
+          due = now;
+        } else if (v.quality !== "bad" && v.sourceTs + e.staleAfterMs < due) {
+          due = v.sourceTs + e.staleAfterMs;
+        }
+      }
+      g.dueAt = due;
+    }
   }
 
   /** Good samples of a point from `fromT` on, oldest first. */

@@ -16,6 +16,7 @@ export function commLossEvaluator(rule: CommLossRule, devicePoints: ReadonlyMap<
   return {
     rule,
     watchedPoints: devices.flatMap((d) => d.points),
+    pending: () => conditions.pending,
     evaluate(store: PointReader, now: number): RuleResult {
       const evidence: Evidence[] = [];
       const faults: Evidence[] = [];

@@ -38,21 +38,28 @@ export function pastLimit(value: number, limit: number, deadband: number, direct
   return wasActive ? value < limit + deadband : value <= limit;
 }
 
-/** Condition states keyed by a name (a point, or a point and a level), created on first use. */
+/**
+ * Condition states keyed by a name or number (a point, or a point and a level), created on first use.
+ * Rules key by index where they can: a string per point and level is memory at 100,000 points.
+ */
+export type ConditionKey = string | number;
+
 export class ConditionTable {
-  readonly #states = new Map<string, ConditionState>();
+  readonly #states = new Map<ConditionKey, ConditionState>();
+  /** How many conditions have `changingSince` set. */
+  #pending = 0;
 
   constructor(readonly delays: Delays) {}
 
   /** The delayed value before this evaluation (false for a condition never seen). */
-  wasActive(key: string): boolean {
+  wasActive(key: ConditionKey): boolean {
     // Most of the time nothing is active or changing: skip the lookup (the hot path of every rule).
     if (this.#states.size === 0) return false;
     return this.#states.get(key)?.active ?? false;
   }
 
   /** Advance the condition named `key` by its raw value; returns whether it counts as active. */
-  step(key: string, raw: boolean, now: number): boolean {
+  step(key: ConditionKey, raw: boolean, now: number): boolean {
     if (!raw && this.#states.size === 0) return false;
     let s = this.#states.get(key);
     if (s === undefined) {
@@ -60,16 +67,28 @@ export class ConditionTable {
       s = { active: false, changingSince: undefined };
       this.#states.set(key, s);
     }
+    const wasPending = s.changingSince !== undefined;
     const active = advanceCondition(s, raw, now, this.delays);
-    if (!active && s.changingSince === undefined) this.#states.delete(key);
+    const isPending = s.changingSince !== undefined;
+    if (wasPending !== isPending) this.#pending += isPending ? 1 : -1;
+    if (!active && !isPending) this.#states.delete(key);
     return active;
+  }
+
+  /** Whether some condition waits out an on- or off-delay: time alone can change the rule's result. */
+  get pending(): boolean {
+    return this.#pending > 0;
   }
 
   /**
    * Forget a condition: used when its point stops being good. A point we cannot read is a fault,
    * not a continuing alarm; the zone's latch keeps what was already raised.
    */
-  drop(key: string): void {
-    if (this.#states.size > 0) this.#states.delete(key);
+  drop(key: ConditionKey): void {
+    if (this.#states.size === 0) return;
+    const s = this.#states.get(key);
+    if (s === undefined) return;
+    if (s.changingSince !== undefined) this.#pending--;
+    this.#states.delete(key);
   }
 }

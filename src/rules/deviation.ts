@@ -26,6 +26,7 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
   return {
     rule,
     watchedPoints: rule.points,
+    pending: () => conditions.pending,
     evaluate(store: PointReader, now: number): RuleResult {
       const faults: Evidence[] = [];
       const hits: { deviation: number; evidence: Evidence }[] = [];

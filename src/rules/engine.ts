@@ -1,7 +1,6 @@
-// Builds one evaluator per configured rule, once, and evaluates them all at a given time. Each
-// evaluator keeps its own per-point state (delays, deadband). The seam for a later incremental
-// evaluator: every evaluator names its `watchedPoints`, so a dirty set fed by PointStore.onChange can
-// pick which rules to re-run (time-driven ones, delays and staleness, still need a periodic pass).
+// Builds one evaluator per configured rule, once, and evaluates them at a given time: all of them,
+// only those whose points changed (after a poll), or those plus the ones time alone can change (the
+// periodic pass: pending delays, sliding windows). Each evaluator keeps its own per-point state.
 import type { Rule, SiteConfig } from "../config/types.js";
 import { pointKey } from "../points/point.js";
 import { commLossEvaluator } from "./comm-loss.js";
@@ -28,63 +27,105 @@ export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, reado
 
 export class RuleEngine {
   readonly #evaluators: readonly RuleEvaluator[];
-  /** Point key -> indices of the evaluators that watch it. */
-  readonly #watchers = new Map<string, number[]>();
+  /** Point key -> start in #watchList of the indices of the evaluators that watch it (-1 ends a list). */
+  readonly #watchStart = new Map<string, number>();
+  /** Every watcher list, flat: one typed array instead of an array per point. */
+  readonly #watchList: Int32Array;
   /** Rules whose points changed since they were last evaluated. */
-  readonly #dirty: boolean[];
+  readonly #dirty: Uint8Array;
   #anyDirty = false;
+  /** Rules time alone can change while their points stay the same: a sliding rate-of-rise window. */
+  readonly #sliding: Uint8Array;
   /** The last result of every rule, for the rules an incremental pass leaves alone. */
   #results: RuleResult[] | undefined;
+  /** Indices of the rules the last pass evaluated, ascending. */
+  #evaluated: number[] = [];
 
   constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">) {
     const devicePoints = new Map<string, string[]>();
     for (const d of [...config.devices, ...(config.opcuaDevices ?? [])]) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
     this.#evaluators = config.rules.map((r) => evaluatorFor(r, devicePoints));
+    const lists = new Map<string, number[]>();
     this.#evaluators.forEach((e, i) => {
       for (const p of e.watchedPoints) {
-        const list = this.#watchers.get(p);
-        if (list === undefined) this.#watchers.set(p, [i]);
+        const list = lists.get(p);
+        if (list === undefined) lists.set(p, [i]);
         else if (list[list.length - 1] !== i) list.push(i);
       }
     });
-    this.#dirty = this.#evaluators.map(() => false);
+    let total = 0;
+    for (const list of lists.values()) total += list.length + 1;
+    this.#watchList = new Int32Array(total);
+    let at = 0;
+    for (const [p, list] of lists) {
+      this.#watchStart.set(p, at);
+      this.#watchList.set(list, at);
+      this.#watchList[at + list.length] = -1;
+      at += list.length + 1;
+    }
+    this.#dirty = new Uint8Array(this.#evaluators.length);
+    this.#sliding = Uint8Array.from(this.#evaluators, (e) => (e.rule.kind === "rate_of_rise" ? 1 : 0));
   }
 
   get evaluators(): readonly RuleEvaluator[] {
     return this.#evaluators;
   }
 
-  /** A point got a new value: the rules that read it are evaluated on the next incremental pass. */
+  /** Indices (into `evaluators`) of the rules the last evaluation ran, ascending; the rest kept their result. */
+  get evaluated(): readonly number[] {
+    return this.#evaluated;
+  }
+
+  /** A point got a new value (or went stale): the rules that read it are evaluated on the next incremental pass. */
   markChanged(key: string): void {
-    const list = this.#watchers.get(key);
-    if (list === undefined) return;
-    for (const i of list) this.#dirty[i] = true;
+    let at = this.#watchStart.get(key);
+    if (at === undefined) return;
+    const list = this.#watchList;
+    for (let i = list[at]!; i >= 0; i = list[++at]!) this.#dirty[i] = 1;
     this.#anyDirty = true;
   }
 
   /** Every rule at `now`, in config order (so events derived from them come out in a stable order). */
   evaluate(store: PointReader, now: number): RuleResult[] {
-    this.#dirty.fill(false);
+    this.#dirty.fill(0);
     this.#anyDirty = false;
     this.#results = this.#evaluators.map((e) => e.evaluate(store, now));
+    this.#evaluated = this.#evaluators.map((_, i) => i);
     return this.#results;
   }
 
   /**
    * Only the rules whose points changed since their last evaluation; every other rule keeps its last
    * result. Time alone (delays, staleness, a sliding window) changes nothing here: the caller's
-   * periodic full evaluate() covers that. Before the first full evaluation this is a full one.
+   * periodic evaluateDue() covers that. Before the first full evaluation this is a full one.
    */
   evaluateChanged(store: PointReader, now: number): RuleResult[] {
+    return this.#pass(store, now, false);
+  }
+
+  /**
+   * The periodic pass: the rules whose points changed (the caller marks points that went stale as
+   * changed), plus every rule time alone can change: a condition waiting out an on/off delay, a
+   * sliding rate-of-rise window. Gives the same results as evaluate() at `now`, without re-running
+   * rules nothing can have changed. Before the first full evaluation this is a full one.
+   */
+  evaluateDue(store: PointReader, now: number): RuleResult[] {
+    return this.#pass(store, now, true);
+  }
+
+  #pass(store: PointReader, now: number, timed: boolean): RuleResult[] {
     const results = this.#results;
     if (results === undefined) return this.evaluate(store, now);
-    if (!this.#anyDirty) return results;
+    this.#evaluated = [];
+    if (!this.#anyDirty && !timed) return results;
     this.#anyDirty = false;
     const next = results.slice();
     for (let i = 0; i < this.#evaluators.length; i++) {
-      if (!this.#dirty[i]) continue;
-      this.#dirty[i] = false;
-      next[i] = this.#evaluators[i]!.evaluate(store, now);
+      const e = this.#evaluators[i]!;
+      if (this.#dirty[i] === 0 && !(timed && (this.#sliding[i] === 1 || e.pending?.() !== false))) continue;
+      this.#dirty[i] = 0;
+      next[i] = e.evaluate(store, now);
+      this.#evaluated.push(i);
     }
     this.#results = next;
     return next;

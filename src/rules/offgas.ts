@@ -38,23 +38,26 @@ export function offgasEvaluator(rule: OffgasRule): RuleEvaluator {
   return {
     rule,
     watchedPoints: [...rule.points, ...rule.referencePoints],
+    pending: () => conditions.pending,
     evaluate(store: PointReader, now: number): RuleResult {
       const faults: Evidence[] = [];
       const baseline = baselineOf(rule, store, now, faults);
       const hits: { stage: RaisedStage; above: number; evidence: Evidence }[] = [];
       let stage: RaisedStage | undefined;
-      for (const point of rule.points) {
+      const perPoint = rule.levels.length;
+      for (let pi = 0; pi < rule.points.length; pi++) {
+        const point = rule.points[pi]!;
         const v = store.read(point, now);
         if (!isGood(v)) {
           faults.push(faultOf(rule.id, point, v));
-          rule.levels.forEach((_, i) => conditions.drop(`${point}#${i}`));
+          for (let i = 0; i < perPoint; i++) conditions.drop(pi * perPoint + i);
           continue;
         }
         const above = v.value - baseline.ppm;
         let pointStage: RaisedStage | undefined;
         let threshold = 0;
         rule.levels.forEach((l, i) => {
-          const key = `${point}#${i}`;
+          const key = pi * perPoint + i;
           const raw = pastLimit(above, l.ppmAboveBaseline, rule.deadband, "above", conditions.wasActive(key));
           if (conditions.step(key, raw, now) && (pointStage === undefined || stageRank(l.stage) > stageRank(pointStage))) {
             pointStage = l.stage;

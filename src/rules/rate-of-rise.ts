@@ -43,6 +43,7 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
   return {
     rule,
     watchedPoints: rule.points,
+    pending: () => conditions.pending,
     evaluate(store: PointReader, now: number): RuleResult {
       const faults: Evidence[] = [];
       const hits: { rate: number; evidence: Evidence }[] = [];

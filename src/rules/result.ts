@@ -28,6 +28,8 @@ export interface RuleEvaluator {
   /** Point keys this rule reads: the seam for a later incremental (on-change) evaluation. */
   readonly watchedPoints: readonly string[];
   evaluate(store: PointReader, now: number): RuleResult;
+  /** Whether a condition waits out a delay (time alone can change the result); absent: assume it might. */
+  pending?(): boolean;
 }
 
 /** How many pieces of evidence a result carries: enough to explain, small enough to publish. */

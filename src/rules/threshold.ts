@@ -26,28 +26,28 @@ interface Hit {
 export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const levels = rule.levels.map((l) => ({ ...l, direction: directionOf(l.name) }));
-  // Condition keys built once per point and level, not per evaluation.
-  const keys = rule.points.map((point) => levels.map((l) => `${point}#${l.name}`));
+  // Condition keys are numbers (point index × levels + level index): no string per point and level.
+  const perPoint = levels.length;
   return {
     rule,
     watchedPoints: rule.points,
+    pending: () => conditions.pending,
     evaluate(store: PointReader, now: number): RuleResult {
       const faults: Evidence[] = [];
       const hits: Hit[] = [];
       let stage: RaisedStage | undefined;
       for (let pi = 0; pi < rule.points.length; pi++) {
         const point = rule.points[pi]!;
-        const pointKeys = keys[pi]!;
         const v = store.read(point, now);
         if (!isGood(v)) {
           faults.push(faultOf(rule.id, point, v));
-          for (const key of pointKeys) conditions.drop(key);
+          for (let li = 0; li < perPoint; li++) conditions.drop(pi * perPoint + li);
           continue;
         }
         let best: Hit | undefined;
         for (let li = 0; li < levels.length; li++) {
           const l = levels[li]!;
-          const key = pointKeys[li]!;
+          const key = pi * perPoint + li;
           const raw = pastLimit(v.value, l.value, rule.deadband, l.direction, conditions.wasActive(key));
           if (!conditions.step(key, raw, now)) continue;
           const margin = l.direction === "above" ? v.value - l.value : l.value - v.value;

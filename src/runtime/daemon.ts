@@ -29,7 +29,7 @@ export interface DaemonContext {
   readonly config: SiteConfig;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Rules whose points changed are evaluated after every completed poll; this tick evaluates them all (delays, staleness). */
+  /** Rules whose points changed are evaluated after every completed poll; this tick adds staleness, delays and sliding windows. */
   readonly evaluateEveryMs?: number;
   /** Every event the core decides, for the demo's narration and for tests. */
   readonly onEvent?: (e: CoreEvent) => void;
@@ -71,9 +71,9 @@ export class Daemon {
         );
       }
     }
+    // The watch follows the store's changes: after a poll only the rules that read changed points
+    // run again; the tick adds those of points gone stale and those time alone can change.
     this.watch = new RoomWatch({ config: ctx.config, store: this.store, startedAt: this.startedAt });
-    // After a poll only the rules that read changed points run again; the tick re-runs them all.
-    this.store.onChange((key) => this.watch.markChanged(key));
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
     // On an accelerated clock (simulator runs) the devices still answer in real time: allow them at

@@ -24,8 +24,16 @@ export class RoomWatch {
   readonly #alarms: Annunciator;
   readonly #ledger: EvacuationLedger;
   readonly #state = new Map<string, ZoneSnapshot>();
-  /** The last results per zone: what an operator's clear is judged against. */
-  #results = new Map<string, RuleResult[]>();
+  /** The last results per zone, in config order: what an operator's clear is judged against. */
+  readonly #results = new Map<string, RuleResult[]>();
+  /** Per rule (config order): its zone's result list, and its place in that list. */
+  readonly #slotOf: { readonly list: RuleResult[]; readonly at: number }[] = [];
+  /** Zones waiting out their clear hold: time alone can step them down. */
+  readonly #holding = new Set<string>();
+  /** The store's stale scan, when the store also reports its changes. */
+  readonly #visitStale: PointStore["visitStale"] | undefined;
+  /** The first step judges every rule and zone; later ones only what changed or time can change. */
+  #judged = false;
 
   /** Clock time the watch began: a zone not yet judged has been `normal` since then, as far as we know. */
   readonly #startedAt: number;
@@ -38,41 +46,77 @@ export class RoomWatch {
     this.#engine = new RuleEngine(config);
     this.#alarms = new Annunciator(config.rules);
     this.#ledger = new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules });
+    // A store that reports its changes lets the periodic step re-run only what changed or time can
+    // change; a bare reader gets a full evaluation at every periodic step.
+    const store = opts.store as Partial<Pick<PointStore, "onChange" | "visitStale">>;
+    if (typeof store.onChange === "function" && typeof store.visitStale === "function") {
+      this.#visitStale = store.visitStale.bind(opts.store);
+      store.onChange.call(opts.store, (key) => this.#engine.markChanged(key));
+    }
+    for (const r of config.rules) {
+      let list = this.#results.get(r.zone);
+      if (list === undefined) this.#results.set(r.zone, (list = []));
+      this.#slotOf.push({ list, at: list.length });
+      list.length++;
+    }
   }
 
   #zoneState(zone: string, now: number): ZoneSnapshot {
     return this.#state.get(zone) ?? initialZone(zone, now);
   }
 
-  /** A point got a new value; `step(now, true)` re-evaluates only the rules that read changed points. */
+  /**
+   * A point got a new value; `step(now, true)` re-evaluates only the rules that read changed points.
+   * A PointStore given to the constructor reports its changes itself; this is for other readers.
+   */
   markChanged(key: string): void {
     this.#engine.markChanged(key);
   }
 
   /**
    * Evaluate at `now`: alarm changes, then zone changes, then new evacuation triggers. With
-   * `changedOnly`, only rules whose points changed since their last evaluation are re-run (the
-   * others keep their last result); a periodic full step must follow for delays and staleness.
+   * `changedOnly` (after a poll), only rules whose points changed since their last evaluation are
+   * re-run; without it (the periodic step), also the rules of points that went stale and the rules
+   * time alone can change (delays, sliding windows). Rules not re-run keep their last result; only
+   * their alarms and zones are left alone, and zones waiting out a clear hold are always stepped.
+   * The first step evaluates everything.
    */
   step(now: number, changedOnly = false): CoreEvent[] {
-    const results = changedOnly ? this.#engine.evaluateChanged(this.#store, now) : this.#engine.evaluate(this.#store, now);
-    const byZone = new Map<string, RuleResult[]>();
-    for (const r of results) {
-      const list = byZone.get(r.zone);
-      if (list === undefined) byZone.set(r.zone, [r]);
-      else list.push(r);
+    const engine = this.#engine;
+    const store = this.#store;
+    let results: RuleResult[];
+    if (!this.#judged || (!changedOnly && this.#visitStale === undefined)) {
+      results = engine.evaluate(store, now);
+    } else if (changedOnly) {
+      results = engine.evaluateChanged(store, now);
+    } else {
+      this.#visitStale!(now, (key) => engine.markChanged(key));
+      results = engine.evaluateDue(store, now);
     }
-    this.#results = byZone;
+    const evaluated = engine.evaluated;
+    const touched = new Set<string>(this.#holding);
+    const changed: RuleResult[] = [];
+    for (const i of evaluated) {
+      const r = results[i]!;
+      const slot = this.#slotOf[i]!;
+      slot.list[slot.at] = r;
+      touched.add(r.zone);
+      changed.push(r);
+    }
 
-    const events: CoreEvent[] = [...this.#alarms.update(results, now)];
+    const events: CoreEvent[] = [...this.#alarms.update(changed, now)];
     const triggers: EvacuationTrigger[] = [];
     for (const zone of this.#zones) {
+      if (this.#judged && !touched.has(zone.id)) continue;
       const prev = this.#zoneState(zone.id, now);
-      const { state, events: zoneEvents } = stepZone(prev, zone, byZone.get(zone.id) ?? [], now);
+      const { state, events: zoneEvents } = stepZone(prev, zone, this.#results.get(zone.id) ?? [], now);
       this.#state.set(zone.id, state);
+      if (state.clearSince === undefined) this.#holding.delete(zone.id);
+      else this.#holding.add(zone.id);
       events.push(...zoneEvents);
       if (state.stage === "evacuate" && prev.stage !== "evacuate") triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
     }
+    this.#judged = true;
     events.push(...triggers);
     return events;
   }
@@ -98,6 +142,7 @@ export class RoomWatch {
     const outcome = clearZone(prev, zone, this.#results.get(zoneId) ?? [], now);
     if (!outcome.ok) return { ok: false, reason: outcome.reason, events: [] };
     this.#state.set(zoneId, outcome.state);
+    this.#holding.delete(zoneId);
     this.#ledger.close(zoneId);
     return { ok: true, events: outcome.events };
   }

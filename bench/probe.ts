@@ -1,0 +1,92 @@
+// In-process probe of the daemon's deciding path without sockets (for profiling and heap work):
+// builds a bench site, decodes simulated register banks through each device's real plan into the
+// real store, and runs the real RoomWatch after each device's "poll" and on a 1 s tick.
+// Usage: node dist/bench/probe.js [POINTS=100000] [SECONDS=10]  (add --expose-gc for heap figures)
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pino } from "pino";
+import { loadSiteConfig } from "../src/config/load.js";
+import { RegisterImage } from "../src/drivers/modbus/decode.js";
+import { planDevice, type DevicePlan } from "../src/drivers/modbus/device-plan.js";
+import { discoverModels, mapSunspecPoints } from "../src/drivers/modbus/sunspec.js";
+import type { Clock } from "../src/runtime/clock.js";
+import { Daemon } from "../src/runtime/daemon.js";
+import { fillCabinet, fillDetector } from "./bank.js";
+import { newUnit, type Unit } from "./sim-server.js";
+import { benchSite, SIZES, siteYaml } from "./site-gen.js";
+
+const target = Number(process.argv[2] ?? 100_000);
+const seconds = Number(process.argv[3] ?? 10);
+const size = SIZES.find((s) => s.target === target);
+if (size === undefined) throw new Error(`unknown size ${target}`);
+const site = benchSite(size);
+const dir = await mkdtemp(join(tmpdir(), "fb-probe-"));
+const file = join(dir, "site.yaml");
+await writeFile(file, siteYaml({ site, ports: site.gateways.map((_, i) => 1502 + i), mqttUrl: "mqtt://127.0.0.1:1", pollIntervalMs: 1000, timeoutMs: 500, staleAfterMs: 3000, profilesDir: resolve("config/profiles") }));
+const heap = (label: string): void => {
+  (globalThis as { gc?: () => void }).gc?.();
+  process.stdout.write(`${label}: heapUsed ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(process.memoryUsage.rss() / 2 ** 20).toFixed(0)} MiB\n`);
+};
+heap("start");
+const config = await loadSiteConfig(file);
+await rm(dir, { recursive: true, force: true });
+heap("config loaded");
+
+let t = Date.UTC(2026, 10, 25, 3, 0, 0);
+const clock: Clock = { now: () => t, setTimeout: () => ({ cancel: () => undefined }), setInterval: () => ({ cancel: () => undefined }), speed: 1 };
+const daemon = new Daemon({ config, clock, log: pino({ level: "silent" }) });
+heap("daemon built");
+
+const unitOf = new Map<string, Unit>();
+for (const g of site.gateways) for (const u of g.units) {
+  const unit = newUnit();
+  if (u.kind === "cabinet" && u.layout !== undefined) fillCabinet(unit, u.layout);
+  else fillDetector(unit);
+  unitOf.set(u.deviceId, unit);
+}
+const plans: { id: string; plan: DevicePlan; unit: Unit }[] = [];
+for (const d of config.devices) {
+  const unit = unitOf.get(d.id)!;
+  const ss = d.profile.sunspec;
+  let sunspec;
+  if (ss !== undefined && d.layout !== undefined) {
+    const models = await discoverModels(d.id, ss.baseAddress, (a, n) => Promise.resolve(Array.from(unit.holding.subarray(a, a + n))));
+    sunspec = mapSunspecPoints(d.id, d.layout, d.points, models);
+  }
+  plans.push({ id: d.id, plan: planDevice(d, sunspec), unit });
+}
+unitOf.clear();
+heap("plans built");
+
+function poll(p: (typeof plans)[number]): void {
+  const image = new RegisterImage();
+  for (const r of p.plan.requests) {
+    const bank = r.table === "input" ? p.unit.input : p.unit.holding;
+    image.add(r.table, r.start, Array.from(bank.subarray(r.start, r.start + r.count)));
+  }
+  for (const pt of p.plan.points) daemon.store.update(pt.key, pt.decoder.decode(image, t));
+  daemon.evaluate(true);
+}
+
+let updates = 0;
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+for (let s = 0; s < seconds; s++) {
+  for (const p of plans) {
+    // Every cell wanders a little, as in the simulator.
+    for (let k = 0; k < 200; k++) {
+      const a = 40_000 + ((Math.random() * 20_000) | 0);
+      p.unit.holding[a] = p.unit.holding[a]! ^ 1;
+    }
+    poll(p);
+    updates += p.plan.points.length;
+    t += Math.floor(1000 / plans.length);
+  }
+  daemon.evaluate();
+  if (s === 0) heap("after first second");
+}
+const cpu = process.cpuUsage(cpu0);
+const ms = (cpu.user + cpu.system) / 1000;
+process.stdout.write(`${updates} updates in ${(performance.now() - t0).toFixed(0)} ms wall, ${((ms * 10_000) / updates).toFixed(1)} ms CPU/10k\n`);
+heap("end");
