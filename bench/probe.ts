@@ -10,6 +10,7 @@ import { loadSiteConfig } from "../src/config/load.js";
 import { RegisterImage } from "../src/drivers/modbus/decode.js";
 import { planDevice, type DevicePlan } from "../src/drivers/modbus/device-plan.js";
 import { discoverModels, mapSunspecPoints } from "../src/drivers/modbus/sunspec.js";
+import type { PointHandle } from "../src/points/store.js";
 import type { Clock } from "../src/runtime/clock.js";
 import { Daemon } from "../src/runtime/daemon.js";
 import { fillCabinet, fillDetector } from "./bank.js";
@@ -45,7 +46,7 @@ for (const g of site.gateways) for (const u of g.units) {
   else fillDetector(unit);
   unitOf.set(u.deviceId, unit);
 }
-const plans: { id: string; plan: DevicePlan; unit: Unit }[] = [];
+const plans: { id: string; plan: DevicePlan; unit: Unit; handles?: PointHandle[] }[] = [];
 for (const d of config.devices) {
   const unit = unitOf.get(d.id)!;
   const ss = d.profile.sunspec;
@@ -65,7 +66,9 @@ function poll(p: (typeof plans)[number]): void {
     const bank = r.table === "input" ? p.unit.input : p.unit.holding;
     image.add(r.table, r.start, Array.from(bank.subarray(r.start, r.start + r.count)));
   }
-  for (const pt of p.plan.points) daemon.store.update(pt.key, pt.decoder.decode(image, t));
+  // As the poller writes: through store handles resolved once per plan.
+  p.handles ??= p.plan.points.map((pt) => daemon.store.handle(pt.key)!);
+  p.plan.points.forEach((pt, i) => daemon.store.updateHandle(p.handles![i]!, pt.decoder.decode(image, t)));
   daemon.evaluate(true);
 }
 

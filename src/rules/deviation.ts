@@ -4,7 +4,7 @@ import type { DeviationRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit } from "./delay.js";
-import { faultOf, median, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, median, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 /** `cab1/s1/m3/c7/tempC` with trim 2 → `cab1/s1/m3`: the group a point is compared within. */
 export function groupKey(point: string, trim: number): string {
@@ -16,13 +16,15 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const stage: RaisedStage = rule.stage;
   // Groups are fixed by the config: build them once.
-  const groups = new Map<string, string[]>();
-  for (const p of rule.points) {
+  // Members by index into rule.points, read through handles.
+  const groups = new Map<string, number[]>();
+  rule.points.forEach((p, i) => {
     const g = groupKey(p, rule.groupByTrim);
     const members = groups.get(g);
-    if (members === undefined) groups.set(g, [p]);
-    else members.push(p);
-  }
+    if (members === undefined) groups.set(g, [i]);
+    else members.push(i);
+  });
+  const refs = new PointRefs(rule.points);
   return {
     rule,
     watchedPoints: rule.points,
@@ -32,8 +34,9 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
       const hits: { deviation: number; evidence: Evidence }[] = [];
       for (const [group, members] of groups) {
         const goodValues: { point: string; value: number }[] = [];
-        for (const point of members) {
-          const v = store.read(point, now);
+        for (const pi of members) {
+          const point = rule.points[pi]!;
+          const v = refs.read(store, pi, now);
           if (isGood(v)) goodValues.push({ point, value: v.value });
           else {
             faults.push(faultOf(rule.id, point, v));

@@ -5,7 +5,7 @@ import type { OffgasRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit } from "./delay.js";
-import { faultOf, higherStage, median, stageRank, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, higherStage, median, stageRank, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 interface Baseline {
   readonly ppm: number;
@@ -35,6 +35,7 @@ function baselineOf(rule: OffgasRule, store: PointReader, now: number, faults: E
 
 export function offgasEvaluator(rule: OffgasRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
+  const refs = new PointRefs(rule.points);
   return {
     rule,
     watchedPoints: [...rule.points, ...rule.referencePoints],
@@ -47,7 +48,7 @@ export function offgasEvaluator(rule: OffgasRule): RuleEvaluator {
       const perPoint = rule.levels.length;
       for (let pi = 0; pi < rule.points.length; pi++) {
         const point = rule.points[pi]!;
-        const v = store.read(point, now);
+        const v = refs.read(store, pi, now);
         if (!isGood(v)) {
           faults.push(faultOf(rule.id, point, v));
           for (let i = 0; i < perPoint; i++) conditions.drop(pi * perPoint + i);

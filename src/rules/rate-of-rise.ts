@@ -6,7 +6,7 @@ import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import type { HistorySample, Trend } from "../points/store.js";
 import { ConditionTable } from "./delay.js";
-import { faultOf, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 const MS_PER_MIN = 60_000;
 
@@ -40,6 +40,7 @@ function trendOf(samples: readonly HistorySample[]): Trend {
 export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const stage: RaisedStage = rule.stage;
+  const refs = new PointRefs(rule.points);
   return {
     rule,
     watchedPoints: rule.points,
@@ -47,14 +48,15 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
     evaluate(store: PointReader, now: number): RuleResult {
       const faults: Evidence[] = [];
       const hits: { rate: number; evidence: Evidence }[] = [];
-      for (const point of rule.points) {
-        const v = store.read(point, now);
+      for (let pi = 0; pi < rule.points.length; pi++) {
+        const point = rule.points[pi]!;
+        const v = refs.read(store, pi, now);
         if (!isGood(v)) {
           faults.push(faultOf(rule.id, point, v));
           conditions.drop(point);
           continue;
         }
-        const { samples, spanMs, slopePerMs } = store.trend?.(point, now - rule.windowMs) ?? trendOf(store.history(point, now - rule.windowMs));
+        const { samples, spanMs, slopePerMs } = refs.trend(store, pi, now - rule.windowMs) ?? trendOf(store.history(point, now - rule.windowMs));
         if (samples < rule.minSamples || spanMs < rule.windowMs / 2) {
           conditions.drop(point); // not enough data: no judgement either way
           continue;

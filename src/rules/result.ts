@@ -3,7 +3,8 @@
 import type { RaisedStage, Rule, Stage } from "../config/types.js";
 import { stages } from "../config/site-schema.js";
 import type { Evidence } from "../events.js";
-import type { PointStore } from "../points/store.js";
+import type { PointValue } from "../points/point.js";
+import type { PointHandle, PointStore, Trend } from "../points/store.js";
 
 export interface RuleResult {
   readonly rule: string;
@@ -20,7 +21,41 @@ export interface RuleResult {
 }
 
 /** The part of the point store rules read: current value (staleness applied) and good history. */
-export type PointReader = Pick<PointStore, "read" | "history"> & Partial<Pick<PointStore, "trend">>;
+export type PointReader = Pick<PointStore, "read" | "history"> & Partial<Pick<PointStore, "trend" | "handle" | "readHandle" | "trendHandle">>;
+
+/**
+ * A rule's points resolved to the reader's handles, once per reader: the hot path of every rule
+ * reads by index without a lookup by key. Readers without handles are read by key.
+ */
+export class PointRefs {
+  readonly keys: readonly string[];
+  #reader: PointReader | undefined;
+  #handles: (PointHandle | undefined)[] = [];
+
+  constructor(keys: readonly string[]) {
+    this.keys = keys;
+  }
+
+  #bind(store: PointReader): void {
+    this.#reader = store;
+    const handle = store.handle === undefined || store.readHandle === undefined ? undefined : store.handle.bind(store);
+    this.#handles = this.keys.map((k) => handle?.(k));
+  }
+
+  read(store: PointReader, i: number, now: number): PointValue {
+    if (store !== this.#reader) this.#bind(store);
+    const h = this.#handles[i];
+    return h === undefined ? store.read(this.keys[i]!, now) : store.readHandle!(h, now);
+  }
+
+  /** The trend of point `i` from `fromT` on, or undefined when the reader has no trend (the caller computes it). */
+  trend(store: PointReader, i: number, fromT: number): Trend | undefined {
+    if (store !== this.#reader) this.#bind(store);
+    const h = this.#handles[i];
+    if (h !== undefined && store.trendHandle !== undefined) return store.trendHandle(h, fromT);
+    return store.trend?.(this.keys[i]!, fromT);
+  }
+}
 
 /** One configured rule with its per-point state, evaluated at a time the caller passes in. */
 export interface RuleEvaluator {

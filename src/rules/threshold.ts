@@ -4,7 +4,7 @@ import type { RaisedStage, ThresholdLevelName, ThresholdRule } from "../config/t
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit, type Direction } from "./delay.js";
-import { faultOf, higherStage, stageRank, pointRuleResult, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, higherStage, stageRank, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 function directionOf(level: ThresholdLevelName): Direction {
   switch (level) {
@@ -28,6 +28,7 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
   const levels = rule.levels.map((l) => ({ ...l, direction: directionOf(l.name) }));
   // Condition keys are numbers (point index × levels + level index): no string per point and level.
   const perPoint = levels.length;
+  const refs = new PointRefs(rule.points);
   return {
     rule,
     watchedPoints: rule.points,
@@ -38,7 +39,7 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
       let stage: RaisedStage | undefined;
       for (let pi = 0; pi < rule.points.length; pi++) {
         const point = rule.points[pi]!;
-        const v = store.read(point, now);
+        const v = refs.read(store, pi, now);
         if (!isGood(v)) {
           faults.push(faultOf(rule.id, point, v));
           for (let li = 0; li < perPoint; li++) conditions.drop(pi * perPoint + li);

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import { ConfigError, DeviceLayoutError } from "../../errors.js";
 import { bad, pointKey, type PointKey, type PointValue, type QualityReason } from "../../points/point.js";
-import type { PointStore } from "../../points/store.js";
+import type { PointHandle, PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
 import { classifyFailure, ModbusConnection } from "./connection.js";
@@ -75,6 +75,8 @@ export class ModbusPoller {
   #failures = 0;
   #overruns = 0;
   #lastPollMs = 0;
+  #handlesPlan: DevicePlan | undefined;
+  #handles: readonly (PointHandle | undefined)[] = [];
 
   constructor(ctx: PollerContext) {
     this.#ctx = ctx;
@@ -220,10 +222,7 @@ export class ModbusPoller {
     }
     if (error === undefined) {
       this.#timeouts = 0;
-      this.#writeAll(plan.points.map((p) => {
-        const failure = failed.size === 0 ? undefined : p.requests.map((r) => failed.get(r)).find((v) => v !== undefined);
-        return [p.key, failure ?? p.decoder.decode(image, readAt[p.requests[0] ?? 0] ?? startedAt)];
-      }));
+      this.#writePoll(plan, image, failed, readAt, startedAt);
       if (this.#state !== "connected") this.#setState("connected", "device answers again");
     }
     this.#finishPoll(startedAt, plan, failed.size, error);
@@ -295,6 +294,36 @@ export class ModbusPoller {
     this.#setState(state, detail);
   }
 
+  /** The store handles of a plan's points, resolved once per plan (no lookup by key per write). */
+  #handlesOf(plan: DevicePlan): readonly (PointHandle | undefined)[] {
+    if (this.#handlesPlan !== plan) {
+      this.#handlesPlan = plan;
+      this.#handles = plan.points.map((p) => this.#ctx.store.handle(p.key));
+    }
+    return this.#handles;
+  }
+
+  /** Decode a poll's answers straight into the store: no list of values in between. */
+  #writePoll(plan: DevicePlan, image: RegisterImage, failed: ReadonlyMap<number, PointValue>, readAt: readonly number[], startedAt: number): void {
+    const store = this.#ctx.store;
+    const handles = this.#handlesOf(plan);
+    let failedWrites = 0;
+    let first: unknown;
+    for (let i = 0; i < plan.points.length; i++) {
+      const p = plan.points[i]!;
+      const failure = failed.size === 0 ? undefined : p.requests.map((r) => failed.get(r)).find((v) => v !== undefined);
+      const v = failure ?? p.decoder.decode(image, readAt[p.requests[0] ?? 0] ?? startedAt);
+      try {
+        const h = handles[i];
+        if (h === undefined) store.update(p.key, v);
+        else store.updateHandle(h, v);
+      } catch (e) {
+        if (failedWrites++ === 0) first = e;
+      }
+    }
+    this.#reportFailedWrites(failedWrites, first);
+  }
+
   /** Write values to the store; one failing write (or store listener) neither stops the rest nor the poller. */
   #writeAll(values: readonly (readonly [PointKey, PointValue])[]): void {
     let failedWrites = 0;
@@ -306,6 +335,10 @@ export class ModbusPoller {
         if (failedWrites++ === 0) first = e;
       }
     }
+    this.#reportFailedWrites(failedWrites, first);
+  }
+
+  #reportFailedWrites(failedWrites: number, first: unknown): void {
     if (failedWrites > 0) {
       this.#failures++;
       this.#lastError = `${failedWrites} point write(s) failed: ${first instanceof Error ? first.message : String(first)}`;
