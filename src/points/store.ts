@@ -142,7 +142,8 @@ interface StaleGroup {
   dueAt: number;
 }
 
-export type ChangeListener = (key: PointKey, value: PointValue) => void;
+/** Called on every write with the point's key, the value, and its index (declaration order, from 0). */
+export type ChangeListener = (key: PointKey, value: PointValue, index: number) => void;
 
 /**
  * A declared point, resolved once: reads and writes through a handle skip the lookup by key (at
@@ -151,6 +152,8 @@ export type ChangeListener = (key: PointKey, value: PointValue) => void;
  */
 export interface PointHandle {
   readonly info: PointInfo;
+  /** Declaration order, from 0: lets readers keep per-point tables as arrays. */
+  readonly index: number;
 }
 
 export class PointStore {
@@ -177,7 +180,7 @@ export class PointStore {
     const capacity = historyCapacity ?? this.#capacity;
     let group = this.#groups.get(info.deviceId);
     if (group === undefined) this.#groups.set(info.deviceId, (group = { entries: [], dueAt: -Infinity }));
-    const e: Entry = { info, staleAfterMs, value: undefined, num: 0, ts: 0, good: false, history: capacity === 0 ? this.#noHistory : new History(capacity, this.#pool), group };
+    const e: Entry = { info, index: this.#entries.size, staleAfterMs, value: undefined, num: 0, ts: 0, good: false, history: capacity === 0 ? this.#noHistory : new History(capacity, this.#pool), group };
     group.entries.push(e);
     group.dueAt = -Infinity; // never read: reads stale now
     this.#entries.set(info.key, e);
@@ -218,7 +221,7 @@ export class PointStore {
       if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
       if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
     }
-    for (const l of this.#listeners) l(key, value);
+    for (const l of this.#listeners) l(key, value, e.index);
   }
 
   /**

@@ -76,10 +76,20 @@ export class RuleEngine {
     return this.#evaluated;
   }
 
+  /** Where the watcher list of `key` starts, for markChangedAt(); -1 when no rule reads it. */
+  watchStart(key: string): number {
+    return this.#watchStart.get(key) ?? -1;
+  }
+
   /** A point got a new value (or went stale): the rules that read it are evaluated on the next incremental pass. */
   markChanged(key: string): void {
-    let at = this.#watchStart.get(key);
-    if (at === undefined) return;
+    this.markChangedAt(this.#watchStart.get(key) ?? -1);
+  }
+
+  /** markChanged() by a watchStart(): no lookup by key on the write path. */
+  markChangedAt(start: number): void {
+    let at = start;
+    if (at < 0) return;
     const list = this.#watchList;
     for (let i = list[at]!; i >= 0; i = list[++at]!) this.#dirty[i] = 1;
     this.#anyDirty = true;

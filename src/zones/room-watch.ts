@@ -51,7 +51,17 @@ export class RoomWatch {
     const store = opts.store as Partial<Pick<PointStore, "onChange" | "visitStale">>;
     if (typeof store.onChange === "function" && typeof store.visitStale === "function") {
       this.#visitStale = store.visitStale.bind(opts.store);
-      store.onChange.call(opts.store, (key) => this.#engine.markChanged(key));
+      // Watcher lists by the store's point index, so a write marks its rules without a lookup by key.
+      const reader = opts.store as PointStore;
+      const starts = new Int32Array(reader.size);
+      for (const key of reader.keys()) {
+        const h = reader.handle(key);
+        if (h !== undefined) starts[h.index] = this.#engine.watchStart(key);
+      }
+      reader.onChange((key, _value, index) => {
+        if (index < starts.length) this.#engine.markChangedAt(starts[index]!);
+        else this.#engine.markChanged(key); // declared after the watch was built
+      });
     }
     for (const r of config.rules) {
       let list = this.#results.get(r.zone);

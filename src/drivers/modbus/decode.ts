@@ -32,6 +32,8 @@ export interface DecodeSpec {
 /** The blocks one poll read, per table; values sliced out with bounds checks. */
 export class RegisterImage {
   readonly #blocks = new Map<ModbusTable, { start: number; data: readonly number[] }[]>();
+  /** The block of the last hit: points are decoded in address order, so it usually holds the next one too. */
+  #last: { table: ModbusTable; start: number; data: readonly number[] } | undefined;
 
   add(table: ModbusTable, start: number, data: readonly number[]): void {
     const list = this.#blocks.get(table) ?? [];
@@ -41,9 +43,17 @@ export class RegisterImage {
 
   /** The block holding all of [address, address+count), and the index of address in it. */
   locate(table: ModbusTable, address: number, count: number): { data: readonly number[]; at: number } | undefined {
+    const last = this.#last;
+    if (last !== undefined && last.table === table) {
+      const at = address - last.start;
+      if (at >= 0 && at + count <= last.data.length) return { data: last.data, at };
+    }
     for (const b of this.#blocks.get(table) ?? []) {
       const at = address - b.start;
-      if (at >= 0 && at + count <= b.data.length) return { data: b.data, at };
+      if (at >= 0 && at + count <= b.data.length) {
+        this.#last = { table, start: b.start, data: b.data };
+        return { data: b.data, at };
+      }
     }
     return undefined;
   }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { bad, good, type PointValue } from "../../src/points/point.js";
+import { PointStore } from "../../src/points/store.js";
+
+const T0 = Date.UTC(2026, 10, 25, 3, 0, 0);
+
+function store(): PointStore {
+  const s = new PointStore({ historyCapacity: 10 });
+  s.declare({ key: "d1/a", deviceId: "d1", pointId: "a", unit: "" }, 3000);
+  s.declare({ key: "d1/b", deviceId: "d1", pointId: "b", unit: "" }, 3000, 0);
+  s.declare({ key: "d2/x", deviceId: "d2", pointId: "x", unit: "" }, 5000);
+  return s;
+}
+
+describe("PointStore", () => {
+  it("reads back what was written, through keys and handles alike, and listeners see the point's index", () => {
+    const s = store();
+    const seen: [string, PointValue, number][] = [];
+    s.onChange((k, v, i) => seen.push([k, v, i]));
+    const h = s.handle("d1/b")!;
+    expect(h.index).toBe(1);
+    s.update("d1/a", good(21.5, T0));
+    s.updateHandle(h, bad("sentinel", T0, "raw 0xFFFF"));
+    expect(s.read("d1/a", T0 + 1000)).toEqual({ value: 21.5, quality: "good", sourceTs: T0 });
+    expect(s.readHandle(s.handle("d1/a")!, T0 + 1000)).toEqual(s.read("d1/a", T0 + 1000));
+    expect(s.read("d1/b", T0 + 1000)).toEqual({ value: null, quality: "bad", reason: "sentinel", detail: "raw 0xFFFF", sourceTs: T0 });
+    expect(seen.map(([k, , i]) => [k, i])).toEqual([["d1/a", 0], ["d1/b", 1]]);
+    expect(s.handle("nope")).toBeUndefined();
+  });
+
+  it("a good reading past its stale limit reads bad/stale, never its old value; an unread point reads stale", () => {
+    const s = store();
+    s.update("d1/a", good(21.5, T0));
+    expect(s.read("d1/a", T0 + 3001)).toMatchObject({ value: null, quality: "bad", reason: "stale" });
+    expect(s.read("d2/x", T0)).toMatchObject({ quality: "bad", reason: "stale", detail: "no reading yet" });
+    s.update("d2/x", { value: 1, quality: "uncertain", reason: "stuck", sourceTs: T0 });
+    expect(s.read("d2/x", T0 + 6000)).toMatchObject({ quality: "bad", reason: "stale" });
+  });
+
+  it("the stale scan visits exactly the points a read would call stale, and only devices whose time has come", () => {
+    const s = store();
+    const visited = (now: number): string[] => {
+      const out: string[] = [];
+      s.visitStale(now, (k) => out.push(k));
+      return out.sort();
+    };
+    expect(visited(T0)).toEqual(["d1/a", "d1/b", "d2/x"]); // never read
+    s.update("d1/a", good(1, T0));
+    s.update("d1/b", bad("comm_fail", T0, "down")); // bad never goes stale: it already says why
+    s.update("d2/x", good(1, T0 + 1000));
+    expect(visited(T0 + 100)).toEqual([]);
+    expect(visited(T0 + 3001)).toEqual(["d1/a"]);
+    expect(visited(T0 + 3002)).toEqual(["d1/a"]); // still stale: visited at every scan until written
+    expect(visited(T0 + 6001)).toEqual(["d1/a", "d2/x"]);
+    s.update("d1/a", good(2, T0 + 6100));
+    expect(visited(T0 + 6200)).toEqual(["d2/x"]);
+    for (const now of [T0 + 6300, T0 + 9101, T0 + 20_000]) {
+      const byRead = ["d1/a", "d1/b", "d2/x"].filter((k) => s.read(k, now).reason === "stale");
+      expect(visited(now)).toEqual(byRead);
+    }
+  });
+});
