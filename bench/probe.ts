@@ -69,8 +69,15 @@ function poll(p: (typeof plans)[number]): void {
   // As the poller writes: through store handles resolved once per plan.
   p.handles ??= p.plan.points.map((pt) => daemon.store.handle(pt.key)!);
   p.plan.points.forEach((pt, i) => daemon.store.updateHandle(p.handles![i]!, pt.decoder.decode(image, t)));
+  const e0 = performance.now();
   daemon.evaluate(true);
+  pollEval.push(performance.now() - e0);
 }
+
+/** Wall time of the evaluation after each poll and of each tick, ms: what delays the next answer's processing. */
+const pollEval: number[] = [];
+const tickEval: number[] = [];
+const pct = (xs: number[], q: number): string => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!.toFixed(2);
 
 let updates = 0;
 const cpu0 = process.cpuUsage();
@@ -86,10 +93,13 @@ for (let s = 0; s < seconds; s++) {
     updates += p.plan.points.length;
     t += Math.floor(1000 / plans.length);
   }
+  const e0 = performance.now();
   daemon.evaluate();
+  tickEval.push(performance.now() - e0);
   if (s === 0) heap("after first second");
 }
 const cpu = process.cpuUsage(cpu0);
 const ms = (cpu.user + cpu.system) / 1000;
 process.stdout.write(`${updates} updates in ${(performance.now() - t0).toFixed(0)} ms wall, ${((ms * 10_000) / updates).toFixed(1)} ms CPU/10k\n`);
+process.stdout.write(`evaluation after a poll p50/p99/max ${pct(pollEval, 0.5)}/${pct(pollEval, 0.99)}/${pct(pollEval, 1)} ms; tick ${pct(tickEval, 0.5)}/${pct(tickEval, 0.99)}/${pct(tickEval, 1)} ms\n`);
 heap("end");

@@ -64,33 +64,42 @@ class History {
   /** Least-squares trend of the samples from `fromT` on, without copying them (the rate-of-rise hot path). */
   trend(fromT: number): Trend {
     const cap = this.#t.length;
-    let n = 0;
-    let first = 0;
-    let last = 0;
+    const tArr = this.#t;
+    const vArr = this.#v;
+    // Samples are in time order: skip the ones before fromT once, then sum the rest (no modulo per sample).
+    let k0 = 0;
+    while (k0 < this.#size) {
+      let i = this.#start + k0;
+      if (i >= cap) i -= cap;
+      if (tArr[i]! >= fromT) break;
+      k0++;
+    }
+    const n = this.#size - k0;
+    if (n === 0) return { samples: 0, spanMs: 0, slopePerMs: 0 };
+    let i = this.#start + k0;
+    if (i >= cap) i -= cap;
+    const first = tArr[i]!;
+    let last = first;
     let tMean = 0;
     let vMean = 0;
-    for (let k = 0; k < this.#size; k++) {
-      const i = (this.#start + k) % cap;
-      const t = this.#t[i]!;
-      if (t < fromT) continue;
-      if (n === 0) first = t;
+    for (let k = k0; k < this.#size; k++) {
+      const t = tArr[i]!;
       last = t;
-      n++;
       tMean += t;
-      vMean += this.#v[i]!;
+      vMean += vArr[i]!;
+      if (++i === cap) i = 0;
     }
-    if (n === 0) return { samples: 0, spanMs: 0, slopePerMs: 0 };
     tMean /= n;
     vMean /= n;
     let num = 0;
     let den = 0;
-    for (let k = 0; k < this.#size; k++) {
-      const i = (this.#start + k) % cap;
-      const t = this.#t[i]!;
-      if (t < fromT) continue;
-      const dt = t - tMean;
-      num += dt * (this.#v[i]! - vMean);
+    i = this.#start + k0;
+    if (i >= cap) i -= cap;
+    for (let k = k0; k < this.#size; k++) {
+      const dt = tArr[i]! - tMean;
+      num += dt * (vArr[i]! - vMean);
       den += dt * dt;
+      if (++i === cap) i = 0;
     }
     return { samples: n, spanMs: last - first, slopePerMs: den === 0 ? 0 : num / den };
   }

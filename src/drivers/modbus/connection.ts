@@ -50,15 +50,13 @@ class ConnectionLost extends Error {
 
 export class ModbusConnection {
   readonly #client: ModbusRTU;
-  readonly #lost: Promise<never>;
-  #lose!: (e: Error) => void;
+  /** Rejecters of the reads in flight: a drop fails them all at once. */
+  readonly #inFlight = new Set<(e: Error) => void>();
   #closed = false;
   #onLost: ((detail: string) => void) | undefined;
 
   private constructor(client: ModbusRTU) {
     this.#client = client;
-    this.#lost = new Promise<never>((_, reject) => (this.#lose = reject));
-    this.#lost.catch(() => undefined); // observed by the reads racing it
     client.on("close", () => this.#drop("connection closed by the device"));
     client.on("error", (e: unknown) => this.#drop(classifyFailure(e, 0).detail));
   }
@@ -94,29 +92,55 @@ export class ModbusConnection {
     const c = this.#client;
     switch (table) {
       case "holding":
-        return (await Promise.race([c.readHoldingRegisters(start, count), this.#lost])).data;
+        return (await this.#guard(c.readHoldingRegisters(start, count))).data;
       case "input":
-        return (await Promise.race([c.readInputRegisters(start, count), this.#lost])).data;
+        return (await this.#guard(c.readInputRegisters(start, count))).data;
       case "coil":
-        return (await Promise.race([c.readCoils(start, count), this.#lost])).data.slice(0, count).map((b: boolean) => (b ? 1 : 0));
+        return (await this.#guard(c.readCoils(start, count))).data.slice(0, count).map((b: boolean) => (b ? 1 : 0));
       case "discrete":
-        return (await Promise.race([c.readDiscreteInputs(start, count), this.#lost])).data.slice(0, count).map((b: boolean) => (b ? 1 : 0));
+        return (await this.#guard(c.readDiscreteInputs(start, count))).data.slice(0, count).map((b: boolean) => (b ? 1 : 0));
     }
+  }
+
+  /**
+   * `request`, failed at once when the socket drops. Not Promise.race with one long-lived "lost"
+   * promise: every race leaves a reaction on it until it settles, so a healthy connection grew by
+   * one per request (at 30,000 requests/s, hundreds of MB).
+   */
+  #guard<T>(request: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#inFlight.add(reject);
+      request.then(
+        (v) => {
+          this.#inFlight.delete(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.#inFlight.delete(reject);
+          reject(e as Error); // as modbus-serial gave it: classifyFailure reads its fields
+        },
+      );
+    });
   }
 
   /** Close the socket and fail any read in flight. Idempotent. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#lose(new ConnectionLost("connection closed by firebreak"));
+    this.#failInFlight(new ConnectionLost("connection closed by firebreak"));
     return new Promise((resolve) => this.#client.destroy(() => resolve()));
   }
 
   #drop(detail: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#lose(new ConnectionLost(detail));
+    this.#failInFlight(new ConnectionLost(detail));
     this.#client.destroy(() => undefined);
     this.#onLost?.(detail);
+  }
+
+  #failInFlight(e: Error): void {
+    for (const reject of this.#inFlight) reject(e);
+    this.#inFlight.clear();
   }
 }
