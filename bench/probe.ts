@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { writeHeapSnapshot } from "node:v8";
 import { pino } from "pino";
 import { loadSiteConfig } from "../src/config/load.js";
 import { RegisterImage } from "../src/drivers/modbus/decode.js";
@@ -103,3 +104,5 @@ const ms = (cpu.user + cpu.system) / 1000;
 process.stdout.write(`${updates} updates in ${(performance.now() - t0).toFixed(0)} ms wall, ${((ms * 10_000) / updates).toFixed(1)} ms CPU/10k\n`);
 process.stdout.write(`evaluation after a poll p50/p99/max ${pct(pollEval, 0.5)}/${pct(pollEval, 0.99)}/${pct(pollEval, 1)} ms; tick ${pct(tickEval, 0.5)}/${pct(tickEval, 0.99)}/${pct(tickEval, 1)} ms\n`);
 heap("end");
+// FB_PROBE_HEAPSNAP=FILE: a heap snapshot of the built daemon (store, rules, plans) for memory work.
+if (process.env.FB_PROBE_HEAPSNAP !== undefined) process.stdout.write(`heap snapshot: ${writeHeapSnapshot(process.env.FB_PROBE_HEAPSNAP)}\n`);

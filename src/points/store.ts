@@ -101,7 +101,7 @@ class History {
       den += dt * dt;
       if (++i === cap) i = 0;
     }
-    return { samples: n, spanMs: last - first, slopePerMs: den === 0 ? 0 : num / den };
+    return { samples: n, spanMs: last - first, slopePerMs: den === 0 ? 0 : num / den, firstMs: first };
   }
 
   clear(): void {
@@ -116,6 +116,8 @@ export interface Trend {
   readonly spanMs: number;
   /** Value units per ms; 0 when every sample has the same time. */
   readonly slopePerMs: number;
+  /** Time of the oldest sample in it (absent when empty): the window changes by time alone once it drops out. */
+  readonly firstMs?: number;
 }
 
 /** Samples kept per point by default (at 1 s polls, 300 is five minutes). */

@@ -34,7 +34,7 @@ export class RuleEngine {
   /** Rules whose points changed since they were last evaluated. */
   readonly #dirty: Uint8Array;
   #anyDirty = false;
-  /** Rules time alone can change while their points stay the same: a sliding rate-of-rise window. */
+  /** Rules time alone can change while their points stay the same (a sliding window), for evaluators that do not say when. */
   readonly #sliding: Uint8Array;
   /** The last result of every rule, for the rules an incremental pass leaves alone. */
   #results: RuleResult[] | undefined;
@@ -116,7 +116,7 @@ export class RuleEngine {
   /**
    * The periodic pass: the rules whose points changed (the caller marks points that went stale as
    * changed), plus every rule time alone can change: a condition waiting out an on/off delay, a
-   * sliding rate-of-rise window. Gives the same results as evaluate() at `now`, without re-running
+   * rate-of-rise window a sample has left since its last evaluation. Gives the same results as evaluate() at `now`, without re-running
    * rules nothing can have changed. Before the first full evaluation this is a full one.
    */
   evaluateDue(store: PointReader, now: number): RuleResult[] {
@@ -132,7 +132,7 @@ export class RuleEngine {
     const next = results.slice();
     for (let i = 0; i < this.#evaluators.length; i++) {
       const e = this.#evaluators[i]!;
-      if (this.#dirty[i] === 0 && !(timed && (this.#sliding[i] === 1 || e.pending?.() !== false))) continue;
+      if (this.#dirty[i] === 0 && !(timed && (e.pending?.() !== false || now > (e.dueAfter?.() ?? (this.#sliding[i] === 1 ? -Infinity : Infinity))))) continue;
       this.#dirty[i] = 0;
       next[i] = e.evaluate(store, now);
       this.#evaluated.push(i);

@@ -34,18 +34,22 @@ export function leastSquaresSlope(samples: readonly HistorySample[]): number {
 /** The trend of samples already copied out (for readers without PointStore.trend). */
 function trendOf(samples: readonly HistorySample[]): Trend {
   const spanMs = samples.length > 0 ? samples[samples.length - 1]!.t - samples[0]!.t : 0;
-  return { samples: samples.length, spanMs, slopePerMs: samples.length > 0 ? leastSquaresSlope(samples) : 0 };
+  return { samples: samples.length, spanMs, slopePerMs: samples.length > 0 ? leastSquaresSlope(samples) : 0, ...(samples.length > 0 ? { firstMs: samples[0]!.t } : {}) };
 }
 
 export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const stage: RaisedStage = rule.stage;
   const refs = new PointRefs(rule.points);
+  /** After this time a sample leaves some point's window: the result can change with no new reading. */
+  let slidesAfter = -Infinity;
   return {
     rule,
     watchedPoints: rule.points,
     pending: () => conditions.pending,
+    dueAfter: () => slidesAfter,
     evaluate(store: PointReader, now: number): RuleResult {
+      slidesAfter = Infinity;
       const faults: Evidence[] = [];
       const hits: { rate: number; evidence: Evidence }[] = [];
       for (let pi = 0; pi < rule.points.length; pi++) {
@@ -56,7 +60,9 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
           conditions.drop(point);
           continue;
         }
-        const { samples, spanMs, slopePerMs } = refs.trend(store, pi, now - rule.windowMs) ?? trendOf(store.history(point, now - rule.windowMs));
+        const { samples, spanMs, slopePerMs, firstMs } = refs.trend(store, pi, now - rule.windowMs) ?? trendOf(store.history(point, now - rule.windowMs));
+        // The oldest sample stays in the window while now - windowMs <= firstMs.
+        if (samples > 0) slidesAfter = Math.min(slidesAfter, firstMs === undefined ? -Infinity : firstMs + rule.windowMs);
         if (samples < rule.minSamples || spanMs < rule.windowMs / 2) {
           conditions.drop(point); // not enough data: no judgement either way
           continue;

@@ -65,6 +65,11 @@ export interface RuleEvaluator {
   evaluate(store: PointReader, now: number): RuleResult;
   /** Whether a condition waits out a delay (time alone can change the result); absent: assume it might. */
   pending?(): boolean;
+  /**
+   * For results that time alone changes (a sliding window): the time after which the last result
+   * may no longer hold with the same readings. Absent: never, except for rate-of-rise rules (always).
+   */
+  dueAfter?(): number;
 }
 
 /** How many pieces of evidence a result carries: enough to explain, small enough to publish. */
