@@ -8,105 +8,115 @@ export interface HistorySample {
 }
 
 /**
- * Sample slots for every ring, in large shared blocks: a ring is two views into a block, not two
- * buffers of its own (at 100,000 points, a buffer per ring costs more than the samples it holds).
+ * Sample slots for every ring, in large shared blocks: a ring is an offset into a block, not
+ * buffers or views of its own (at 100,000 points, those cost more than the samples they hold).
  */
 class SamplePool {
-  static readonly #BLOCK = 1 << 20;
-  #block = new Float64Array(0);
+  static readonly #BLOCK = 1 << 21;
+  block = new Float64Array(0);
   #used = 0;
 
-  take(n: number): Float64Array {
-    if (this.#used + n > this.#block.length) {
-      this.#block = new Float64Array(Math.max(SamplePool.#BLOCK, n));
+  /** Reserve `n` slots; returns the offset in `block` (read `block` after the call: it may be new). */
+  take(n: number): number {
+    if (this.#used + n > this.block.length) {
+      this.block = new Float64Array(Math.max(SamplePool.#BLOCK, n));
       this.#used = 0;
     }
-    const view = this.#block.subarray(this.#used, this.#used + n);
+    const at = this.#used;
     this.#used += n;
-    return view;
+    return at;
   }
 }
 
-/** Fixed-capacity ring of good samples; oldest dropped first. Typed arrays: no garbage per sample. */
+/**
+ * Fixed-capacity ring of good samples; oldest dropped first. Typed arrays: no garbage per sample.
+ * Slot k holds its time at `at + 2k` and its value at `at + 2k + 1` of the shared block.
+ */
 class History {
-  readonly #t: Float64Array;
-  readonly #v: Float64Array;
+  readonly #buf: Float64Array;
+  readonly #at: number;
+  readonly #cap: number;
   #start = 0;
   #size = 0;
 
   constructor(capacity: number, pool?: SamplePool) {
-    this.#t = pool === undefined ? new Float64Array(capacity) : pool.take(capacity);
-    this.#v = pool === undefined ? new Float64Array(capacity) : pool.take(capacity);
+    this.#cap = capacity;
+    if (pool === undefined || capacity === 0) {
+      this.#buf = new Float64Array(2 * capacity);
+      this.#at = 0;
+    } else {
+      this.#at = pool.take(2 * capacity);
+      this.#buf = pool.block;
+    }
+  }
+
+  /** Buffer index of the time of ring slot i (its value follows). */
+  #slot(i: number): number {
+    return this.#at + 2 * i;
   }
 
   push(t: number, v: number): void {
-    const cap = this.#t.length;
+    const cap = this.#cap;
     if (cap === 0) return;
-    if (this.#size > 0 && t <= this.#t[(this.#start + this.#size - 1) % cap]!) return; // same or older sample
-    const i = (this.#start + this.#size) % cap;
-    this.#t[i] = t;
-    this.#v[i] = v;
+    if (this.#size > 0 && t <= this.#buf[this.#slot((this.#start + this.#size - 1) % cap)]!) return; // same or older sample
+    const j = this.#slot((this.#start + this.#size) % cap);
+    this.#buf[j] = t;
+    this.#buf[j + 1] = v;
     if (this.#size < cap) this.#size++;
     else this.#start = (this.#start + 1) % cap;
   }
 
   since(fromT: number): HistorySample[] {
-    const cap = this.#t.length;
     const out: HistorySample[] = [];
     for (let k = 0; k < this.#size; k++) {
-      const i = (this.#start + k) % cap;
-      const t = this.#t[i]!;
-      if (t >= fromT) out.push({ t, v: this.#v[i]! });
+      const j = this.#slot((this.#start + k) % this.#cap);
+      const t = this.#buf[j]!;
+      if (t >= fromT) out.push({ t, v: this.#buf[j + 1]! });
     }
     return out;
   }
 
   /** Least-squares trend of the samples from `fromT` on, without copying them (the rate-of-rise hot path). */
   trend(fromT: number): Trend {
-    const cap = this.#t.length;
-    const tArr = this.#t;
-    const vArr = this.#v;
+    const cap = this.#cap;
+    const buf = this.#buf;
+    const at = this.#at;
     // Samples are in time order: skip the ones before fromT once, then sum the rest (no modulo per sample).
     let k0 = 0;
     while (k0 < this.#size) {
       let i = this.#start + k0;
       if (i >= cap) i -= cap;
-      if (tArr[i]! >= fromT) break;
+      if (buf[at + 2 * i]! >= fromT) break;
       k0++;
     }
     const n = this.#size - k0;
     if (n === 0) return { samples: 0, spanMs: 0, slopePerMs: 0 };
-    let i = this.#start + k0;
-    if (i >= cap) i -= cap;
-    const first = tArr[i]!;
+    let i0 = this.#start + k0;
+    if (i0 >= cap) i0 -= cap;
+    const first = buf[at + 2 * i0]!;
     let last = first;
     let tMean = 0;
     let vMean = 0;
+    let i = i0;
     for (let k = k0; k < this.#size; k++) {
-      const t = tArr[i]!;
+      const t = buf[at + 2 * i]!;
       last = t;
       tMean += t;
-      vMean += vArr[i]!;
+      vMean += buf[at + 2 * i + 1]!;
       if (++i === cap) i = 0;
     }
     tMean /= n;
     vMean /= n;
     let num = 0;
     let den = 0;
-    i = this.#start + k0;
-    if (i >= cap) i -= cap;
+    i = i0;
     for (let k = k0; k < this.#size; k++) {
-      const dt = tArr[i]! - tMean;
-      num += dt * (vArr[i]! - vMean);
+      const dt = buf[at + 2 * i]! - tMean;
+      num += dt * (buf[at + 2 * i + 1]! - vMean);
       den += dt * dt;
       if (++i === cap) i = 0;
     }
     return { samples: n, spanMs: last - first, slopePerMs: den === 0 ? 0 : num / den, firstMs: first };
-  }
-
-  clear(): void {
-    this.#size = 0;
-    this.#start = 0;
   }
 }
 

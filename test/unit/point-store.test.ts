@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bad, good, type PointValue } from "../../src/points/point.js";
 import { PointStore } from "../../src/points/store.js";
+import { leastSquaresSlope } from "../../src/rules/rate-of-rise.js";
 
 const T0 = Date.UTC(2026, 10, 25, 3, 0, 0);
 
@@ -58,5 +59,22 @@ describe("PointStore", () => {
       const byRead = ["d1/a", "d1/b", "d2/x"].filter((k) => s.read(k, now).reason === "stale");
       expect(visited(now)).toEqual(byRead);
     }
+  });
+
+  it("a full history ring keeps the newest samples, and its trend is the least-squares line over them", () => {
+    const s = new PointStore({ historyCapacity: 7 });
+    for (const id of ["a", "b"]) s.declare({ key: `d/${id}`, deviceId: "d", pointId: id, unit: "" }, 60_000);
+    for (let k = 0; k < 20; k++) {
+      s.update("d/a", good(20 + k * 0.5 + (k % 3) * 0.1, T0 + k * 1000));
+      s.update("d/b", good(-k, T0 + k * 1000)); // a neighbour in the same pool must not bleed in
+    }
+    s.update("d/a", good(99, T0 + 19_000)); // same time again: not a new sample
+    const all = s.history("d/a", 0);
+    expect(all.map((x) => x.t)).toEqual(Array.from({ length: 7 }, (_, i) => T0 + (13 + i) * 1000));
+    const from = T0 + 15_500;
+    const tr = s.trend("d/a", from);
+    const samples = s.history("d/a", from);
+    expect(tr).toEqual({ samples: 4, spanMs: 3000, slopePerMs: leastSquaresSlope(samples), firstMs: T0 + 16_000 });
+    expect(s.trend("d/b", 0).slopePerMs).toBeCloseTo(-0.001, 12);
   });
 });

@@ -127,91 +127,116 @@ export function compilePoint(spec: DecodeSpec, file = "(profile)"): CompiledPoin
   return new RegisterDecoder(spec);
 }
 
-/** A compiled register point: the spec's fields it needs, flat, and one shared decode method. */
-class RegisterDecoder implements CompiledPoint {
-  readonly #label: string;
-  readonly #table: ModbusTable;
-  readonly #address: number;
-  readonly #words: number;
-  readonly #type: DataType;
-  readonly #wordOrder: Order;
-  readonly #byteOrder: Order;
-  readonly #bitfield: boolean;
-  readonly #bit: number | undefined;
+/** What decoders of many points share (every cell temperature of a profile decodes alike). */
+interface Shape {
+  readonly table: ModbusTable;
+  readonly words: number;
+  readonly type: DataType;
+  readonly wordOrder: Order;
+  readonly byteOrder: Order;
+  readonly bitfield: boolean;
+  readonly bit: number | undefined;
   /** The SunSpec not-implemented pattern of this type, for SunSpec points. */
-  readonly #ni: number | undefined;
+  readonly ni: number | undefined;
   /** Profile sentinels; undefined when there are none (the usual case). */
-  readonly #listed: ReadonlySet<number> | undefined;
+  readonly listed: ReadonlySet<number> | undefined;
+  readonly scale: number;
+  readonly offset: number;
+  readonly unit: string;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** Shapes by their content: a few per profile, however many points (bounded by the profiles' point kinds). */
+const shapes = new Map<string, Shape>();
+
+function shapeOf(spec: DecodeSpec): Shape {
+  const [lo, hi] = spec.range ?? [-Infinity, Infinity];
+  const ni = spec.sunspec !== undefined ? SUNSPEC_NOT_IMPLEMENTED[spec.type] : undefined;
+  const key = [spec.table, spec.type, spec.wordOrder, spec.byteOrder, spec.bit, ni, spec.sentinels.join(","), spec.scale, spec.offset, spec.unit, lo, hi].join("|");
+  let shape = shapes.get(key);
+  if (shape === undefined) {
+    shape = {
+      table: spec.table,
+      words: registerCount[spec.type],
+      type: spec.type,
+      wordOrder: spec.wordOrder,
+      byteOrder: spec.byteOrder,
+      bitfield: spec.type === "bitfield16" || spec.type === "bitfield32" || spec.bit !== undefined,
+      bit: spec.bit,
+      ni,
+      listed: spec.sentinels.length > 0 ? new Set(spec.sentinels) : undefined,
+      scale: spec.scale,
+      offset: spec.offset,
+      unit: spec.unit,
+      lo,
+      hi,
+    };
+    shapes.set(key, shape);
+  }
+  return shape;
+}
+
+/** A compiled register point: its addresses and label, the rest shared with points that decode alike. */
+class RegisterDecoder implements CompiledPoint {
+  readonly #shape: Shape;
+  readonly #address: number;
   readonly #sfAddress: number | undefined;
-  readonly #scale: number;
-  readonly #offset: number;
-  readonly #unit: string;
-  readonly #lo: number;
-  readonly #hi: number;
+  readonly #label: string;
 
   constructor(spec: DecodeSpec) {
-    this.#label = spec.label;
-    this.#table = spec.table;
+    this.#shape = shapeOf(spec);
     this.#address = spec.address;
-    this.#words = registerCount[spec.type];
-    this.#type = spec.type;
-    this.#wordOrder = spec.wordOrder;
-    this.#byteOrder = spec.byteOrder;
-    this.#bitfield = spec.type === "bitfield16" || spec.type === "bitfield32" || spec.bit !== undefined;
-    this.#bit = spec.bit;
-    this.#ni = spec.sunspec !== undefined ? SUNSPEC_NOT_IMPLEMENTED[spec.type] : undefined;
-    this.#listed = spec.sentinels.length > 0 ? new Set(spec.sentinels) : undefined;
     this.#sfAddress = spec.sunspec?.sfAddress;
-    this.#scale = spec.scale;
-    this.#offset = spec.offset;
-    this.#unit = spec.unit;
-    [this.#lo, this.#hi] = spec.range ?? [-Infinity, Infinity];
+    this.#label = spec.label;
   }
 
   get reads(): readonly RegisterRead[] {
-    const reads: RegisterRead[] = [{ table: this.#table, address: this.#address, count: this.#words, label: this.#label }];
-    if (this.#sfAddress !== undefined) reads.push({ table: this.#table, address: this.#sfAddress, count: 1, label: `${this.#label} scale factor` });
+    const { table, words } = this.#shape;
+    const reads: RegisterRead[] = [{ table, address: this.#address, count: words, label: this.#label }];
+    if (this.#sfAddress !== undefined) reads.push({ table, address: this.#sfAddress, count: 1, label: `${this.#label} scale factor` });
     return reads;
   }
 
   #hex(p: number): string {
-    return `0x${p.toString(16).toUpperCase().padStart(Math.min(this.#words * 16, 32) / 4, "0")}`;
+    return `0x${p.toString(16).toUpperCase().padStart(Math.min(this.#shape.words * 16, 32) / 4, "0")}`;
   }
 
   decode(image: RegisterImage, ts: number): PointValue {
-    const table = this.#table;
-    const words = this.#words;
+    const sh = this.#shape;
+    const table = sh.table;
+    const words = sh.words;
     const block = image.locate(table, this.#address, words);
     if (block === undefined) return bad("comm_fail", ts, `${table} ${this.#address}+${words} missing from the response`);
-    readRaw(this.#type, words, this.#wordOrder, this.#byteOrder, block.data, block.at);
+    readRaw(sh.type, words, sh.wordOrder, sh.byteOrder, block.data, block.at);
     const raw = rawValue;
     const pattern = rawPattern;
-    if (this.#listed !== undefined && (this.#listed.has(raw) || this.#listed.has(pattern))) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is a sentinel listed in the profile`);
-    if (this.#ni !== undefined && pattern === this.#ni) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is the SunSpec not-implemented value for ${this.#type}`);
+    if (sh.listed !== undefined && (sh.listed.has(raw) || sh.listed.has(pattern))) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is a sentinel listed in the profile`);
+    if (sh.ni !== undefined && pattern === sh.ni) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is the SunSpec not-implemented value for ${sh.type}`);
     if (!Number.isFinite(raw)) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is ${Number.isNaN(raw) ? "NaN" : "infinite"}, not a reading`);
     let value: number;
-    if (this.#bitfield) {
+    if (sh.bitfield) {
       // A bitfield is a set of flags: no scale, offset or scale factor applies.
-      value = this.#bit === undefined ? pattern : Math.floor(pattern / 2 ** this.#bit) % 2;
+      value = sh.bit === undefined ? pattern : Math.floor(pattern / 2 ** sh.bit) % 2;
     } else {
       value = raw;
       const sfAddress = this.#sfAddress;
       if (sfAddress !== undefined) {
         const sfBlock = image.locate(table, sfAddress, 1);
         if (sfBlock === undefined) return bad("comm_fail", ts, `scale factor ${table} ${sfAddress} missing from the response`);
-        const sfWord = fixBytes(sfBlock.data[sfBlock.at]!, this.#byteOrder);
+        const sfWord = fixBytes(sfBlock.data[sfBlock.at]!, sh.byteOrder);
         if (sfWord === SUNSSF_NOT_IMPLEMENTED) return bad("sentinel", ts, `scale factor at ${sfAddress} is 0x8000, the SunSpec not-implemented value`);
         const sf = sfWord >= 0x8000 ? sfWord - 0x10000 : sfWord;
         if (Math.abs(sf) > SUNSSF_MAX) return bad("out_of_range", ts, `scale factor at ${sfAddress} is ${sf}, outside -10..10`);
         // Divide for negative exponents: 3301 / 10 is exactly 330.1, 3301 * 0.1 is not.
         value = sf < 0 ? value / 10 ** -sf : value * 10 ** sf;
       }
-      if (this.#scale !== 1) value *= this.#scale;
-      if (this.#offset !== 0) value += this.#offset;
+      if (sh.scale !== 1) value *= sh.scale;
+      if (sh.offset !== 0) value += sh.offset;
     }
     if (!Number.isFinite(value)) return bad("sentinel", ts, `raw ${this.#hex(pattern)} scales to ${value}`);
-    if (value < this.#lo || value > this.#hi) {
-      return bad("out_of_range", ts, `value ${value}${this.#unit === "" ? "" : " " + this.#unit} (raw ${this.#hex(pattern)}) is outside the range [${this.#lo}, ${this.#hi}]`);
+    if (value < sh.lo || value > sh.hi) {
+      return bad("out_of_range", ts, `value ${value}${sh.unit === "" ? "" : " " + sh.unit} (raw ${this.#hex(pattern)}) is outside the range [${sh.lo}, ${sh.hi}]`);
     }
     return good(value, ts);
   }

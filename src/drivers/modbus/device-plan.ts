@@ -49,8 +49,18 @@ export function planDevice(device: Device, sunspec?: ReadonlyMap<string, Sunspec
   requests.forEach((req, ri) => {
     for (const readIdx of req.reads) perPoint[readOwner[readIdx]!]!.add(ri);
   });
+  // Most points share their request list with their neighbours: one array per distinct list.
+  const lists = new Map<string, readonly number[]>();
+  const listOf = (set: Set<number>): readonly number[] => {
+    const list = [...set];
+    const key = list.join(",");
+    const known = lists.get(key);
+    if (known !== undefined) return known;
+    lists.set(key, list);
+    return list;
+  };
   return {
     requests,
-    points: decoders.map((decoder, i) => ({ key: pointKey(device.id, device.points[i]!.pointId), decoder, requests: [...perPoint[i]!] })),
+    points: decoders.map((decoder, i) => ({ key: pointKey(device.id, device.points[i]!.pointId), decoder, requests: listOf(perPoint[i]!) })),
   };
 }
