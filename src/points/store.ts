@@ -271,6 +271,18 @@ export class PointStore {
   }
 
   /**
+   * The number of a handle's reading when read() would give it as good at `now`; undefined
+   * otherwise (read() then says why). The rules' hot path: no object per read.
+   */
+  goodValueHandle(h: PointHandle, now: number): number | undefined {
+    const e = h as Entry;
+    if (e.good) return now - e.ts > e.staleAfterMs ? undefined : e.num;
+    const v = e.value;
+    if (v === undefined || v.quality !== "good" || v.value === null) return undefined;
+    return now - v.sourceTs > e.staleAfterMs ? undefined : v.value;
+  }
+
+  /**
    * Calls `visit` with every point that reads stale at `now` (a good or uncertain value past its
    * limit, or never read): what a write would have reported, for the readers that evaluate only
    * what changed. Only devices whose earliest possible stale time has passed are scanned; a device

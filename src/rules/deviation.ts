@@ -2,7 +2,6 @@
 // its module), over good points only. A group with too few good points cannot be judged: a fault.
 import type { DeviationRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
-import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit } from "./delay.js";
 import { faultOf, median, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
@@ -36,10 +35,10 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
         const goodValues: { point: string; value: number }[] = [];
         for (const pi of members) {
           const point = rule.points[pi]!;
-          const v = refs.read(store, pi, now);
-          if (isGood(v)) goodValues.push({ point, value: v.value });
+          const value = refs.goodValue(store, pi, now);
+          if (value !== undefined) goodValues.push({ point, value });
           else {
-            faults.push(faultOf(rule.id, point, v));
+            faults.push(faultOf(rule.id, point, refs.read(store, pi, now)));
             conditions.drop(point);
           }
         }

@@ -3,7 +3,6 @@
 // only when the point itself is not good (e.g. just after start-up, history is still filling).
 import type { RaisedStage, RateOfRiseRule } from "../config/types.js";
 import type { Evidence } from "../events.js";
-import { isGood } from "../points/point.js";
 import type { HistorySample, Trend } from "../points/store.js";
 import { ConditionTable } from "./delay.js";
 import { faultOf, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
@@ -54,9 +53,9 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
       const hits: { rate: number; evidence: Evidence }[] = [];
       for (let pi = 0; pi < rule.points.length; pi++) {
         const point = rule.points[pi]!;
-        const v = refs.read(store, pi, now);
-        if (!isGood(v)) {
-          faults.push(faultOf(rule.id, point, v));
+        const value = refs.goodValue(store, pi, now);
+        if (value === undefined) {
+          faults.push(faultOf(rule.id, point, refs.read(store, pi, now)));
           conditions.drop(point);
           continue;
         }
@@ -71,7 +70,7 @@ export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
         if (conditions.step(point, ratePerMin > rule.ratePerMin, now)) {
           hits.push({
             rate: ratePerMin,
-            evidence: { rule: rule.id, point, value: v.value, quality: v.quality, ratePerMin, threshold: rule.ratePerMin },
+            evidence: { rule: rule.id, point, value, quality: "good", ratePerMin, threshold: rule.ratePerMin },
           });
         }
       }

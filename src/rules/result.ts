@@ -3,7 +3,7 @@
 import type { RaisedStage, Rule, Stage } from "../config/types.js";
 import { stages } from "../config/site-schema.js";
 import type { Evidence } from "../events.js";
-import type { PointValue } from "../points/point.js";
+import { isGood, type PointValue } from "../points/point.js";
 import type { PointHandle, PointStore, Trend } from "../points/store.js";
 
 export interface RuleResult {
@@ -21,7 +21,7 @@ export interface RuleResult {
 }
 
 /** The part of the point store rules read: current value (staleness applied) and good history. */
-export type PointReader = Pick<PointStore, "read" | "history"> & Partial<Pick<PointStore, "trend" | "handle" | "readHandle" | "trendHandle">>;
+export type PointReader = Pick<PointStore, "read" | "history"> & Partial<Pick<PointStore, "trend" | "handle" | "readHandle" | "trendHandle" | "goodValueHandle">>;
 
 /**
  * A rule's points resolved to the reader's handles, once per reader: the hot path of every rule
@@ -46,6 +46,15 @@ export class PointRefs {
     if (store !== this.#reader) this.#bind(store);
     const h = this.#handles[i];
     return h === undefined ? store.read(this.keys[i]!, now) : store.readHandle!(h, now);
+  }
+
+  /** Point `i`'s number when it reads good at `now`, else undefined (read() says why): no object per read. */
+  goodValue(store: PointReader, i: number, now: number): number | undefined {
+    if (store !== this.#reader) this.#bind(store);
+    const h = this.#handles[i];
+    if (h !== undefined && store.goodValueHandle !== undefined) return store.goodValueHandle(h, now);
+    const v = h === undefined ? store.read(this.keys[i]!, now) : store.readHandle!(h, now);
+    return isGood(v) ? v.value : undefined;
   }
 
   /** The trend of point `i` from `fromT` on, or undefined when the reader has no trend (the caller computes it). */

@@ -2,7 +2,6 @@
 // deadband and on/off delays. The rule's stage is the highest stage of any level active on any point.
 import type { RaisedStage, ThresholdLevelName, ThresholdRule } from "../config/types.js";
 import type { Evidence } from "../events.js";
-import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit, type Direction } from "./delay.js";
 import { faultOf, higherStage, stageRank, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
@@ -39,9 +38,9 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
       let stage: RaisedStage | undefined;
       for (let pi = 0; pi < rule.points.length; pi++) {
         const point = rule.points[pi]!;
-        const v = refs.read(store, pi, now);
-        if (!isGood(v)) {
-          faults.push(faultOf(rule.id, point, v));
+        const value = refs.goodValue(store, pi, now);
+        if (value === undefined) {
+          faults.push(faultOf(rule.id, point, refs.read(store, pi, now)));
           for (let li = 0; li < perPoint; li++) conditions.drop(pi * perPoint + li);
           continue;
         }
@@ -49,14 +48,14 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
         for (let li = 0; li < levels.length; li++) {
           const l = levels[li]!;
           const key = pi * perPoint + li;
-          const raw = pastLimit(v.value, l.value, rule.deadband, l.direction, conditions.wasActive(key));
+          const raw = pastLimit(value, l.value, rule.deadband, l.direction, conditions.wasActive(key));
           if (!conditions.step(key, raw, now)) continue;
-          const margin = l.direction === "above" ? v.value - l.value : l.value - v.value;
+          const margin = l.direction === "above" ? value - l.value : l.value - value;
           if (best === undefined || stageRank(l.stage) > stageRank(best.stage)) {
             best = {
               stage: l.stage,
               margin,
-              evidence: { rule: rule.id, point, value: v.value, quality: v.quality, level: l.name, threshold: l.value },
+              evidence: { rule: rule.id, point, value, quality: "good", level: l.name, threshold: l.value },
             };
           }
         }
