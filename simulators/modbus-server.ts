@@ -12,6 +12,8 @@ export class RegisterBank {
 
 export interface ModbusTcpServer {
   readonly port: number;
+  /** Requests answered so far. */
+  requests(): number;
   /** Accept connections and requests but never answer: a hung device. */
   setSilent(silent: boolean): void;
   close(): Promise<void>;
@@ -21,7 +23,9 @@ export interface ModbusTcpServerOptions {
   host?: string;
   /** 0 = an ephemeral port, read back from `port`. */
   port: number;
-  units: Map<number, RegisterBank>;
+  units: ReadonlyMap<number, RegisterBank>;
+  /** Called for every register read answered (FC 3/4), before the answer is sent: the bench uses it to see when a poll carried a change. */
+  onRead?: (unitId: number, bank: RegisterBank, addr: number, count: number) => void;
 }
 
 // Modbus Application Protocol v1.1b3: exception codes and request limits.
@@ -41,6 +45,7 @@ class MalformedFrame extends Error {}
 export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<ModbusTcpServer> {
   const sockets = new Set<net.Socket>();
   let silent = false;
+  let served = 0;
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
@@ -58,7 +63,10 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
           if (protocol !== 0 || length < 2 || length > MAX_LENGTH_FIELD) throw new MalformedFrame();
           const end = at + 6 + length;
           if (pending.length < end) break; // the rest of this frame is in a later chunk
-          if (!silent) replies.push(answer(pending.subarray(at, end), opts.units));
+          if (!silent) {
+            replies.push(answer(pending.subarray(at, end), opts));
+            served++;
+          }
           at = end;
         }
       } catch (err) {
@@ -79,6 +87,7 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
       const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;
       resolve({
         port,
+        requests: () => served,
         setSilent: (s) => {
           silent = s;
         },
@@ -93,17 +102,43 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
 }
 
 /** One complete ADU (MBAP header + PDU) in, one response ADU out. */
-function answer(adu: Buffer, units: Map<number, RegisterBank>): Buffer {
+function answer(adu: Buffer, opts: ModbusTcpServerOptions): Buffer {
   const unitId = adu[6]!;
   const pdu = adu.subarray(MBAP_HEADER);
   const fc = pdu[0]!;
-  const bank = units.get(unitId);
+  const bank = opts.units.get(unitId);
+  if (bank !== undefined && (fc === 3 || fc === 4)) return readRegisters(adu, unitId, bank, opts);
   const body = bank === undefined ? exception(fc, EX_GATEWAY_TARGET_FAILED) : execute(fc, pdu, bank);
   const out = Buffer.allocUnsafe(MBAP_HEADER + body.length);
   adu.copy(out, 0, 0, 4); // transaction id and protocol id echo the request
   out.writeUInt16BE(body.length + 1, 4);
   out[6] = unitId;
   body.copy(out, MBAP_HEADER);
+  return out;
+}
+
+/** FC 3/4, the hot path of every poll: the answer is built in place, one buffer per request. */
+function readRegisters(adu: Buffer, unitId: number, bank: RegisterBank, opts: ModbusTcpServerOptions): Buffer {
+  const pdu = adu.subarray(MBAP_HEADER);
+  need(pdu, 5);
+  const fc = pdu[0]!;
+  const addr = pdu.readUInt16BE(1);
+  const count = pdu.readUInt16BE(3);
+  const ok = count >= 1 && count <= MAX_READ_REGS && addr + count <= 65536;
+  const out = Buffer.allocUnsafe(MBAP_HEADER + (ok ? 2 + 2 * count : 2));
+  adu.copy(out, 0, 0, 4); // transaction id and protocol id echo the request
+  out.writeUInt16BE(out.length - 6, 4);
+  out[6] = unitId;
+  if (!ok) {
+    out[7] = fc | 0x80;
+    out[8] = EX_ILLEGAL_ADDRESS;
+    return out;
+  }
+  const regs = fc === 3 ? bank.holding : bank.input;
+  out[7] = fc;
+  out[8] = 2 * count;
+  for (let i = 0; i < count; i++) out.writeUInt16BE(regs[addr + i]!, MBAP_HEADER + 2 + 2 * i);
+  opts.onRead?.(unitId, bank, addr, count);
   return out;
 }
 
@@ -130,19 +165,6 @@ function execute(fc: number, pdu: Buffer, bank: RegisterBank): Buffer {
       out[0] = fc;
       out[1] = bytes;
       for (let i = 0; i < count; i++) if (bits[addr + i]) out[2 + (i >> 3)]! |= 1 << (i & 7);
-      return out;
-    }
-    case 3:
-    case 4: {
-      need(pdu, 5);
-      const addr = pdu.readUInt16BE(1);
-      const count = pdu.readUInt16BE(3);
-      if (count < 1 || count > MAX_READ_REGS || addr + count > 65536) return exception(fc, EX_ILLEGAL_ADDRESS);
-      const regs = fc === 3 ? bank.holding : bank.input;
-      const out = Buffer.allocUnsafe(2 + 2 * count);
-      out[0] = fc;
-      out[1] = 2 * count;
-      for (let i = 0; i < count; i++) out.writeUInt16BE(regs[addr + i]!, 2 + 2 * i);
       return out;
     }
     case 6: {
