@@ -4,6 +4,9 @@
 // Usage (by the harness): node dist/bench/daemon-host.js SITE_FILE LOG_FILE [POLL_INTERVAL_MS]
 // POLL_INTERVAL_MS overrides every device's interval after validation, below the schema's 50 ms
 // floor, so polls run back to back (the saturated phase); the timeout then stays at 1 s.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
 import { loadSiteConfig } from "../src/config/load.js";
 import type { ZoneFaultChange } from "../src/events.js";
@@ -17,7 +20,8 @@ const [siteFile, logFile, intervalArg] = process.argv.slice(2);
 if (siteFile === undefined || logFile === undefined) throw new Error("usage: daemon-host SITE_FILE LOG_FILE");
 
 const send = (m: DaemonReply): void => void process.send?.(m);
-const loaded = await loadSiteConfig(siteFile);
+// A fresh state directory per run: the bench measures a first start, not a restored picture.
+const loaded = { ...(await loadSiteConfig(siteFile)), stateDir: mkdtempSync(join(tmpdir(), "fb-bench-state-")) };
 const config =
   intervalArg === undefined ? loaded : { ...loaded, devices: loaded.devices.map((d) => ({ ...d, pollIntervalMs: Number(intervalArg), timeoutMs: 1000 })) };
 const log = createLogger(config.logLevel, { pretty: false, destination: pino.destination({ dest: logFile, sync: false }) as unknown as NodeJS.WritableStream });

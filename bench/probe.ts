@@ -31,8 +31,7 @@ const heap = (label: string): void => {
   process.stdout.write(`${label}: heapUsed ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(process.memoryUsage.rss() / 2 ** 20).toFixed(0)} MiB\n`);
 };
 heap("start");
-const config = await loadSiteConfig(file);
-await rm(dir, { recursive: true, force: true });
+const config = { ...(await loadSiteConfig(file)), stateDir: join(dir, "state") };
 heap("config loaded");
 
 let t = Date.UTC(2026, 10, 25, 3, 0, 0);
@@ -106,3 +105,4 @@ process.stdout.write(`evaluation after a poll p50/p99/max ${pct(pollEval, 0.5)}/
 heap("end");
 // FB_PROBE_HEAPSNAP=FILE: a heap snapshot of the built daemon (store, rules, plans) for memory work.
 if (process.env.FB_PROBE_HEAPSNAP !== undefined) process.stdout.write(`heap snapshot: ${writeHeapSnapshot(process.env.FB_PROBE_HEAPSNAP)}\n`);
+await rm(dir, { recursive: true, force: true });

@@ -108,3 +108,12 @@ export class TrustError extends FirebreakError {
     this.name = "TrustError";
   }
 }
+
+/** The state store (state_dir) cannot be opened, is held by another process, or is damaged. */
+export class StateStoreError extends FirebreakError {
+  readonly code = "FB_STATE";
+  constructor(message: string) {
+    super(message);
+    this.name = "StateStoreError";
+  }
+}

@@ -26,6 +26,10 @@ export interface ZoneStageChange {
   readonly fault: boolean;
   readonly faults: readonly Evidence[];
   readonly evidence: readonly Evidence[];
+  /** Not judged since this daemon started and nothing stored: published as stage `unknown`, never as normal. */
+  readonly unjudged?: true;
+  /** The zone's first verdict: it was published as not yet judged until now (`previous` is then `unknown`). */
+  readonly firstJudgement?: true;
 }
 
 /** The zone's sensing went degraded or recovered, without a stage change. */

@@ -36,6 +36,11 @@ export class Annunciator {
     return step.events;
   }
 
+  /** Continue from stored records (before the first update): nothing already announced is announced again. */
+  restore(records: readonly AlarmRecord[]): void {
+    for (const r of records) if (this.#rules.has(r.rule)) this.#alarms.set(r.id, r);
+  }
+
   get(alarmId: string): AlarmRecord | undefined {
     return this.#alarms.get(alarmId);
   }

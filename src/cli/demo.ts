@@ -1,6 +1,7 @@
 // `firebreak demo`: an embedded MQTT broker, the simulated battery room of config/example-site.yaml
 // and the daemon, all on one accelerated clock, playing a scenario. What the daemon publishes is
 // narrated in plain words from what a subscriber receives, with the topic it came on.
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -90,5 +91,7 @@ function withSimulatorPorts(c: SiteConfig, ports: ReadonlyMap<string, number>, m
     url: mqttUrl, clientId: "", cleanSession: false, keepaliveS: 30, queueLimit: 10000, reconnectMinMs: 500, reconnectMaxMs: 30000,
     pointTelemetry: { enabled: false, minIntervalMs: 1000 },
   };
-  return { ...c, devices, mqtt: { ...mqttConfig, url: mqttUrl, clientId: `firebreak-${c.site}-${c.instance}-demo` } };
+  // A fresh state directory per demo: each run starts from an empty picture (and needs no root).
+  const stateDir = mkdtempSync(join(tmpdir(), "firebreak-demo-state-"));
+  return { ...c, devices, stateDir, mqtt: { ...mqttConfig, url: mqttUrl, clientId: `firebreak-${c.site}-${c.instance}-demo` } };
 }

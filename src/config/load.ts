@@ -302,7 +302,7 @@ async function buildSite(
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir) },
   };
 }
 

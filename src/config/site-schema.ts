@@ -218,6 +218,11 @@ export const siteSchema = z
     rules: z.array(ruleSchema).min(1),
     mqtt: mqtt.optional(),
     log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
+    /**
+     * Where the durable state (alarm states, latches, incidents, triggers, sequence numbers, unsent
+     * QoS 1 messages, the command audit) lives: one SQLite file per site and instance. Relative to this file.
+     */
+    state_dir: z.string().min(1).default("/var/lib/firebreak"),
     /** Directory for profiles, relative to this file; default: the shipped config/profiles. */
     profiles_dir: z.string().optional(),
   })

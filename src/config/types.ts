@@ -191,4 +191,6 @@ export interface SiteConfig {
   readonly rules: readonly Rule[];
   readonly mqtt?: MqttConfig;
   readonly logLevel: LogLevel;
+  /** Absolute path of the state directory (the SQLite state store lives here). */
+  readonly stateDir: string;
 }

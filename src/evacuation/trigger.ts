@@ -65,6 +65,14 @@ export function reasonFrom(evidence: readonly Evidence[], rules: ReadonlyMap<str
   return labels.length > 0 ? labels.join(" + ") : "zone at evacuate";
 }
 
+/** What the state store keeps per zone: incident numbers and the open trigger (with its first issuedAt). */
+export interface IncidentRecord {
+  readonly zone: string;
+  readonly closedUpTo: number;
+  readonly open?: number;
+  readonly trigger?: EvacuationTrigger;
+}
+
 interface ZoneIncidents {
   /** The highest incident number closed by an operator's clear (0: none yet). */
   closedUpTo: number;
@@ -151,6 +159,25 @@ export class EvacuationLedger {
     z.open = parsed.incident;
     z.trigger = undefined;
     return { adopted: true };
+  }
+
+  /** The open incident of a zone (issued here or adopted), if any. */
+  openIncident(zone: string): number | undefined {
+    return this.#incidents.get(zone)?.open;
+  }
+
+  exportState(): IncidentRecord[] {
+    return [...this.#incidents].map(([zone, z]) => ({
+      zone,
+      closedUpTo: z.closedUpTo,
+      ...(z.open === undefined ? {} : { open: z.open }),
+      ...(z.trigger === undefined ? {} : { trigger: z.trigger }),
+    }));
+  }
+
+  /** Continue from stored incidents: numbers never go back, an open trigger keeps its id and issuedAt. */
+  restore(records: readonly IncidentRecord[]): void {
+    for (const r of records) this.#incidents.set(r.zone, { closedUpTo: r.closedUpTo, open: r.open, trigger: r.trigger });
   }
 
   /** Triggers issued by this instance for open incidents (what is retained on MQTT). */

@@ -41,7 +41,11 @@ export class RuleEngine {
   /** Indices of the rules the last pass evaluated, ascending. */
   #evaluated: number[] = [];
 
+  /** The rules, in config order: result i is rule i's. */
+  readonly rules: readonly Rule[];
+
   constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">) {
+    this.rules = config.rules;
     const devicePoints = new Map<string, string[]>();
     for (const d of [...config.devices, ...(config.opcuaDevices ?? [])]) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
     this.#evaluators = config.rules.map((r) => evaluatorFor(r, devicePoints));

@@ -8,12 +8,18 @@ import { packageRoot } from "../config/load.js";
 import type { SiteConfig } from "../config/types.js";
 import { ModbusPoller } from "../drivers/modbus/poller.js";
 import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
+import type { AlarmRecord } from "../alarms/lifecycle.js";
+import type { IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
+import type { OutMessage } from "../outputs/mqtt/payloads.js";
 import { pointKey } from "../points/point.js";
 import { DEFAULT_HISTORY, PointStore } from "../points/store.js";
-import { RoomWatch } from "../zones/room-watch.js";
+import { StateStore } from "../state/store.js";
+import type { ZoneSnapshot } from "../zones/stage.js";
+import type { RoomWatch } from "../zones/room-watch.js";
 import type { Clock, TimerHandle } from "./clock.js";
+import { buildRoomWatch } from "./core.js";
 
 export function firebreakVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: string };
@@ -42,6 +48,9 @@ export class Daemon {
   readonly #pollers: (ModbusPoller | OpcuaSubscriber)[] = [];
   readonly #pollerDevices: string[] = [];
   #mqtt: MqttOutput | undefined;
+  #state: StateStore | undefined;
+  /** State store writes that failed: each decision was published anyway, but would not survive a restart. */
+  #stateFailures = 0;
   #tick: TimerHandle | undefined;
   #evaluating = false;
   /** Rules start once every point has its first reading (good or bad), or the start-up grace is over. */
@@ -73,7 +82,7 @@ export class Daemon {
     }
     // The watch follows the store's changes: after a poll only the rules that read changed points
     // run again; the tick adds those of points gone stale and those time alone can change.
-    this.watch = new RoomWatch({ config: ctx.config, store: this.store, startedAt: this.startedAt });
+    this.watch = buildRoomWatch(ctx.config, this.store, this.startedAt);
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
     // On an accelerated clock (simulator runs) the devices still answer in real time: allow them at
@@ -85,12 +94,48 @@ export class Daemon {
     );
   }
 
+  /**
+   * Open the state store and continue from its picture: latched zones, alarm states, incidents and
+   * open triggers, the event sequence number and the messages the broker never acknowledged. Throws
+   * (before anything is published) when the store cannot be used: a daemon that would forget its
+   * decisions must not start.
+   */
+  #restore(): { seq: number; pending: OutMessage[] } {
+    const { config, log } = this.#ctx;
+    const state = StateStore.open({ dir: config.stateDir, site: config.site, instance: config.instance });
+    this.#state = state;
+    const pic = state.load();
+    this.watch.restore({ zones: pic.zones as ZoneSnapshot[], incidents: pic.incidents as IncidentRecord[] });
+    this.watch.alarms.restore(pic.alarms as AlarmRecord[]);
+    const latched = (pic.zones as ZoneSnapshot[]).filter((z) => z.latched).map((z) => `${z.zone}:${z.stage}`);
+    log.info(
+      { file: state.file, boot: pic.boots, seq: pic.seq, zones: pic.zones.length, alarms: pic.alarms.length, latched, unsent: pic.outbox.length },
+      pic.boots === 1 ? "state store created: no earlier picture" : `state restored from ${state.file}`,
+    );
+    return { seq: pic.seq, pending: pic.outbox.map((e) => ({ ...e.msg, journalId: e.id })) };
+  }
+
   start(): void {
     const { config, clock, log } = this.#ctx;
     const version = firebreakVersion();
     log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    const restored = this.#restore();
     if (config.mqtt !== undefined) {
+      const state = this.#state!;
+      const alarmIds = new Set(config.rules.flatMap((r) => [r.id, `${r.id}:fault`]));
       this.#mqtt = new MqttOutput({
+        journal: {
+          append: (msgs, seq) =>
+            state.transaction(() => {
+              state.saveSeq(seq);
+              return state.appendOutbox(msgs, clock.now());
+            }),
+          done: (ids) => state.outboxDone(ids),
+        },
+        initialSeq: restored.seq,
+        pending: restored.pending,
+        legacyOwned: (ref) => (ref.kind === "alarm" ? alarmIds.has(ref.id) : config.zones.has(ref.id)),
+        adoptTrigger: (zone, id) => this.#adopt(zone, id),
         config: config.mqtt,
         site: config.site,
         instance: config.instance,
@@ -167,7 +212,7 @@ export class Daemon {
     this.#evaluating = true;
     try {
       const events = this.watch.step(now, changedOnly);
-      for (const e of events) this.#emit(e);
+      if (events.length > 0) this.#commitAndPublish(events);
     } catch (err) {
       this.#ctx.log.error({ err, component: "rules" }, "rule evaluation failed; the next tick tries again");
     } finally {
@@ -175,7 +220,57 @@ export class Daemon {
     }
   }
 
-  #emit(e: CoreEvent): void {
+  /**
+   * Commit what the core decided (zone pictures, incidents, changed alarms, the numbered messages)
+   * in one transaction, then publish it. A store that fails is logged and counted, and the decision
+   * is published anyway: people must hear of a fire even when the disk is full.
+   */
+  #commitAndPublish(events: readonly CoreEvent[], alsoInTransaction?: (state: StateStore) => void): void {
+    const mqtt = this.#mqtt;
+    const prepared = mqtt?.prepare(events);
+    let ids: number[] | undefined;
+    const state = this.#state;
+    if (state !== undefined) {
+      try {
+        ids = state.transaction(() => {
+          this.#persistCore(state, events);
+          alsoInTransaction?.(state);
+          if (prepared === undefined || prepared.messages.length === 0) return undefined;
+          state.saveSeq(prepared.seq);
+          return state.appendOutbox(prepared.messages, this.#ctx.clock.now());
+        });
+      } catch (err) {
+        this.#stateFailures++;
+        this.#ctx.log.error({ err, failures: this.#stateFailures }, "state store write failed: publishing the decision anyway, but it will not survive a restart; check the disk and state_dir");
+      }
+    }
+    for (const e of events) this.#log(e);
+    if (prepared !== undefined) mqtt!.send(prepared, ids);
+    for (const e of events) this.#ctx.onEvent?.(e);
+  }
+
+  #persistCore(state: StateStore, events: readonly CoreEvent[]): void {
+    const core = this.watch.exportState();
+    state.saveZones(core.zones);
+    state.saveIncidents(core.incidents);
+    const alarms: AlarmRecord[] = [];
+    for (const e of events) if (e.type === "alarm") alarms.push(e.alarm as AlarmRecord);
+    state.saveAlarms(alarms);
+  }
+
+  /** A trigger retained on the broker for one of our zones: adopt its incident (and keep it stored). */
+  #adopt(zone: string, triggerId: string): boolean {
+    if (!this.watch.adoptRetainedTrigger(zone, triggerId)) return false;
+    try {
+      this.#state?.transaction(() => this.#persistCore(this.#state!, []));
+    } catch (err) {
+      this.#stateFailures++;
+      this.#ctx.log.error({ err }, "state store write failed while adopting a retained trigger");
+    }
+    return true;
+  }
+
+  #log(e: CoreEvent): void {
     const log = this.#ctx.log;
     switch (e.type) {
       case "zone_stage":
@@ -191,8 +286,6 @@ export class Daemon {
         log.error({ trigger: e.id, zone: e.zone, racks: e.racks, hosts: e.hosts }, `evacuation trigger ${e.id} for zone ${e.zone}: ${e.reason}`);
         break;
     }
-    this.#mqtt?.publish(e);
-    this.#ctx.onEvent?.(e);
   }
 
   pollerStatus() {
@@ -209,6 +302,7 @@ export class Daemon {
     this.#tick?.cancel();
     await Promise.all(this.#pollers.map((p) => p.stop()));
     await this.#mqtt?.stop();
+    this.#state?.close();
     this.#ctx.log.info("firebreak stopped");
   }
 }

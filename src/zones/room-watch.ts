@@ -1,20 +1,38 @@
 // The deciding core's one entry point for the runtime: evaluates the rules at a time, advances the
 // alarms, the zone stages and the evacuation triggers, and returns what changed as CoreEvents.
-// Pure apart from its own state: time is the `now` argument, the store is read-only here.
-import type { SiteConfig, Zone } from "../config/types.js";
-import { Annunciator } from "../alarms/annunciator.js";
+// Pure apart from its own state: time is the `now` argument, the store is read-only here. The
+// runtime builds the parts (rule engine, annunciator, ledger) and hands them in; the state store
+// persists what exportState() returns and gives it back through restore().
+import type { Zone } from "../config/types.js";
+import type { Annunciator } from "../alarms/annunciator.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
-import { EvacuationLedger } from "../evacuation/trigger.js";
+import type { EvacuationLedger, IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent, EvacuationTrigger } from "../events.js";
 import type { PointStore } from "../points/store.js";
-import { RuleEngine } from "../rules/engine.js";
+import type { RuleEngine } from "../rules/engine.js";
 import type { PointReader, RuleResult } from "../rules/result.js";
-import { clearZone, initialZone, stepZone, type ZoneSnapshot } from "./stage.js";
+import { clearZone, initialZone, stepZone, unjudgedZone, type ZoneSnapshot } from "./stage.js";
 
 export interface RoomWatchSnapshot {
   readonly zones: ZoneSnapshot[];
   readonly alarms: AlarmRecord[];
   readonly triggers: EvacuationTrigger[];
+}
+
+/** What the state store keeps of the core: zone pictures, incidents; alarms through the annunciator. */
+export interface CoreState {
+  readonly zones: readonly ZoneSnapshot[];
+  readonly incidents: readonly IncidentRecord[];
+}
+
+export interface RoomWatchParts {
+  readonly zones: readonly Zone[];
+  readonly store: PointStore | PointReader;
+  readonly engine: RuleEngine;
+  readonly alarms: Annunciator;
+  readonly ledger: EvacuationLedger;
+  /** Clock time the watch began. */
+  readonly startedAt?: number;
 }
 
 export class RoomWatch {
@@ -38,14 +56,13 @@ export class RoomWatch {
   /** Clock time the watch began: a zone not yet judged has been `normal` since then, as far as we know. */
   readonly #startedAt: number;
 
-  constructor(opts: { config: SiteConfig; store: PointStore | PointReader; startedAt?: number }) {
-    const { config } = opts;
+  constructor(opts: RoomWatchParts) {
     this.#startedAt = opts.startedAt ?? 0;
-    this.#zones = [...config.zones.values()];
+    this.#zones = [...opts.zones];
     this.#store = opts.store;
-    this.#engine = new RuleEngine(config);
-    this.#alarms = new Annunciator(config.rules);
-    this.#ledger = new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules });
+    this.#engine = opts.engine;
+    this.#alarms = opts.alarms;
+    this.#ledger = opts.ledger;
     // A store that reports its changes lets the periodic step re-run only what changed or time can
     // change; a bare reader gets a full evaluation at every periodic step.
     const store = opts.store as Partial<Pick<PointStore, "onChange" | "visitStale">>;
@@ -63,7 +80,7 @@ export class RoomWatch {
         else this.#engine.markChanged(key); // declared after the watch was built
       });
     }
-    for (const r of config.rules) {
+    for (const r of this.#engine.rules) {
       let list = this.#results.get(r.zone);
       if (list === undefined) this.#results.set(r.zone, (list = []));
       this.#slotOf.push({ list, at: list.length });
@@ -118,9 +135,16 @@ export class RoomWatch {
     const triggers: EvacuationTrigger[] = [];
     for (const zone of this.#zones) {
       if (this.#judged && !touched.has(zone.id)) continue;
-      const prev = this.#zoneState(zone.id, now);
+      const stored = this.#state.get(zone.id);
+      const prev = stored ?? initialZone(zone.id, now);
       const { state, events: zoneEvents } = stepZone(prev, zone, this.#results.get(zone.id) ?? [], now);
       this.#state.set(zone.id, state);
+      // A zone judged for the first time is news even when it is normal: until now it was published
+      // as not yet judged, and consumers must see the verdict.
+      if (stored === undefined && !zoneEvents.some((e) => e.type === "zone_stage")) {
+        const { latched: _l, clearSince: _c, ...change } = state;
+        zoneEvents.unshift({ ...change, firstJudgement: true });
+      }
       if (state.clearSince === undefined) this.#holding.delete(zone.id);
       else this.#holding.add(zone.id);
       events.push(...zoneEvents);
@@ -162,12 +186,47 @@ export class RoomWatch {
     return this.#ledger.adopt(zoneId, triggerId).adopted;
   }
 
-  /** Everything retained on MQTT, for a republish after a reconnect. */
+  /** Everything retained on MQTT, for a republish after a reconnect. Zones never judged say so. */
   snapshot(): RoomWatchSnapshot {
     return {
-      zones: this.#zones.map((z) => this.#state.get(z.id) ?? initialZone(z.id, this.#startedAt)),
+      zones: this.#zones.map((z) => this.#state.get(z.id) ?? unjudgedZone(z.id, this.#startedAt)),
       alarms: this.#alarms.standing(),
       triggers: this.#ledger.openTriggers(),
     };
+  }
+
+  /** The zone pictures and incidents, for the state store (alarms: see the annunciator). */
+  exportState(): CoreState {
+    return { zones: [...this.#state.values()], incidents: this.#ledger.exportState() };
+  }
+
+  /**
+   * Continue from a stored picture, before the first step: zones keep their stage, latch and
+   * evidence (a latched zone stays latched until an operator clears it), incidents their numbers and
+   * open triggers. Zones no longer in the config are dropped.
+   */
+  restore(state: CoreState): void {
+    const known = new Set(this.#zones.map((z) => z.id));
+    for (const z of state.zones) {
+      if (!known.has(z.zone)) continue;
+      this.#state.set(z.zone, z);
+      if (z.clearSince !== undefined) this.#holding.add(z.zone);
+    }
+    this.#ledger.restore(state.incidents.filter((i) => known.has(i.zone)));
+  }
+
+  /** The zones this watch covers, in config order. */
+  zones(): readonly Zone[] {
+    return this.#zones;
+  }
+
+  /** The annunciator, for operator commands on alarms. */
+  get alarms(): Annunciator {
+    return this.#alarms;
+  }
+
+  /** The open incident of a zone, if any. */
+  openIncident(zoneId: string): number | undefined {
+    return this.#ledger.openIncident(zoneId);
   }
 }

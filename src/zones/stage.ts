@@ -26,6 +26,11 @@ export function initialZone(zone: string, now: number): ZoneSnapshot {
   return { type: "zone_stage", zone, stage: "normal", previous: "normal", skipped: [], since: now, latched: false, fault: false, faults: [], evidence: [] };
 }
 
+/** A zone not yet judged and with no stored picture: published as `unknown`, never as `normal`. */
+export function unjudgedZone(zone: string, since: number): ZoneSnapshot {
+  return { ...initialZone(zone, since), unjudged: true };
+}
+
 /** Stages strictly between two stages, in the direction of travel. */
 export function stagesBetween(from: Stage, to: Stage): Stage[] {
   const a = stageRank(from);

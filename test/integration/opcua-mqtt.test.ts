@@ -48,7 +48,7 @@ mqtt: { url: "${broker.url}", point_telemetry: { enabled: true, min_interval_ms:
   await mkdir(trusted, { recursive: true });
   await copyFile(room.certificateFile, join(trusted, basename(room.certificateFile)));
   // The Modbus twin of the panel listens on an ephemeral port: point the daemon at it.
-  const site: SiteConfig = { ...loaded, devices: loaded.devices.map((d) => ({ ...d, modbus: { ...d.modbus, port: room.sim.ports.get(d.id)! } })) };
+  const site: SiteConfig = { ...loaded, stateDir: join(dir, "state"), devices: loaded.devices.map((d) => ({ ...d, modbus: { ...d.modbus, port: room.sim.ports.get(d.id)! } })) };
   rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
   daemon = new Daemon({ config: site, clock: systemClock, log: pino({ level: "silent" }), evaluateEveryMs: 100 });
   daemon.start();

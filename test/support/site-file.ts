@@ -12,6 +12,8 @@ export interface SiteFileOptions {
   readonly source?: string;
   /** Per device; on an accelerated clock a loaded test machine needs more room than 3 polls. */
   readonly staleAfterMs?: number;
+  /** The state directory; default a fresh one beside the written file. */
+  readonly stateDir?: string;
 }
 
 export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
@@ -28,6 +30,7 @@ export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
   doc.setIn(["profiles_dir"], resolve("config/profiles"));
   doc.setIn(["log"], doc.createNode({ level: opts.logLevel ?? "info" }));
   const dir = await mkdtemp(join(tmpdir(), "fb-site-"));
+  doc.setIn(["state_dir"], opts.stateDir ?? join(dir, "state"));
   const file = join(dir, "site.yaml");
   await writeFile(file, doc.toString());
   return file;

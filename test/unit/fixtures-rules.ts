@@ -93,6 +93,7 @@ export function siteConfig(opts: { rules: readonly Rule[]; zones?: readonly Zone
     devices: opts.devices ?? [],
     rules: opts.rules,
     logLevel: "info",
+    stateDir: "/nonexistent/firebreak-unit-tests-keep-no-state",
   };
 }
 

@@ -3,7 +3,7 @@ import type { CoreEvent } from "../../src/events.js";
 import { bad, good, pointKey } from "../../src/points/point.js";
 import { PointStore } from "../../src/points/store.js";
 import type { PointReader } from "../../src/rules/result.js";
-import { RoomWatch } from "../../src/zones/room-watch.js";
+import { buildRoomWatch } from "../../src/runtime/core.js";
 import { commLossRule, device, exampleSite, siteConfig, STALE_MS, T0, thresholdRule, zone } from "./fixtures-rules.js";
 
 /** A deterministic pseudo-random sequence (mulberry32), so a failing case can be replayed. */
@@ -31,9 +31,9 @@ describe("incremental evaluation", () => {
       const rand = rng(seed);
       const a = await exampleSite();
       const b = await exampleSite();
-      const incremental = new RoomWatch({ config: a.config, store: a.store, startedAt: T0 });
+      const incremental = buildRoomWatch(a.config, a.store, T0);
       const fullReader = bareReader(b.store);
-      const fullWatch = new RoomWatch({ config: b.config, store: fullReader, startedAt: T0 });
+      const fullWatch = buildRoomWatch(b.config, fullReader, T0);
       const devices = a.config.devices.map((d) => ({ id: d.id, keys: d.points.map((p) => pointKey(d.id, p.pointId)) }));
       let t = T0;
       let incidents = 0;
@@ -88,9 +88,10 @@ describe("incremental evaluation", () => {
     });
     const store = new PointStore();
     for (const k of keys) store.declare({ key: k, deviceId: k.split("/")[0]!, pointId: k.split("/")[1]!, unit: "" }, STALE_MS);
-    const watch = new RoomWatch({ config, store, startedAt: T0 });
+    const watch = buildRoomWatch(config, store, T0);
     for (const k of keys) store.update(k, good(20, T0));
-    expect(watch.step(T0)).toEqual([]);
+    // The first step only gives the zone its first verdict (it was published as not yet judged).
+    expect(watch.step(T0)).toEqual([expect.objectContaining({ type: "zone_stage", zone: "z1", stage: "normal", firstJudgement: true })]);
     // Only d2 keeps answering; d1 says nothing at all (no write, no error).
     let t = T0;
     const events: CoreEvent[] = [];
@@ -118,7 +119,7 @@ describe("incremental evaluation", () => {
     });
     const store = new PointStore();
     store.declare({ key: "d1/a", deviceId: "d1", pointId: "a", unit: "" }, 60_000);
-    const watch = new RoomWatch({ config, store, startedAt: T0 });
+    const watch = buildRoomWatch(config, store, T0);
     store.update("d1/a", good(70, T0));
     watch.step(T0);
     // No more writes: only ticks. The on-delay runs out at T0 + 3 s.

@@ -111,7 +111,7 @@ describe("payloads", () => {
     const m = zoneStageMessage(t, stage, NOW);
     expect(m).toMatchObject({ topic: "firebreak/v1/dc1/zone/batt-a/stage", qos: 1, retain: true, kind: "state" });
     expect(m.payload).toBe(
-      '{"v":1,"ts":"2026-11-25T03:12:09.412Z","zone":"batt-a","stage":"evacuate","since":"2026-11-25T03:12:09.400Z","previous":"alarm","skipped":[],"fault":false,"faults":[],' +
+      '{"v":1,"ts":"2026-11-25T03:12:09.412Z","zone":"batt-a","stage":"evacuate","judged":true,"since":"2026-11-25T03:12:09.400Z","previous":"alarm","skipped":[],"fault":false,"faults":[],' +
         '"evidence":[{"rule":"offgas-a","point":"offgas-1/ppm","value":48.2,"quality":"good"}]}',
     );
   });

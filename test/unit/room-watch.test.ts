@@ -3,7 +3,8 @@ import type { SiteConfig } from "../../src/config/types.js";
 import type { CoreEvent, EvacuationTrigger } from "../../src/events.js";
 import { bad, good } from "../../src/points/point.js";
 import type { PointStore } from "../../src/points/store.js";
-import { RoomWatch } from "../../src/zones/room-watch.js";
+import { buildRoomWatch } from "../../src/runtime/core.js";
+import type { RoomWatch } from "../../src/zones/room-watch.js";
 import { exampleSite, T0 } from "./fixtures-rules.js";
 
 const HOT_CELL = "cab1/s1/m3/c7/tempC";
@@ -25,7 +26,7 @@ interface Scenario {
 
 async function scenario(): Promise<Scenario> {
   const { config, store } = await exampleSite();
-  const watch = new RoomWatch({ config, store });
+  const watch = buildRoomWatch(config, store);
   const keys = [...store.keys()];
   let t = T0;
   return {

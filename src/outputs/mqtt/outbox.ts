@@ -49,9 +49,13 @@ export class Outbox {
   droppedTelemetry = 0;
   droppedEvents = 0;
 
-  constructor(limit: number) {
+  /** Told of every message that leaves the queue without being sent (superseded or dropped), e.g. to forget its journal row. */
+  readonly #onDiscard: (msg: OutMessage) => void;
+
+  constructor(limit: number, onDiscard: (msg: OutMessage) => void = () => {}) {
     if (!(limit >= 1)) throw new RangeError(`queue limit must be >= 1, got ${limit}`);
     this.#limit = limit;
+    this.#onDiscard = onDiscard;
   }
 
   get size(): number {
@@ -72,16 +76,25 @@ export class Outbox {
         this.#events.push(e);
         break;
       case "state":
-      case "status":
+      case "status": {
         // Re-inserted so the newest message takes the newest place in the flush order.
+        const older = this.#state.get(msg.topic);
         this.#state.delete(msg.topic);
         this.#state.set(msg.topic, e);
+        if (older !== undefined) this.#onDiscard(older.msg);
         break;
+      }
     }
     while (this.size > this.#limit) {
-      if (this.#telemetry.shift() !== undefined) this.droppedTelemetry++;
-      else if (this.#events.shift() !== undefined) this.droppedEvents++;
-      else break; // only retained state left: it is bounded by the number of zones, alarms and triggers
+      const t = this.#telemetry.shift();
+      if (t !== undefined) {
+        this.droppedTelemetry++;
+        continue;
+      }
+      const ev = this.#events.shift();
+      if (ev === undefined) break; // only retained state left: it is bounded by the number of zones, alarms and triggers
+      this.droppedEvents++;
+      this.#onDiscard(ev.msg);
     }
   }
 

@@ -17,6 +17,8 @@ export interface OutMessage {
   readonly qos: 0 | 1;
   readonly retain: boolean;
   readonly kind: MessageKind;
+  /** Its row in the state store's journal, for QoS 1 messages decided by the core: removed once the broker has it. */
+  readonly journalId?: number;
 }
 
 /** Who publishes: the daemon's identity, the same for all its messages. */
@@ -39,9 +41,11 @@ export function statusMessage(t: Topics, p: Publisher, status: Status, nowMs: nu
 function zoneBody(z: ZoneStageChange) {
   return {
     zone: z.zone,
-    stage: z.stage,
+    // Never `normal` for a zone nobody has judged yet: a consumer must not read "all clear" into it.
+    stage: z.unjudged === true ? "unknown" : z.stage,
+    judged: z.unjudged !== true,
     since: iso(z.since),
-    previous: z.previous,
+    previous: z.firstJudgement === true ? "unknown" : z.previous,
     skipped: z.skipped,
     fault: z.fault,
     faults: z.faults,
@@ -85,9 +89,12 @@ function triggerBody(e: EvacuationTrigger) {
   };
 }
 
+/** Who published a retained message: lets a restarted daemon find and remove only its own stale ones. */
+const by = (instance: string | undefined) => (instance === undefined ? {} : { instance });
+
 /** `zone/<id>/stage`, retained, QoS 1. */
-export function zoneStageMessage(t: Topics, z: ZoneStageChange, nowMs: number): OutMessage {
-  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...zoneBody(z) });
+export function zoneStageMessage(t: Topics, z: ZoneStageChange, nowMs: number, instance?: string): OutMessage {
+  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...zoneBody(z) });
   return { topic: t.zoneStage(z.zone), payload, qos: 1, retain: true, kind: "state" };
 }
 
@@ -102,15 +109,15 @@ export function withFault(last: ZoneStageChange | undefined, f: ZoneFaultChange)
 }
 
 /** `alarm/<id>`, retained, QoS 1; an empty payload deletes it once the alarm is normal (inactive and acknowledged). */
-export function alarmMessage(t: Topics, a: AlarmState, nowMs: number): OutMessage {
-  const payload = a.state === "normal" ? "" : JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...alarmBody(a) });
+export function alarmMessage(t: Topics, a: AlarmState, nowMs: number, instance?: string): OutMessage {
+  const payload = a.state === "normal" ? "" : JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...alarmBody(a) });
   return { topic: t.alarm(a.id), payload, qos: 1, retain: true, kind: "state" };
 }
 
 /** `evacuate/<zone>`, retained, QoS 1. */
-export function evacuateMessage(t: Topics, e: EvacuationTrigger, nowMs: number): OutMessage {
+export function evacuateMessage(t: Topics, e: EvacuationTrigger, nowMs: number, instance?: string): OutMessage {
   const { id, ...rest } = triggerBody(e);
-  const payload = JSON.stringify({ v: SCHEMA_VERSION, id, ts: iso(nowMs), ...rest });
+  const payload = JSON.stringify({ v: SCHEMA_VERSION, id, ts: iso(nowMs), ...by(instance), ...rest });
   return { topic: t.evacuate(e.zone), payload, qos: 1, retain: true, kind: "state" };
 }
 
@@ -134,17 +141,22 @@ export function eventMessage(t: Topics, p: Publisher, seq: number, e: CoreEvent,
 }
 
 /** The retained state message an event changes, if any (`last` is the zone's last stage picture, for fault changes). */
-export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange): OutMessage {
+export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, instance?: string): OutMessage {
   switch (e.type) {
     case "zone_stage":
-      return zoneStageMessage(t, e, nowMs);
+      return zoneStageMessage(t, e, nowMs, instance);
     case "zone_fault":
-      return zoneStageMessage(t, withFault(last, e), nowMs);
+      return zoneStageMessage(t, withFault(last, e), nowMs, instance);
     case "alarm":
-      return alarmMessage(t, (e as AlarmChange).alarm, nowMs);
+      return alarmMessage(t, (e as AlarmChange).alarm, nowMs, instance);
     case "evacuate":
-      return evacuateMessage(t, e, nowMs);
+      return evacuateMessage(t, e, nowMs, instance);
   }
+}
+
+/** Remove a retained message (an empty retained payload), QoS 1. */
+export function removeRetained(topic: string): OutMessage {
+  return { topic, payload: "", qos: 1, retain: true, kind: "state" };
 }
 
 /** `point/<device>/<point>`, QoS 0, not retained: telemetry is best effort by design. */

@@ -8,6 +8,7 @@ import type { PointKey, PointValue } from "../../points/point.js";
 import type { Clock } from "../../runtime/clock.js";
 import { explainConnectionError } from "./connection-errors.js";
 import { Outbox } from "./outbox.js";
+import { judgeRetained, parseRetainedTopic, type RetainedRef } from "./retained.js";
 import {
   alarmMessage,
   evacuateMessage,
@@ -15,6 +16,7 @@ import {
   type OutMessage,
   pointMessage,
   type Publisher,
+  removeRetained,
   stateMessage,
   statusMessage,
   withFault,
@@ -29,6 +31,24 @@ export interface RetainedState {
   readonly triggers: readonly EvacuationTrigger[];
 }
 
+/**
+ * Where QoS 1 messages the core decided are kept until the broker acknowledges them (the state
+ * store), so that neither a broker outage nor our own restart loses them.
+ */
+export interface Journal {
+  /** Called before the messages are written, inside the caller's transaction; ids in order. */
+  append(msgs: readonly OutMessage[], seq: number): number[];
+  /** The broker acknowledged these, or they were superseded or dropped (and counted). */
+  done(ids: readonly number[]): void;
+}
+
+/** Events numbered and turned into messages, not yet sent: the caller commits them first. */
+export interface Prepared {
+  readonly messages: readonly OutMessage[];
+  /** The sequence number of the last event in `messages`. */
+  readonly seq: number;
+}
+
 export interface MqttOutputContext {
   readonly config: MqttConfig;
   readonly site: string;
@@ -39,6 +59,18 @@ export interface MqttOutputContext {
   readonly log: Logger;
   /** The current retained picture, republished on every (re)connect. */
   readonly retained: () => RetainedState;
+  /** The state store's journal; without it, QoS 1 messages live in memory only. */
+  readonly journal?: Journal;
+  /** The last sequence number published before this start (from the state store). */
+  readonly initialSeq?: number;
+  /** Decided messages the broker had not acknowledged before this start, in order: sent first. */
+  readonly pending?: readonly OutMessage[];
+  /** For retained payloads without an `instance` field: is this id one of our configured alarms or zones? */
+  readonly legacyOwned?: (ref: RetainedRef) => boolean;
+  /** A retained trigger found on the broker for one of our zones; true when the core adopted it. */
+  readonly adoptTrigger?: (zone: string, triggerId: string) => boolean;
+  /** An operator command arrived on `cmd/<verb>`. */
+  readonly onCommand?: (verb: string, payload: Buffer) => void;
 }
 
 export interface MqttStats {
@@ -91,11 +123,22 @@ export class MqttOutput {
   #lastError: string | undefined;
   #loggedError: string | undefined;
 
+  /** Journal rows the broker has acknowledged, removed in one transaction per turn of the event loop. */
+  #acked: number[] = [];
+  #ackFlush: NodeJS.Immediate | undefined;
+
   constructor(ctx: MqttOutputContext) {
     this.#ctx = ctx;
     this.#topics = topics(ctx.site);
-    this.#outbox = new Outbox(ctx.config.queueLimit);
+    this.#outbox = new Outbox(ctx.config.queueLimit, (m) => this.#journalDone(m));
     this.#backoffMs = ctx.config.reconnectMinMs;
+    this.#seq = ctx.initialSeq ?? 0;
+    for (const m of ctx.pending ?? []) this.#outbox.push(m);
+  }
+
+  /** The sequence number of the last event published (or prepared). */
+  get seq(): number {
+    return this.#seq;
   }
 
   /** Connect in the background; never throws or waits for the broker. */
@@ -130,30 +173,73 @@ export class MqttOutput {
       client.on("connect", (connack) => this.#onConnect(connack.sessionPresent));
       client.on("close", () => this.#onClose());
       client.on("error", (err) => this.#onError(err));
+      client.on("message", (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
     } catch (err) {
       // A URL mqtt.js refuses: the config loader should have caught it; report, never crash.
       this.#onError(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
+  /**
+   * Number these events and build their messages (a retained state message, then an entry on
+   * `events`, per event) without sending them: the runtime commits them to the state store first.
+   */
+  prepare(events: readonly CoreEvent[]): Prepared {
+    const messages: OutMessage[] = [];
+    if (this.#publisher === undefined || this.#stopping) return { messages, seq: this.#seq };
+    const now = this.#ctx.clock.now();
+    const instance = this.#ctx.instance;
+    for (const event of events) {
+      try {
+        const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
+        const state = stateMessage(this.#topics, event, now, last, instance);
+        const ev = eventMessage(this.#topics, this.#publisher, this.#seq + 1, event, now);
+        this.#seq++;
+        if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
+        if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
+        messages.push(state, ev);
+      } catch (err) {
+        this.#rejected++;
+        this.#ctx.log.error({ err, event: event.type }, "mqtt: event not published");
+      }
+    }
+    return { messages, seq: this.#seq };
+  }
+
+  /** Send prepared messages; `ids` are their journal rows (parallel to the messages), if journaled. */
+  send(p: Prepared, ids?: readonly number[]): void {
+    p.messages.forEach((m, i) => {
+      const id = ids?.[i];
+      this.#send(id === undefined ? m : { ...m, journalId: id });
+    });
+  }
+
+  /** Prepare, journal and send events in one go (for callers with no decision of their own to commit). */
+  publishEvents(events: readonly CoreEvent[]): void {
+    const p = this.prepare(events);
+    if (p.messages.length === 0) return;
+    let ids: number[] | undefined;
+    try {
+      ids = this.#ctx.journal?.append(p.messages, p.seq);
+    } catch (err) {
+      this.#ctx.log.error({ err }, "mqtt: the state store did not take these messages; sending them anyway (not kept across a restart)");
+    }
+    this.send(p, ids);
+  }
+
   /** Publish a core event: its retained state message, then a numbered entry on `events`. */
   publish(event: CoreEvent): void {
+    this.publishEvents([event]);
+  }
+
+  /** A message of the caller's own (e.g. a command reply): QoS as given, not journaled. */
+  publishMessage(m: OutMessage): void {
     if (this.#publisher === undefined || this.#stopping) return;
-    const now = this.#ctx.clock.now();
-    try {
-      const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
-      const state = stateMessage(this.#topics, event, now, last);
-      const seq = this.#seq + 1;
-      const ev = eventMessage(this.#topics, this.#publisher, seq, event, now);
-      this.#seq = seq;
-      if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
-      if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
-      this.#send(state);
-      this.#send(ev);
-    } catch (err) {
-      this.#rejected++;
-      this.#ctx.log.error({ err, event: event.type }, "mqtt: event not published");
-    }
+    this.#send(m);
+  }
+
+  get topics(): Topics {
+    return this.#topics;
   }
 
   /** Optional telemetry: on change, rate-limited per point, only when enabled in the config. */
@@ -190,6 +276,8 @@ export class MqttOutput {
       await client.endAsync(true).catch(() => undefined);
     }
     clearTimeout(timer);
+    clearImmediate(this.#ackFlush);
+    this.#flushAcked();
     this.#setConnected(false);
     this.#ctx.log.info({ published: this.#published, dropped: this.#outbox.dropped }, "mqtt stopped");
   }
@@ -233,15 +321,79 @@ export class MqttOutput {
     for (const m of this.#outbox.drain()) this.#write(m);
     try {
       const snap = this.#ctx.retained();
+      const instance = this.#ctx.instance;
       for (const z of snap.zones) {
         this.#lastStage.set(z.zone, z);
-        this.#write(zoneStageMessage(this.#topics, z, now));
+        this.#write(zoneStageMessage(this.#topics, z, now, instance));
       }
-      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now));
-      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now));
+      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now, instance));
+      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now, instance));
     } catch (err) {
       this.#rejected++;
       this.#ctx.log.error({ err }, "mqtt: republishing the retained picture failed");
+    }
+    this.#subscribe();
+  }
+
+  /**
+   * Our own retained state topics (to find what an earlier run left behind) and the command topics.
+   * With a persistent session the broker remembers these subscriptions; subscribing again is harmless
+   * and re-delivers the retained messages we must reconcile.
+   */
+  #subscribe(): void {
+    const client = this.#client;
+    if (client === undefined) return;
+    const t = this.#topics;
+    const filters: Record<string, { qos: 0 | 1 }> = {
+      [`${t.prefix}alarm/+`]: { qos: 1 },
+      [`${t.prefix}zone/+/stage`]: { qos: 1 },
+      [`${t.prefix}evacuate/+`]: { qos: 1 },
+    };
+    if (this.#ctx.onCommand !== undefined) filters[t.cmdFilter] = { qos: 1 };
+    client.subscribe(filters, (err) => {
+      if (err) this.#ctx.log.error({ err }, "mqtt: subscribing to our retained and command topics failed; stale retained state may stay on the broker");
+    });
+  }
+
+  #onMessage(topic: string, payload: Buffer, retain: boolean): void {
+    if (this.#stopping) return;
+    try {
+      const ref = parseRetainedTopic(this.#topics, topic);
+      if (ref !== undefined) {
+        // Only what the broker held when we subscribed tells of earlier runs; live copies are our own echo.
+        if (retain) this.#reconcile(ref, topic, payload.toString());
+        return;
+      }
+      const prefix = `${this.#topics.prefix}cmd/`;
+      if (topic.startsWith(prefix) && !topic.startsWith(`${prefix}reply/`)) {
+        const verb = topic.slice(prefix.length);
+        if (verb !== "" && !verb.includes("/")) this.#ctx.onCommand?.(verb, payload);
+      }
+    } catch (err) {
+      this.#ctx.log.error({ err, topic }, "mqtt: handling an inbound message failed");
+    }
+  }
+
+  #reconcile(ref: RetainedRef, topic: string, payload: string): void {
+    const snap = this.#ctx.retained();
+    const t = this.#topics;
+    const pictureTopics = new Set<string>([...snap.zones.map((z) => t.zoneStage(z.zone)), ...snap.alarms.map((a) => t.alarm(a.id)), ...snap.triggers.map((x) => t.evacuate(x.zone))]);
+    const verdict = judgeRetained(ref, topic, payload, {
+      instance: this.#ctx.instance,
+      pictureTopics,
+      legacyOwned: this.#ctx.legacyOwned ?? (() => false),
+      adoptTrigger: this.#ctx.adoptTrigger ?? (() => false),
+    });
+    switch (verdict.action) {
+      case "keep":
+        return;
+      case "adopted":
+        this.#ctx.log.warn({ trigger: verdict.triggerId, zone: ref.id }, `adopted the evacuation trigger ${verdict.triggerId} retained on the broker: its incident stays open until an operator clears it`);
+        return;
+      case "remove":
+        this.#ctx.log.info({ topic }, `removing a retained ${ref.kind} message of an earlier run: ${verdict.why}`);
+        this.#send(removeRetained(topic));
+        return;
     }
   }
 
@@ -290,6 +442,24 @@ export class MqttOutput {
     }
   }
 
+  #journalDone(m: OutMessage): void {
+    if (m.journalId === undefined || this.#ctx.journal === undefined) return;
+    this.#acked.push(m.journalId);
+    this.#ackFlush ??= setImmediate(() => this.#flushAcked());
+  }
+
+  #flushAcked(): void {
+    this.#ackFlush = undefined;
+    const ids = this.#acked;
+    this.#acked = [];
+    try {
+      this.#ctx.journal?.done(ids);
+    } catch (err) {
+      // Not fatal: the rows stay and are sent again after a restart (QoS 1 is at least once anyway).
+      this.#ctx.log.error({ err, rows: ids.length }, "mqtt: could not remove acknowledged messages from the state store");
+    }
+  }
+
   #send(m: OutMessage): void {
     if (this.#connected) this.#write(m);
     else this.#outbox.push(m);
@@ -304,7 +474,10 @@ export class MqttOutput {
     if (m.qos === 1) this.#inFlight++;
     client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
       if (m.qos === 1) this.#inFlight--;
-      if (err === undefined || err === null) this.#published++;
+      if (err === undefined || err === null) {
+        this.#published++;
+        this.#journalDone(m);
+      }
       else if (m.kind === "telemetry") this.#outbox.droppedTelemetry++;
       else if (m.kind === "event" || m.kind === "state") this.#outbox.push(m); // not taken: keep it for the next connection
     });

@@ -1,0 +1,20 @@
+// Builds the deciding core from a validated config: the rule engine, the annunciator, the
+// evacuation ledger and the RoomWatch that steps them. The one place these parts are put together.
+import { Annunciator } from "../alarms/annunciator.js";
+import type { SiteConfig } from "../config/types.js";
+import { EvacuationLedger } from "../evacuation/trigger.js";
+import type { PointStore } from "../points/store.js";
+import { RuleEngine } from "../rules/engine.js";
+import type { PointReader } from "../rules/result.js";
+import { RoomWatch } from "../zones/room-watch.js";
+
+export function buildRoomWatch(config: SiteConfig, store: PointStore | PointReader, startedAt?: number): RoomWatch {
+  return new RoomWatch({
+    zones: [...config.zones.values()],
+    store,
+    engine: new RuleEngine(config),
+    alarms: new Annunciator(config.rules),
+    ledger: new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules }),
+    ...(startedAt === undefined ? {} : { startedAt }),
+  });
+}
