@@ -1,5 +1,5 @@
 // Pure translation of core events into MQTT messages (topic, JSON payload, QoS, retain) per
-// DESIGN.md §7; docs/mqtt-topics.md documents every field. No I/O, no clock: times are passed in.
+// README.md#mqtt-topic-reference-schema-v1, which documents every field. No I/O, no clock: times are passed in.
 import type { AlarmChange, AlarmState, CoreEvent, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../events.js";
 import type { PointValue } from "../../points/point.js";
 import { SCHEMA_VERSION, type Topics } from "./topics.js";

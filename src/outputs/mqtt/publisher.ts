@@ -1,5 +1,5 @@
 // The MQTT output: one connection to the site broker, the retained picture kept right across
-// reconnects, events numbered, and a bounded, counted queue while the broker is away (DESIGN.md §7).
+// reconnects, events numbered, and a bounded, counted queue while the broker is away (README.md#mqtt-topic-reference-schema-v1).
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/types.js";
