@@ -10,6 +10,7 @@ import { ModbusPoller } from "../drivers/modbus/poller.js";
 import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
+import { pointDecimals } from "../outputs/mqtt/rounding.js";
 import { pointKey } from "../points/point.js";
 import { DEFAULT_HISTORY, PointStore } from "../points/store.js";
 import { RoomWatch } from "../zones/room-watch.js";
@@ -98,6 +99,7 @@ export class Daemon {
         version,
         clock,
         log: log.child({ component: "mqtt" }),
+        pointDecimals: pointDecimals(config),
         retained: () => {
           const snap = this.watch.snapshot();
           return { zones: snap.zones, alarms: snap.alarms, triggers: snap.triggers };

@@ -20,6 +20,7 @@ import {
   withFault,
   zoneStageMessage,
 } from "./payloads.js";
+import { type PointDecimals, unknownDecimals } from "./rounding.js";
 import { PointThrottle } from "./telemetry.js";
 import { type Topics, topics } from "./topics.js";
 
@@ -39,6 +40,8 @@ export interface MqttOutputContext {
   readonly log: Logger;
   /** The current retained picture, republished on every (re)connect. */
   readonly retained: () => RetainedState;
+  /** Each point's resolution, to which payload numbers are rounded (./rounding.ts); default: 6 significant digits. */
+  readonly pointDecimals?: PointDecimals;
 }
 
 export interface MqttStats {
@@ -70,6 +73,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export class MqttOutput {
   readonly #ctx: MqttOutputContext;
   readonly #topics: Topics;
+  readonly #decimals: PointDecimals;
   readonly #outbox: Outbox;
   readonly #lastStage = new Map<string, ZoneStageChange>();
   readonly #listeners = new Set<(connected: boolean) => void>();
@@ -94,6 +98,7 @@ export class MqttOutput {
   constructor(ctx: MqttOutputContext) {
     this.#ctx = ctx;
     this.#topics = topics(ctx.site);
+    this.#decimals = ctx.pointDecimals ?? unknownDecimals;
     this.#outbox = new Outbox(ctx.config.queueLimit);
     this.#backoffMs = ctx.config.reconnectMinMs;
   }
@@ -104,7 +109,7 @@ export class MqttOutput {
     const { config, clock } = this.#ctx;
     this.#publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
     if (config.pointTelemetry.enabled) {
-      this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now())));
+      this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now(), this.#decimals)));
     }
     const will = statusMessage(this.#topics, this.#publisher, "offline", clock.now());
     const opts: IClientOptions = {
@@ -142,9 +147,9 @@ export class MqttOutput {
     const now = this.#ctx.clock.now();
     try {
       const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
-      const state = stateMessage(this.#topics, event, now, last);
+      const state = stateMessage(this.#topics, event, now, last, this.#decimals);
       const seq = this.#seq + 1;
-      const ev = eventMessage(this.#topics, this.#publisher, seq, event, now);
+      const ev = eventMessage(this.#topics, this.#publisher, seq, event, now, this.#decimals);
       this.#seq = seq;
       if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
       if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
@@ -235,10 +240,10 @@ export class MqttOutput {
       const snap = this.#ctx.retained();
       for (const z of snap.zones) {
         this.#lastStage.set(z.zone, z);
-        this.#write(zoneStageMessage(this.#topics, z, now));
+        this.#write(zoneStageMessage(this.#topics, z, now, this.#decimals));
       }
-      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now));
-      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now));
+      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now, this.#decimals));
+      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now, this.#decimals));
     } catch (err) {
       this.#rejected++;
       this.#ctx.log.error({ err }, "mqtt: republishing the retained picture failed");
