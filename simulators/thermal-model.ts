@@ -216,7 +216,7 @@ export class ThermalModel {
       const leakG = cell.electrolyteG * p.ventLeakPerS * Math.max(0, (cell.coreC - p.ventCoreC) / 10) * h;
       air.molDmc += takeElectrolyte(cell, burstG + leakG) / DMC_G_PER_MOL;
     }
-    // UL criterion (FACTS.md §1): dT/dt > 20 °C/min and T > 300 °C, with venting.
+    // UL criterion (docs/sources.md#ul-runaway-criterion): dT/dt > 20 °C/min and T > 300 °C, with venting.
     if (cell.runawayAtS === undefined && cell.ventedAtS !== undefined && cell.surfaceC > p.runawayTempC && cell.rateCPerMin > p.runawayRateCPerMin) {
       cell.runawayAtS = t;
       cell.runawayReleaseLeftS = p.runawayReleaseS;

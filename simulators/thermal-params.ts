@@ -1,4 +1,4 @@
-// The thermal model's figures, each with its source (FACTS.md §1 of the project's shared notes, or
+// The thermal model's figures, each with its source (docs/sources.md#thermal-model, or
 // [unverified] where no better source is at hand). Kept apart from the stepping code so that a
 // reader can check every number in one place.
 
@@ -22,8 +22,8 @@ export interface Reaction {
 
 export const reactions: readonly Reaction[] = [
   {
-    // SEI decomposition, where self-heating begins (~90–120 °C, FACTS.md §1 "SEI decomposition
-    // starts"). A, Ea, ΔH: PyBaMM LGM50_Cai2019 (FACTS.md §1 "SEI reaction kinetics", [read]).
+    // SEI decomposition, where self-heating begins (~90–120 °C, docs/sources.md#sei-onset "SEI decomposition
+    // starts"). A, Ea, ΔH: PyBaMM LGM50_Cai2019 (docs/sources.md#sei-kinetics, [read]).
     name: "sei",
     a: 2.25e15,
     eaJPerMol: 135_000,
@@ -34,7 +34,7 @@ export const reactions: readonly Reaction[] = [
   {
     // Anode–electrolyte reaction once the SEI is gone: the bulk of the runaway heat. Kinetics from
     // Kim, Pesaran & Spotnitz, J. Power Sources 170 (2007) 476, without its SEI-tunnelling term
-    // [unverified: not in FACTS.md]. Its onset lands in FACTS.md §1 "thermal runaway onset: NMC
+    // [unverified: docs/sources.md#thermal-reactions]. Its onset lands in docs/sources.md#runaway-onset "NMC
     // pouch 120–214 °C".
     name: "anode-electrolyte",
     a: 2.5e13,
@@ -54,23 +54,23 @@ export const reactions: readonly Reaction[] = [
   },
 ];
 
-/** One cell. Chemistry NMC, to match the NMC811 kinetics above (FACTS.md §1). */
+/** One cell. Chemistry NMC, to match the NMC811 kinetics above (docs/sources.md#sei-kinetics). */
 export const cellParams = {
-  /** Capacity: a 136-cell, 34.6 kWh UPS rack at ~3.7 V nominal gives ~69 Ah (FACTS.md §2, Samsung SDI). */
+  /** Capacity: a 136-cell, 34.6 kWh UPS rack at ~3.7 V nominal gives ~69 Ah (docs/sources.md#ups-racks, Samsung SDI). */
   capacityAh: 68,
   massKg: 1.0, // a ~250 Wh prismatic NMC cell [unverified]
-  /** Jelly-roll heat capacity cp = 1100 J/(kg·K) (FACTS.md §1 "jelly-roll thermal properties"). */
+  /** Jelly-roll heat capacity cp = 1100 J/(kg·K) (docs/sources.md#jelly-roll-thermal). */
   cpJPerKgK: 1100,
   /**
    * Share of the cell's mass in the core node: the jelly-roll region around an internal short or
    * under a test heater, which heats first. The rest (outer jelly roll and can) is the surface node
    * the BMS sensor reads [unverified model choice; it is why a cell vents while its surface still
-   * reads low, FACTS.md §1 "BMS data ... late"]. Tuned with coreToSurfaceWPerK so that a 300 W
-   * short vents in ~2 min and runs away ~6 min later (FACTS.md §1 "first vent → thermal runaway").
+   * reads low, docs/sources.md#bms-late]. Tuned with coreToSurfaceWPerK so that a 300 W
+   * short vents in ~2 min and runs away ~6 min later (docs/sources.md#vent-to-runaway).
    */
   coreFraction: 0.3,
   /**
-   * Core-to-surface conductance, W/K: k = 0.8 W/(m·K) through-plane (FACTS.md §1) over an assumed
+   * Core-to-surface conductance, W/K: k = 0.8 W/(m·K) through-plane (docs/sources.md#jelly-roll-thermal) over an assumed
    * ~0.016 m² interface and ~20 mm path [geometry unverified; tuned, see coreFraction].
    */
   coreToSurfaceWPerK: 0.65,
@@ -78,13 +78,13 @@ export const cellParams = {
   surfaceToAirWPerK: 0.2,
   /** Surface to each neighbouring cell in the module, through the can faces and a pad [unverified]. */
   neighbourWPerK: 0.35,
-  /** First vent, core temperature: NMC ~110–160 °C (FACTS.md §1 "first vent", [unverified]). */
+  /** First vent, core temperature: NMC ~110–160 °C (docs/sources.md#first-vent, [unverified]). */
   ventCoreC: 130,
-  /** PP separator melts ~165 °C (FACTS.md §1 "separator melts", [unverified]): the cell shorts, voltage collapses. */
+  /** PP separator melts ~165 °C (docs/sources.md#separator-melt, [unverified]): the cell shorts, voltage collapses. */
   separatorMeltC: 165,
-  /** Cap on self-heating: NMC heats ~10 °C/s during runaway (FACTS.md §1 "heating rate during runaway", [unverified]). */
+  /** Cap on self-heating: NMC heats ~10 °C/s during runaway (docs/sources.md#runaway-heating-rate, [unverified]). */
   runawayMaxCPerS: 10,
-  /** UL criterion: dT/dt > 20 °C/min and T > 300 °C, with venting (FACTS.md §1 "runaway criterion (UL)"). */
+  /** UL criterion: dT/dt > 20 °C/min and T > 300 °C, with venting (docs/sources.md#ul-runaway-criterion). */
   runawayRateCPerMin: 20,
   runawayTempC: 300,
   /** Nominal NMC cell voltage at rest, ~3.65 V [unverified]; sags once the core passes 60 °C [unverified]. */
@@ -98,7 +98,7 @@ export const cellParams = {
   ventBurstS: 10,
   /** After the first vent the cell keeps off-gassing: this fraction of the remaining electrolyte per second, per 10 K of core above the vent temperature [unverified]. */
   ventLeakPerS: 0.0004,
-  /** Runaway gas: NMC622 0.07 mol/Ah, CO 36 %, CO2 24 %, H2 19 % (FACTS.md §1 "vent gas amount and mix"). */
+  /** Runaway gas: NMC622 0.07 mol/Ah, CO 36 %, CO2 24 %, H2 19 % (docs/sources.md#vent-gas). */
   runawayGasMolPerAh: 0.07,
   runawayGasMix: { co: 0.36, co2: 0.24, h2: 0.19 },
   /** Runaway gas and the remaining electrolyte leave over this long [unverified]. */

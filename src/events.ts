@@ -1,5 +1,5 @@
 // What the deciding core (rules -> zones -> alarms -> evacuation) hands to the outputs. Outputs
-// know these types and nothing of drivers or rules (DESIGN.md §1).
+// know these types and nothing of drivers or rules (README.md#how-the-code-is-laid-out).
 import type { RaisedStage, Stage } from "./config/types.js";
 import type { Quality, QualityReason } from "./points/point.js";
 

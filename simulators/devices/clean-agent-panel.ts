@@ -1,5 +1,5 @@
 // A clean-agent releasing panel as config/profiles/clean-agent-panel.yaml reads it: discrete inputs
-// 0–8 (armed … trouble) and holding 0 (countdown s). States per FACTS.md §4 (Kidde ARIES-style).
+// 0–8 (armed … trouble) and holding 0 (countdown s). States per docs/sources.md#panel-states (Kidde ARIES-style).
 import type { Device } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
 import { locatePlain, u16, type DeviceEncoder } from "./encoder.js";
@@ -7,7 +7,7 @@ import { locatePlain, u16, type DeviceEncoder } from "./encoder.js";
 export const panelStates = ["normal", "pre_alarm", "pre_release", "abort_active", "released", "hold", "supervisory", "trouble"] as const;
 export type PanelState = (typeof panelStates)[number];
 
-/** Pre-release countdown, s: "e.g. 30 s" (FACTS.md §4). */
+/** Pre-release countdown, s: "e.g. 30 s" (docs/sources.md#panel-sequence). */
 export const DEFAULT_COUNTDOWN_S = 30;
 
 export interface PanelEncoder extends DeviceEncoder {

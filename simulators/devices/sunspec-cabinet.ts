@@ -1,11 +1,11 @@
 // A Li-ion UPS battery cabinet BMS as config/profiles/li-ion-cabinet.yaml reads it: the SunSpec
-// chain at base 40000 (FACTS.md §3): "SunS", 802 battery, one 804 per string, one 805 per module, end.
+// chain at base 40000 (docs/sources.md#sunspec-map): "SunS", 802 battery, one 804 per string, one 805 per module, end.
 import type { Device, DevicePoint } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
 import type { Cell, ThermalModel } from "../thermal-model.js";
 import { i16, sentinelWords, u16, type DeviceEncoder, type PointLocation } from "./encoder.js";
 
-// Scale factors this BMS publishes (value = raw × 10^SF, FACTS.md §3).
+// Scale factors this BMS publishes (value = raw × 10^SF, docs/sources.md#sunspec-scale-factor).
 const SOC_SF = -1;
 const V_SF = -1; // 802 and 804: pack and string volts, 0.1 V
 const MOD_V_SF = -2; // 805: module volts, 0.01 V
@@ -20,11 +20,11 @@ const TEMP_IMBALANCE_WARN_C = 8;
 const TEMP_IMBALANCE_ALARM_C = 15;
 const UNDER_VOLT_ALARM_V = 2.5;
 
-/** Evt1 bits (FACTS.md §3 "Evt1 bits"). */
+/** Evt1 bits (docs/sources.md#sunspec-evt1). */
 const EVT = { overTempAlarm: 1, overTempWarn: 2, underVoltAlarm: 11, tempImbalanceAlarm: 18, tempImbalanceWarn: 19 } as const;
 
 const SOC_PCT = 95; // a UPS battery on float [unverified]
-const CAPACITY_AH = 68; // thermal-params cellParams.capacityAh (FACTS.md §2)
+const CAPACITY_AH = 68; // thermal-params cellParams.capacityAh (docs/sources.md#ups-racks)
 
 interface Layout {
   readonly strings: number;

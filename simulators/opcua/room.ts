@@ -23,7 +23,7 @@ const booleanPoints = new Set(["armed", "autoMode", "manualOnly", "preAlarm", "p
 // Figures as simulators/devices/sunspec-cabinet.ts writes them, so both protocols read alike.
 const SOC_PCT = 95; // a UPS battery on float [unverified]
 const OVER_TEMP_ALARM_C = 60;
-const STATE_CONNECTED = 3; // SunSpec 802 State (FACTS.md §3)
+const STATE_CONNECTED = 3; // SunSpec 802 State (docs/sources.md#sunspec-802)
 const STATE_FAULT = 99;
 
 export interface OpcuaRoomOptions {

@@ -5,10 +5,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { pino } from "pino";
 import { loadSiteConfig, packageRoot } from "../config/load.js";
 import type { Device, SiteConfig } from "../config/types.js";
 import { acceleratedClock } from "../runtime/clock.js";
+import { createLogger } from "../runtime/logger.js";
 import { Daemon } from "../runtime/daemon.js";
 import { loadScenario, startSimulation, type SimEvent } from "../../simulators/simulation.js";
 import { startEmbeddedBroker } from "./embedded-broker.js";
@@ -32,7 +32,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const narrator = new Narrator({ clock, startedAt: clock.now(), out: (line) => console.log(line) });
   // The daemon's own JSON log goes to a file: the terminal is for the narration.
   const logFile = join(tmpdir(), `firebreak-demo-${process.pid}.log`);
-  const quiet = pino({ level: "info" }, pino.destination({ dest: logFile, sync: false, mkdir: true }));
+  const quiet = createLogger("info", { file: logFile }); // the daemon's own factory: ISO times, as under `firebreak run`
 
   const broker = await startEmbeddedBroker(opts.mqttPort);
   const sim = await startSimulation({ site: base, clock, scenario, portOverride: () => 0, log: quiet.child({ component: "sim" }) });
@@ -53,7 +53,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     watcher.once("error", reject);
   });
 
-  const daemon = new Daemon({ config, clock, log: quiet.child({ component: "daemon" }) });
+  const daemon = new Daemon({ config, clock, log: quiet }); // no component: the daemon binds its parts' own
   daemon.start();
   narrator.watchHealth(daemon, config);
 

@@ -1,5 +1,5 @@
 // The device-profile format (config/profiles/*.yaml): a closed vocabulary of register types,
-// word orders and scales, checked once when the profile loads (STYLE.md, after evcc's templates).
+// word orders and scales, checked once when the profile loads (README.md#device-profiles, after evcc's templates).
 // YAML keys are snake_case; the parsed objects are camelCase and frozen.
 import { z } from "zod";
 
@@ -53,7 +53,7 @@ export const sunspecPointSchema = z
   .object({
     ...pointCommon,
     model: z.union([z.literal(802), z.literal(804), z.literal(805)]),
-    /** Offset inside the model instance, the ID register counting as 0 (FACTS.md §3). */
+    /** Offset inside the model instance, the ID register counting as 0 (docs/sources.md#sunspec-offsets). */
     offset: z.number().int().min(0).max(65535),
     /** true: the offset is inside each repeating group (per module in 804, per cell in 805). */
     group: z.boolean().default(false),
@@ -87,7 +87,7 @@ export const profileSchema = z
         base_address: z.number().int().min(0).max(65535).default(40000),
         /** Register table the map lives in (holding in SunSpec). */
         table: z.enum(["holding", "input"]).default("holding"),
-        /** Fixed-part lengths (ID register counted as 0) and repeating-group sizes, from FACTS.md §3. */
+        /** Fixed-part lengths (ID register counted as 0) and repeating-group sizes, from docs/sources.md#sunspec. */
         points: z.array(sunspecPointSchema).min(1),
       })
       .strict()
@@ -131,7 +131,7 @@ export function toProfile(p: ProfileParsed, file: string): Profile {
   };
 }
 
-/** SunSpec model shape (FACTS.md §3): fixed registers including ID and L, and repeating-group size. */
+/** SunSpec model shape (docs/sources.md#sunspec): fixed registers including ID and L, and repeating-group size. */
 export const sunspecModelShape: Readonly<Record<SunspecModelId, { fixed: number; group: number }>> = {
   802: { fixed: 64, group: 0 },
   803: { fixed: 28, group: 32 },

@@ -21,7 +21,7 @@ const zone = z
     /**
      * Evacuate when this many distinct rules are active at `alarm` (double knock: two independent
      * signals, e.g. off-gas and a cell's temperature, as cross-zoned releasing panels require two
-     * detectors; FACTS.md §4). A rule raising `evacuate` on its own also evacuates.
+     * detectors; docs/sources.md#panel-sequence). A rule raising `evacuate` on its own also evacuates.
      */
     evacuate_after_alarm_rules: z.number().int().min(1).default(2),
     /** How long a stage's conditions must stay clear before the zone steps down. Latching stages never step down by themselves. */
@@ -154,7 +154,7 @@ const offgasRule = z
   .object({
     ...ruleCommon,
     kind: z.literal("offgas"),
-    /** Ambient reference detectors whose median is the baseline (common-mode cancel, FACTS.md §1). */
+    /** Ambient reference detectors whose median is the baseline (common-mode cancel, docs/sources.md#reference-sensors). */
     reference_points: z.array(z.string().min(1)).default([]),
     /** Baseline when there are no reference detectors (clean-room reading of this detector). */
     baseline_ppm: z.number().min(0).default(0),

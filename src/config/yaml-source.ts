@@ -1,5 +1,5 @@
 // YAML parsing that remembers where every key came from, so that every config error can name
-// file:line:column and the key path (DESIGN.md §10).
+// file:line:column and the key path (README.md#configuration).
 import { readFile } from "node:fs/promises";
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";

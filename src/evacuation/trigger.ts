@@ -1,4 +1,4 @@
-// Evacuation triggers and their deterministic ids `<site>:<zone>:<incident, 4 digits>` (DESIGN.md §8).
+// Evacuation triggers and their deterministic ids `<site>:<zone>:<incident, 4 digits>` (README.md#rules).
 // Two redundant daemons must issue the same id for the same incident, so the incident number is
 // built only from what both see: it advances when an operator's clear (which both receive) closes
 // the zone's last incident, or when a trigger already retained on the broker is adopted. Never from

@@ -1,4 +1,4 @@
-// A point is one measured value of one device, with its quality and source time (DESIGN.md §2).
+// A point is one measured value of one device, with its quality and source time (README.md#points-and-quality).
 // Drivers produce PointValues; the store keeps them; rules read them. Nothing is "normal" because
 // it is missing: a value that is not `good` carries the reason why.
 

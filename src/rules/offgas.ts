@@ -1,6 +1,6 @@
 // Off-gas rule: electrolyte vapour in ppm above a baseline, with several levels (early warning, then
 // alarm). The baseline is the median of the ambient reference detectors when there are any (cancels
-// common-mode background, FACTS.md §1: up to 3 reference sensors per controller), else a fixed value.
+// common-mode background, docs/sources.md#reference-sensors: up to 3 reference sensors per controller), else a fixed value.
 import type { OffgasRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";

@@ -1,4 +1,4 @@
-// Time is injected (DESIGN.md §1): deciding code asks a Clock, never Date.now(). The daemon, the
+// Time is injected (README.md#how-the-code-is-laid-out): deciding code asks a Clock, never Date.now(). The daemon, the
 // simulator and the demo can share an accelerated clock so that a minutes-long incident plays in
 // seconds while every rule still sees physically plausible rates.
 

@@ -13,6 +13,7 @@ import type { IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import type { OutMessage } from "../outputs/mqtt/payloads.js";
+import { pointDecimals } from "../outputs/mqtt/rounding.js";
 import { pointKey } from "../points/point.js";
 import { DEFAULT_HISTORY, PointStore } from "../points/store.js";
 import { StateStore } from "../state/store.js";
@@ -34,6 +35,7 @@ function historyFor(windowMs: number, pollIntervalMs: number): number {
 export interface DaemonContext {
   readonly config: SiteConfig;
   readonly clock: Clock;
+  /** The root logger (src/runtime/logger.ts), with no `component` bound: the daemon binds one per part. */
   readonly log: Logger;
   /** Rules whose points changed are evaluated after every completed poll; this tick adds staleness, delays and sliding windows. */
   readonly evaluateEveryMs?: number;
@@ -142,6 +144,7 @@ export class Daemon {
         version,
         clock,
         log: log.child({ component: "mqtt" }),
+        pointDecimals: pointDecimals(config),
         retained: () => {
           const snap = this.watch.snapshot();
           return { zones: snap.zones, alarms: snap.alarms, triggers: snap.triggers };
@@ -160,7 +163,7 @@ export class Daemon {
         device,
         clock,
         store: this.store,
-        log: log.child({ component: "modbus", device: device.id }),
+        log: log.child({ component: "modbus" }), // the poller adds `device` to its lines: binding it here would repeat the key
         onPoll: () => this.evaluate(true),
       });
       this.#pollers.push(poller);
@@ -172,7 +175,7 @@ export class Daemon {
       // node-opcua is large and prints a start-up note when loaded: load it only for sites that use it.
       import("../drivers/opcua/library-log.js")
         .then(({ routeLibraryLog }) => {
-          routeLibraryLog(log.child({ component: "node-opcua" }));
+          routeLibraryLog(log); // it adds component "node-opcua" to each line itself
           return import("../drivers/opcua/subscriber.js");
         })
         .then(
@@ -183,7 +186,7 @@ export class Daemon {
               device,
               clock,
               store: this.store,
-              log: log.child({ component: "opcua", device: device.id }),
+              log: log.child({ component: "opcua" }), // the subscriber adds `device` itself
               onPoll: () => this.evaluate(true),
             });
             this.#pollers.push(subscriber);

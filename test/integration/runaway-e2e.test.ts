@@ -111,7 +111,7 @@ describe("a cell going into thermal runaway, end to end", () => {
       current = stage;
     }
     expect(current).toBe("evacuate");
-    // The physics orders the signals (FACTS.md §1): the cell's rise first, then its vent (off-gas),
+    // The physics orders the signals (docs/sources.md#offgas-first): the cell's rise first, then its vent (off-gas),
     // then its deviation from the module, then both at alarm: one step at a time.
     expect(changes.map((m) => m.json!.stage)).toEqual(["watch", "pre_alarm", "alarm", "evacuate"]);
     expect(JSON.stringify(changes[0]!.json!.evidence)).toContain('"rule":"cell-ror-a"');

@@ -28,10 +28,13 @@ describe("state store", () => {
     const dir = tempDir();
     const a = StateStore.open({ dir, site: "dc1", instance: "main" });
     expect(a.boots).toBe(1);
+    const zone = { zone: "batt-a", stage: "evacuate", latched: true };
+    const alarm = { id: "offgas-a", state: "unack" };
+    const incident = { zone: "batt-a", closedUpTo: 3, open: 4 };
     a.transaction(() => {
-      a.saveZones([{ zone: "batt-a", stage: "evacuate", latched: true }]);
-      a.saveAlarms([{ id: "offgas-a", state: "unack" }]);
-      a.saveIncidents([{ zone: "batt-a", closedUpTo: 3, open: 4 }]);
+      a.saveZones([zone]);
+      a.saveAlarms([alarm]);
+      a.saveIncidents([incident]);
       a.saveAlarmState({ flood: [1, 2] });
       a.saveSeq(42);
     });

@@ -1,5 +1,5 @@
 // The thermal model with a fixed dt, no timers: a shorted cell vents, then runs away in the
-// window FACTS.md §1 gives (DNV-GL: 6.4 min from first vent), and only the UL criterion says so.
+// window docs/sources.md#vent-to-runaway gives (DNV-GL: 6.4 min from first vent), and only the UL criterion says so.
 import { describe, expect, it } from "vitest";
 import { ThermalModel, type CellRef, type ThermalEvent } from "../../simulators/thermal-model.js";
 
@@ -36,7 +36,7 @@ describe("thermal model", () => {
     const ventToRunawayMin = (runaway!.atS - vent!.atS) / 60;
     expect(ventAfterHeatS).toBeGreaterThan(60);
     expect(ventAfterHeatS).toBeLessThan(180);
-    // DNV-GL single-cell test: 6.4 min from first vent to runaway (FACTS.md §1).
+    // DNV-GL single-cell test: 6.4 min from first vent to runaway (docs/sources.md#vent-to-runaway).
     expect(ventToRunawayMin).toBeGreaterThan(5);
     expect(ventToRunawayMin).toBeLessThan(8);
   });

@@ -1,4 +1,4 @@
-// The one place where Modbus registers become point values (DESIGN.md §2–3): a decoder is
+// The one place where Modbus registers become point values (README.md#device-profiles): a decoder is
 // compiled once per point when the device's points are resolved (after evcc), then applied to the
 // blocks a poll read, with bounds checks, sentinels, SunSpec scale factors and physical ranges.
 import { ConfigError } from "../../errors.js";
@@ -65,7 +65,7 @@ export interface CompiledPoint {
   decode(image: RegisterImage, ts: number): PointValue;
 }
 
-/** SunSpec not-implemented raw values by data type (FACTS.md §3); floats use NaN, checked for every point. */
+/** SunSpec not-implemented raw values by data type (docs/sources.md#sunspec-not-implemented); floats use NaN, checked for every point. */
 const SUNSPEC_NOT_IMPLEMENTED: Readonly<Record<DataType, number | undefined>> = {
   i16: 0x8000, u16: 0xffff, bitfield16: 0xffff, i32: 0x80000000, u32: 0xffffffff, bitfield32: 0xffffffff, f32: undefined, f64: undefined,
 };
@@ -289,7 +289,7 @@ export function plainSpec(label: string, def: PlainPointDef, defaults: ProfileDe
 
 /**
  * The decode spec of a SunSpec point at an absolute address. The profile's `offset` key is the
- * register offset inside the model (FACTS.md §3), so no additive offset applies to SunSpec points.
+ * register offset inside the model (docs/sources.md#sunspec-offsets), so no additive offset applies to SunSpec points.
  */
 export function sunspecSpec(label: string, def: SunspecPointDef, defaults: ProfileDefaults, table: ModbusTable, address: number, sfAddress: number | undefined): DecodeSpec {
   return {

@@ -1,4 +1,4 @@
-// Modbus request planning (DESIGN.md §3): coalesces the register reads of one device into as few
+// Modbus request planning (README.md#device-profiles): coalesces the register reads of one device into as few
 // requests per function code as the protocol allows. Pure: no I/O, no time.
 import { ConfigError } from "../../errors.js";
 import type { ModbusTable } from "../../config/profile-schema.js";

@@ -1,4 +1,4 @@
-// Polls one Modbus TCP device on its own socket and timers (DESIGN.md §3): connect, discover the
+// Polls one Modbus TCP device on its own socket and timers (README.md#device-profiles): connect, discover the
 // SunSpec map, plan once, then poll on a drift-free schedule and write every point to the store;
 // on failure every affected point turns bad within the same poll, and the poller reconnects.
 import type { Logger } from "pino";

@@ -1,4 +1,4 @@
-// Lays out a SunSpec Li-ion register map (FACTS.md §3: "SunS", 802, one 804 per string, one 805
+// Lays out a SunSpec Li-ion register map (docs/sources.md#sunspec-map: "SunS", 802, one 804 per string, one 805
 // per module, end marker) in a holding-register array, for the simulators and tests: the mirror
 // of what ./sunspec.ts discovers. Values inside the models are left to the caller.
 import { sunspecModelShape } from "../../config/profile-schema.js";

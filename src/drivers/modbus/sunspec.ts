@@ -1,4 +1,4 @@
-// SunSpec discovery (FACTS.md §3): find the "SunS" marker, walk the model chain to its end, and
+// SunSpec discovery (docs/sources.md#sunspec-map): find the "SunS" marker, walk the model chain to its end, and
 // map a device's expanded SunSpec points onto absolute register addresses, checking that the chain
 // holds the strings, modules and cells the site's layout says. Reads go through a function the
 // poller passes in, so this file knows the map, not the socket.
@@ -26,7 +26,7 @@ export interface WalkLimits {
 }
 export const DEFAULT_WALK_LIMITS: WalkLimits = { maxModels: 200, maxRegisters: 10_000 };
 
-/** "SunS" (FACTS.md §3). */
+/** "SunS" (docs/sources.md#sunspec-map). */
 const MARKER = [0x5375, 0x6e53] as const;
 const END_ID = 0xffff;
 
@@ -64,7 +64,7 @@ export interface SunspecAddress {
   readonly sfAddress?: number;
 }
 
-/** Repeating groups in an instance, computed from L (FACTS.md: "compute repeating-group counts from L"). */
+/** Repeating groups in an instance, computed from L (docs/sources.md#sunspec-offsets: "compute repeating-group counts from L"). */
 function groupCount(m: ModelInstance): number | undefined {
   const shape = sunspecModelShape[m.id as SunspecModelId];
   if (shape === undefined) return undefined;

@@ -1,4 +1,4 @@
-// OPC UA status codes and values -> point quality (DESIGN.md §2): Good/Uncertain/Bad by the status
+// OPC UA status codes and values -> point quality (README.md#quality): Good/Uncertain/Bad by the status
 // code's severity bits (OPC UA Part 4, 7.39), the status name kept as the detail, and range,
 // sentinel and NaN checks as the Modbus decoder applies them. Pure: no node-opcua types here.
 import type { PointValue, QualityReason } from "../../points/point.js";

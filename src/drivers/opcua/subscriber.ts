@@ -1,4 +1,4 @@
-// Reads one OPC UA device by subscription, not polling (DESIGN.md §3): connect with the configured
+// Reads one OPC UA device by subscription, not polling (README.md#opc-ua-devices): connect with the configured
 // security and identity, resolve the profile's namespace, monitor every node (sampling interval,
 // queue size, deadband), and write each notification to the store with its source timestamp.
 // Outages turn every point bad/comm_fail at once; node-opcua reconnects and transfers or re-creates

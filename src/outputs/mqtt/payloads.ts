@@ -1,7 +1,9 @@
 // Pure translation of core events into MQTT messages (topic, JSON payload, QoS, retain) per
-// DESIGN.md §7; docs/mqtt-topics.md documents every field. No I/O, no clock: times are passed in.
+// README.md#mqtt-topic-reference-schema-v1, which documents every field. No I/O, no clock: times are passed in.
+// Numbers are rounded here, and only here, to their point's resolution (./rounding.ts).
 import type { AlarmChange, AlarmState, CoreEvent, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../events.js";
 import type { PointValue } from "../../points/point.js";
+import { type PointDecimals, tidy, tidyEvidence, unknownDecimals } from "./rounding.js";
 import { SCHEMA_VERSION, type Topics } from "./topics.js";
 
 /**
@@ -38,7 +40,7 @@ export function statusMessage(t: Topics, p: Publisher, status: Status, nowMs: nu
   return { topic: t.status, payload: JSON.stringify(body), qos: 1, retain: true, kind: "status" };
 }
 
-function zoneBody(z: ZoneStageChange) {
+function zoneBody(z: ZoneStageChange, r: PointDecimals) {
   return {
     zone: z.zone,
     // Never `normal` for a zone nobody has judged yet: a consumer must not read "all clear" into it.
@@ -48,16 +50,16 @@ function zoneBody(z: ZoneStageChange) {
     previous: z.firstJudgement === true ? "unknown" : z.previous,
     skipped: z.skipped,
     fault: z.fault,
-    faults: z.faults,
-    evidence: z.evidence,
+    faults: z.faults.map((e) => tidyEvidence(e, r)),
+    evidence: z.evidence.map((e) => tidyEvidence(e, r)),
   };
 }
 
-function faultBody(f: ZoneFaultChange) {
-  return { zone: f.zone, stage: f.stage, fault: f.fault, since: iso(f.since), faults: f.faults };
+function faultBody(f: ZoneFaultChange, r: PointDecimals) {
+  return { zone: f.zone, stage: f.stage, fault: f.fault, since: iso(f.since), faults: f.faults.map((e) => tidyEvidence(e, r)) };
 }
 
-function alarmBody(a: AlarmState) {
+function alarmBody(a: AlarmState, r: PointDecimals) {
   return {
     id: a.id,
     rule: a.rule,
@@ -70,11 +72,11 @@ function alarmBody(a: AlarmState) {
     latched: a.latched,
     since: iso(a.since),
     message: a.message,
-    evidence: a.evidence,
+    evidence: a.evidence.map((e) => tidyEvidence(e, r)),
   };
 }
 
-function triggerBody(e: EvacuationTrigger) {
+function triggerBody(e: EvacuationTrigger, r: PointDecimals) {
   return {
     id: e.id,
     zone: e.zone,
@@ -83,7 +85,7 @@ function triggerBody(e: EvacuationTrigger) {
     racks: e.racks,
     hosts: e.hosts,
     reason: e.reason,
-    evidence: e.evidence,
+    evidence: e.evidence.map((x) => tidyEvidence(x, r)),
     issuedAt: iso(e.issuedAt),
     ackBy: iso(e.ackBy),
   };
@@ -93,8 +95,8 @@ function triggerBody(e: EvacuationTrigger) {
 const by = (instance: string | undefined) => (instance === undefined ? {} : { instance });
 
 /** `zone/<id>/stage`, retained, QoS 1. */
-export function zoneStageMessage(t: Topics, z: ZoneStageChange, nowMs: number, instance?: string): OutMessage {
-  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...zoneBody(z) });
+export function zoneStageMessage(t: Topics, z: ZoneStageChange, nowMs: number, r: PointDecimals = unknownDecimals, instance?: string): OutMessage {
+  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...zoneBody(z, r) });
   return { topic: t.zoneStage(z.zone), payload, qos: 1, retain: true, kind: "state" };
 }
 
@@ -109,48 +111,48 @@ export function withFault(last: ZoneStageChange | undefined, f: ZoneFaultChange)
 }
 
 /** `alarm/<id>`, retained, QoS 1; an empty payload deletes it once the alarm is normal (inactive and acknowledged). */
-export function alarmMessage(t: Topics, a: AlarmState, nowMs: number, instance?: string): OutMessage {
-  const payload = a.state === "normal" ? "" : JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...alarmBody(a) });
+export function alarmMessage(t: Topics, a: AlarmState, nowMs: number, r: PointDecimals = unknownDecimals, instance?: string): OutMessage {
+  const payload = a.state === "normal" ? "" : JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...alarmBody(a, r) });
   return { topic: t.alarm(a.id), payload, qos: 1, retain: true, kind: "state" };
 }
 
 /** `evacuate/<zone>`, retained, QoS 1. */
-export function evacuateMessage(t: Topics, e: EvacuationTrigger, nowMs: number, instance?: string): OutMessage {
-  const { id, ...rest } = triggerBody(e);
+export function evacuateMessage(t: Topics, e: EvacuationTrigger, nowMs: number, r: PointDecimals = unknownDecimals, instance?: string): OutMessage {
+  const { id, ...rest } = triggerBody(e, r);
   const payload = JSON.stringify({ v: SCHEMA_VERSION, id, ts: iso(nowMs), ...by(instance), ...rest });
   return { topic: t.evacuate(e.zone), payload, qos: 1, retain: true, kind: "state" };
 }
 
-function eventBody(e: CoreEvent) {
+function eventBody(e: CoreEvent, r: PointDecimals) {
   switch (e.type) {
     case "zone_stage":
-      return zoneBody(e);
+      return zoneBody(e, r);
     case "zone_fault":
-      return faultBody(e);
+      return faultBody(e, r);
     case "alarm":
-      return { ...alarmBody(e.alarm), previous: e.previous };
+      return { ...alarmBody(e.alarm, r), previous: e.previous };
     case "evacuate":
-      return triggerBody(e);
+      return triggerBody(e, r);
   }
 }
 
 /** `events`, QoS 1, not retained: one numbered entry per transition. */
-export function eventMessage(t: Topics, p: Publisher, seq: number, e: CoreEvent, nowMs: number): OutMessage {
-  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), seq, instance: p.instance, boot: iso(p.startedAt), type: e.type, ...eventBody(e) });
+export function eventMessage(t: Topics, p: Publisher, seq: number, e: CoreEvent, nowMs: number, r: PointDecimals = unknownDecimals): OutMessage {
+  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), seq, instance: p.instance, boot: iso(p.startedAt), type: e.type, ...eventBody(e, r) });
   return { topic: t.events, payload, qos: 1, retain: false, kind: "event" };
 }
 
 /** The retained state message an event changes, if any (`last` is the zone's last stage picture, for fault changes). */
-export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, instance?: string): OutMessage {
+export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, r: PointDecimals = unknownDecimals, instance?: string): OutMessage {
   switch (e.type) {
     case "zone_stage":
-      return zoneStageMessage(t, e, nowMs, instance);
+      return zoneStageMessage(t, e, nowMs, r, instance);
     case "zone_fault":
-      return zoneStageMessage(t, withFault(last, e), nowMs, instance);
+      return zoneStageMessage(t, withFault(last, e), nowMs, r, instance);
     case "alarm":
-      return alarmMessage(t, (e as AlarmChange).alarm, nowMs, instance);
+      return alarmMessage(t, (e as AlarmChange).alarm, nowMs, r, instance);
     case "evacuate":
-      return evacuateMessage(t, e, nowMs, instance);
+      return evacuateMessage(t, e, nowMs, r, instance);
   }
 }
 
@@ -160,14 +162,14 @@ export function removeRetained(topic: string): OutMessage {
 }
 
 /** `point/<device>/<point>`, QoS 0, not retained: telemetry is best effort by design. */
-export function pointMessage(t: Topics, key: string, value: PointValue, nowMs: number): OutMessage {
+export function pointMessage(t: Topics, key: string, value: PointValue, nowMs: number, r: PointDecimals = unknownDecimals): OutMessage {
   const slash = key.indexOf("/");
   const device = slash < 0 ? key : key.slice(0, slash);
   const point = slash < 0 ? "" : key.slice(slash + 1);
   const body = {
     v: SCHEMA_VERSION,
     ts: iso(nowMs),
-    value: value.value,
+    value: value.value === null ? null : tidy(value.value, r(key)),
     quality: value.quality,
     ...(value.reason === undefined ? {} : { reason: value.reason }),
     ...(value.detail === undefined ? {} : { detail: value.detail }),

@@ -1,5 +1,5 @@
 // The MQTT output: one connection to the site broker, the retained picture kept right across
-// reconnects, events numbered, and a bounded, counted queue while the broker is away (DESIGN.md §7).
+// reconnects, events numbered, and a bounded, counted queue while the broker is away (README.md#mqtt-topic-reference-schema-v1).
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/types.js";
@@ -22,6 +22,7 @@ import {
   withFault,
   zoneStageMessage,
 } from "./payloads.js";
+import { type PointDecimals, unknownDecimals } from "./rounding.js";
 import { PointThrottle } from "./telemetry.js";
 import { type Topics, topics } from "./topics.js";
 
@@ -71,6 +72,8 @@ export interface MqttOutputContext {
   readonly adoptTrigger?: (zone: string, triggerId: string) => boolean;
   /** An operator command arrived on `cmd/<verb>`. */
   readonly onCommand?: (verb: string, payload: Buffer) => void;
+  /** Each point's resolution, to which payload numbers are rounded (./rounding.ts); default: 6 significant digits. */
+  readonly pointDecimals?: PointDecimals;
 }
 
 export interface MqttStats {
@@ -102,6 +105,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export class MqttOutput {
   readonly #ctx: MqttOutputContext;
   readonly #topics: Topics;
+  readonly #decimals: PointDecimals;
   readonly #outbox: Outbox;
   readonly #lastStage = new Map<string, ZoneStageChange>();
   readonly #listeners = new Set<(connected: boolean) => void>();
@@ -130,6 +134,7 @@ export class MqttOutput {
   constructor(ctx: MqttOutputContext) {
     this.#ctx = ctx;
     this.#topics = topics(ctx.site);
+    this.#decimals = ctx.pointDecimals ?? unknownDecimals;
     this.#outbox = new Outbox(ctx.config.queueLimit, (m) => this.#journalDone(m));
     this.#backoffMs = ctx.config.reconnectMinMs;
     this.#seq = ctx.initialSeq ?? 0;
@@ -147,7 +152,7 @@ export class MqttOutput {
     const { config, clock } = this.#ctx;
     this.#publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
     if (config.pointTelemetry.enabled) {
-      this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now())));
+      this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now(), this.#decimals)));
     }
     const will = statusMessage(this.#topics, this.#publisher, "offline", clock.now());
     const opts: IClientOptions = {
@@ -192,8 +197,8 @@ export class MqttOutput {
     for (const event of events) {
       try {
         const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
-        const state = stateMessage(this.#topics, event, now, last, instance);
-        const ev = eventMessage(this.#topics, this.#publisher, this.#seq + 1, event, now);
+        const state = stateMessage(this.#topics, event, now, last, this.#decimals, instance);
+        const ev = eventMessage(this.#topics, this.#publisher, this.#seq + 1, event, now, this.#decimals);
         this.#seq++;
         if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
         if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
@@ -324,10 +329,10 @@ export class MqttOutput {
       const instance = this.#ctx.instance;
       for (const z of snap.zones) {
         this.#lastStage.set(z.zone, z);
-        this.#write(zoneStageMessage(this.#topics, z, now, instance));
+        this.#write(zoneStageMessage(this.#topics, z, now, this.#decimals, instance));
       }
-      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now, instance));
-      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now, instance));
+      for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now, this.#decimals, instance));
+      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now, this.#decimals, instance));
     } catch (err) {
       this.#rejected++;
       this.#ctx.log.error({ err }, "mqtt: republishing the retained picture failed");

@@ -1,4 +1,4 @@
-// The one place MQTT topic names are built (DESIGN.md §7): `firebreak/v1/<site>/…`. Every id that
+// The one place MQTT topic names are built (README.md#mqtt-topic-reference-schema-v1): `firebreak/v1/<site>/…`. Every id that
 // fills one topic level is checked here so a stray `/`, `+` or `#` can never widen a topic.
 import { MqttTopicError } from "../../errors.js";
 
