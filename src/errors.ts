@@ -108,3 +108,12 @@ export class TrustError extends FirebreakError {
     this.name = "TrustError";
   }
 }
+
+/** A saved alarm state that this version cannot continue from (src/alarms/state.ts). */
+export class AlarmStateError extends FirebreakError {
+  readonly code = "FB_ALARM_STATE";
+  constructor(message: string) {
+    super(`${message}; the alarm state was not restored`);
+    this.name = "AlarmStateError";
+  }
+}

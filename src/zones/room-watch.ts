@@ -44,7 +44,11 @@ export class RoomWatch {
     this.#zones = [...config.zones.values()];
     this.#store = opts.store;
     this.#engine = new RuleEngine(config);
-    this.#alarms = new Annunciator(config.rules);
+    this.#alarms = new Annunciator(config.rules, {
+      zones: [...config.zones.keys()],
+      devices: [...config.devices, ...(config.opcuaDevices ?? [])].map((d) => d.id),
+      ...(config.alarms === undefined ? {} : { config: config.alarms }),
+    });
     this.#ledger = new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules });
     // A store that reports its changes lets the periodic step re-run only what changed or time can
     // change; a bare reader gets a full evaluation at every periodic step.
@@ -131,8 +135,15 @@ export class RoomWatch {
     return events;
   }
 
+  /** Acknowledge one alarm; an unknown id changes nothing. Other operator commands: `alarms`. */
   acknowledge(alarmId: string, now: number, by: string): CoreEvent[] {
-    return this.#alarms.acknowledge(alarmId, now, by);
+    const r = this.#alarms.acknowledge({ alarm: alarmId }, by, now);
+    return r.ok ? r.events : [];
+  }
+
+  /** The room's alarms, for operator commands (shelve, out of service, maintenance) and the state store. */
+  get alarms(): Annunciator {
+    return this.#alarms;
   }
 
   /**
