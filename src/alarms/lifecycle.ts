@@ -200,13 +200,25 @@ function conditionStep(prev: AlarmRecord | undefined, input: AlarmInput, now: nu
 }
 
 /**
+ * A zone's maintenance and a device out of service hide what would be shown; an alarm that is
+ * normal and clear has nothing to hide, so it stays normal (and unpublished) until it activates.
+ * A shelf or an out-of-service put on the alarm itself always applies: the operator named it.
+ */
+function applicable(h: Hide, mid: AlarmRecord): Hide {
+  if (mid.state !== "normal" || mid.active) return h;
+  const byDevice = h.outOfService?.devices !== undefined;
+  if (h.suppressed === undefined && !byDevice) return h;
+  return { ...(h.shelved === undefined ? {} : { shelved: h.shelved }), ...(h.outOfService === undefined || byDevice ? {} : { outOfService: h.outOfService }) };
+}
+
+/**
  * Apply the mutings `hide` to `mid` (the record after its condition step) and say what changed
  * since `prev`. A latched alarm ignores every muting. An alarm leaving its hidden states goes
  * where its condition says: active -> unack, clear -> normal (a latched one: unack until acknowledged).
  */
 function settle(prev: AlarmRecord | undefined, mid: AlarmRecord, condWhy: string | undefined, hide: Hide, now: number, unhideWhy: string): AlarmStep {
   const lifeSafety = latches(mid.priority);
-  const h = lifeSafety ? VISIBLE : hide;
+  const h = lifeSafety ? VISIBLE : applicable(hide, mid);
   const hidden = hiddenStateOf(h);
   let rec = withHide(mid, h);
   let why = condWhy;
