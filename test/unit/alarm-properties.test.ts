@@ -56,6 +56,9 @@ function apply(a: Annunciator, o: Op, now: number): CommandResult {
   }
 }
 
+/** Low limits, so random scripts chatter and flood often. */
+const TIGHT = { flood: { per10Min: 3, endBelowPer10Min: 2 }, chatter: { maxChanges: 2, windowMs: 10 * MIN } };
+
 const STATES = new Set(["normal", "unack", "ack", "rtn_unack", "shelved", "suppressed", "out_of_service"]);
 
 /** What every record must satisfy after every operation at `now`. */
@@ -77,8 +80,8 @@ function checkRecord(r: AlarmRecord, now: number): void {
 describe("annunciator properties (fast-check)", () => {
   it("every state is defined, a latched alarm never leaves unacknowledged, shelves expire, refusals change nothing", () => {
     fc.assert(
-      fc.property(script, (steps) => {
-        const a = annunciator();
+      fc.property(script, fc.boolean(), (steps, tight) => {
+        const a = annunciator(tight ? TIGHT : {});
         let now = T0;
         for (const { dtMs, op: o } of steps) {
           now += dtMs;
@@ -109,10 +112,10 @@ describe("annunciator properties (fast-check)", () => {
   it("export -> restore (through JSON) gives the same future events and records", () => {
     fc.assert(
       fc.property(script, script, (prefix, suffix) => {
-        const a = annunciator({ flood: { per10Min: 3, endBelowPer10Min: 2 } });
+        const a = annunciator(TIGHT);
         let now = T0;
         for (const { dtMs, op: o } of prefix) apply(a, o, (now += dtMs));
-        const b = annunciator({ flood: { per10Min: 3, endBelowPer10Min: 2 } });
+        const b = annunciator(TIGHT);
         b.restore(JSON.parse(JSON.stringify(a.exportState())));
         const seenA: (AlarmChange[] | string)[] = [];
         const seenB: (AlarmChange[] | string)[] = [];
