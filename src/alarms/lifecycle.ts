@@ -179,9 +179,9 @@ function conditionStep(prev: AlarmRecord | undefined, input: AlarmInput, now: nu
       break; // the condition is tracked below; settle() decides whether it stays hidden
   }
   const moved = state !== prev.state || input.active !== prev.active || priority !== prev.priority || stage !== prev.stage;
-  const { stage: _old, ...rest } = prev;
+  // `stage` is undefined only when prev.stage is: spreading prev keeps the right one (hot path: no rest copy).
   const rec: AlarmRecord = {
-    ...rest,
+    ...prev,
     ...(stage === undefined ? {} : { stage }),
     state,
     active: input.active,
@@ -220,7 +220,8 @@ function settle(prev: AlarmRecord | undefined, mid: AlarmRecord, condWhy: string
   const lifeSafety = latches(mid.priority);
   const h = lifeSafety ? VISIBLE : applicable(hide, mid);
   const hidden = hiddenStateOf(h);
-  let rec = withHide(mid, h);
+  const bare = mid.shelved === undefined && mid.suppressed === undefined && mid.outOfService === undefined;
+  let rec = bare && hidden === undefined ? mid : withHide(mid, h);
   let why = condWhy;
   if (hidden !== undefined) {
     if (mid.state !== hidden) {
@@ -240,7 +241,7 @@ function settle(prev: AlarmRecord | undefined, mid: AlarmRecord, condWhy: string
       : prev.state !== rec.state || prev.active !== rec.active || prev.priority !== rec.priority || prev.stage !== rec.stage || !sameHide(prev, rec);
   if (!changed) {
     if (prev === undefined) return { state: undefined, events: [] };
-    return { state: { ...rec, reason: prev.reason }, events: [] };
+    return { state: rec.reason === prev.reason ? rec : { ...rec, reason: prev.reason }, events: [] };
   }
   const next: AlarmRecord = { ...rec, reason: why ?? prev?.reason ?? "changed" };
   return { state: next, events: [{ type: "alarm", alarm: next, previous: prev?.state ?? "normal", reason: next.reason }] };
