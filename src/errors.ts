@@ -117,3 +117,12 @@ export class StateStoreError extends FirebreakError {
     this.name = "StateStoreError";
   }
 }
+
+/** A saved alarm state that this version cannot continue from (src/alarms/state.ts). */
+export class AlarmStateError extends FirebreakError {
+  readonly code = "FB_ALARM_STATE";
+  constructor(message: string) {
+    super(`${message}; the alarm state was not restored`);
+    this.name = "AlarmStateError";
+  }
+}

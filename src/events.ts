@@ -43,10 +43,44 @@ export interface ZoneFaultChange {
 }
 
 export type AlarmPriority = "critical" | "high" | "medium" | "low";
-/** ISA-18.2 states covered so far; shelving and out-of-service come with the alarm-lifecycle work. */
-export type AlarmStateName = "normal" | "unack" | "ack" | "rtn_unack";
+/**
+ * ISA-18.2 / IEC 62682 alarm states (src/alarms/lifecycle.ts). `shelved`, `suppressed` and
+ * `out_of_service` hide an alarm from the operator while its condition is still tracked in `active`.
+ */
+export type AlarmStateName = "normal" | "unack" | "ack" | "rtn_unack" | "shelved" | "suppressed" | "out_of_service";
 /** `condition`: the process (fire risk); `trouble`: firebreak's own sensing is degraded. */
 export type AlarmClass = "condition" | "trouble";
+
+/** An operator shelved the alarm until `until` (clock ms); `at` is when. */
+export interface AlarmShelf {
+  readonly by: string;
+  readonly at: number;
+  readonly until: number;
+  readonly reason: string;
+}
+
+/** Suppressed by design: the alarm's zone is in maintenance (optionally until `until`). */
+export interface AlarmSuppression {
+  readonly zone: string;
+  readonly by: string;
+  readonly at: number;
+  readonly until?: number;
+  readonly reason: string;
+}
+
+/** Out of service: the alarm itself, or (with `devices`) the only devices its evidence concerns. */
+export interface AlarmOutOfService {
+  readonly by: string;
+  readonly at: number;
+  readonly reason: string;
+  readonly devices?: readonly string[];
+}
+
+/** The alarm changed state more than the chatter limit allows: `count` changes in the window, chattering since `since`. */
+export interface AlarmChatter {
+  readonly count: number;
+  readonly since: number;
+}
 
 export interface AlarmState {
   readonly id: string;
@@ -55,6 +89,7 @@ export interface AlarmState {
   readonly class: AlarmClass;
   readonly priority: AlarmPriority;
   readonly state: AlarmStateName;
+  /** The underlying condition, tracked in every state (also while shelved, suppressed or out of service). */
   readonly active: boolean;
   /** The stage an active condition alarm raises. */
   readonly stage?: RaisedStage;
@@ -63,12 +98,22 @@ export interface AlarmState {
   readonly since: number;
   readonly message: string;
   readonly evidence: readonly Evidence[];
+  /** Why the last transition happened ("condition active: …", "acknowledged by alice", "shelf expired"). */
+  readonly reason?: string;
+  readonly ackedBy?: string;
+  readonly ackedAt?: number;
+  readonly shelved?: AlarmShelf;
+  readonly suppressed?: AlarmSuppression;
+  readonly outOfService?: AlarmOutOfService;
+  readonly chattering?: AlarmChatter;
 }
 
 export interface AlarmChange {
   readonly type: "alarm";
   readonly alarm: AlarmState;
   readonly previous: AlarmStateName;
+  /** Why this transition happened; the same text as `alarm.reason`. */
+  readonly reason: string;
 }
 
 export interface EvacuationTrigger {

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, type ConfigIssue } from "../errors.js";
+import { toAlarmsConfig } from "./alarms-schema.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { matchPoints } from "./point-glob.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
@@ -302,7 +303,7 @@ async function buildSite(
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir) },
   };
 }
 
@@ -374,7 +375,7 @@ async function buildOpcuaDevice(
 }
 
 function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key: string) => string[], checkDevice: (id: string, index: number) => void): Rule {
-  const base = { id: r.id, zone: r.zone, description: r.description ?? "" };
+  const base = { id: r.id, zone: r.zone, description: r.description ?? "", ...(r.priority === undefined ? {} : { priority: r.priority }) };
   switch (r.kind) {
     case "comm_loss":
       r.devices.forEach(checkDevice);

@@ -1,6 +1,7 @@
 // The site config (config/*.yaml): topology, devices, rules, outputs. Validated once, at the edge,
 // into the typed objects in ./types.ts; nothing deeper sees YAML.
 import { z } from "zod";
+import { alarmsSchema } from "./alarms-schema.js";
 
 const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
 const seconds = z.number().finite().min(0);
@@ -94,10 +95,13 @@ const device = z
   .refine((d) => (d.modbus === undefined) !== (d.opcua === undefined), { message: "a device needs exactly one of `modbus:` and `opcua:`" });
 
 const points = z.array(z.string().min(1)).min(1);
+/** Optional alarm priority of the rule's alarm (not of its `:fault` alarm); an `evacuate` stage stays critical. */
+const priority = z.enum(["critical", "high", "medium", "low"]).optional();
 const ruleCommon = {
   id,
   zone: id,
   description: z.string().optional(),
+  priority,
   /** Glob patterns over point keys (`<device>/<point>`); `*` matches one path segment, `**` any. */
   points,
   on_delay_s: seconds.default(0),
@@ -170,6 +174,7 @@ const commLossRule = z
     id,
     zone: id,
     description: z.string().optional(),
+    priority,
     kind: z.literal("comm_loss"),
     devices: z.array(id).min(1),
     /** The device must have been silent this long before the trouble is raised. */
@@ -217,6 +222,8 @@ export const siteSchema = z
     devices: z.array(device).min(1),
     rules: z.array(ruleSchema).min(1),
     mqtt: mqtt.optional(),
+    /** ISA-18.2 lifecycle limits: chattering, flood, shelving (./alarms-schema.ts). */
+    alarms: alarmsSchema,
     log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
     /**
      * Where the durable state (alarm states, latches, incidents, triggers, sequence numbers, unsent

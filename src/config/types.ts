@@ -1,9 +1,11 @@
 // The validated, typed, frozen config every other part receives. Built once by ./load.ts.
 import type { OpcuaDeadband, OpcuaNodeDef, OpcuaProfile, PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
 import type { Stage } from "./site-schema.js";
+import type { AlarmsConfig } from "./alarms-schema.js";
 
 export type { Stage } from "./site-schema.js";
 export type RaisedStage = Exclude<Stage, "normal">;
+export type { AlarmsConfig } from "./alarms-schema.js";
 
 export interface Rack {
   readonly id: string;
@@ -109,6 +111,8 @@ interface RuleBase {
   readonly id: string;
   readonly zone: string;
   readonly description: string;
+  /** Alarm priority override for the rule's alarm (src/alarms/lifecycle.ts priorityOf). */
+  readonly priority?: "critical" | "high" | "medium" | "low";
 }
 
 interface PointRuleBase extends RuleBase {
@@ -190,6 +194,8 @@ export interface SiteConfig {
   readonly opcuaDevices?: readonly OpcuaDevice[];
   readonly rules: readonly Rule[];
   readonly mqtt?: MqttConfig;
+  /** Alarm lifecycle limits; absent in hand-built configs, which get the defaults. */
+  readonly alarms?: AlarmsConfig;
   readonly logLevel: LogLevel;
   /** Absolute path of the state directory (the SQLite state store lives here). */
   readonly stateDir: string;

@@ -13,7 +13,11 @@ export function buildRoomWatch(config: SiteConfig, store: PointStore | PointRead
     zones: [...config.zones.values()],
     store,
     engine: new RuleEngine(config),
-    alarms: new Annunciator(config.rules),
+    alarms: new Annunciator(config.rules, {
+      zones: [...config.zones.keys()],
+      devices: [...config.devices, ...(config.opcuaDevices ?? [])].map((d) => d.id),
+      ...(config.alarms === undefined ? {} : { config: config.alarms }),
+    }),
     ledger: new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules }),
     ...(startedAt === undefined ? {} : { startedAt }),
   });

@@ -9,6 +9,7 @@ import type { SiteConfig } from "../config/types.js";
 import { ModbusPoller } from "../drivers/modbus/poller.js";
 import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
+import type { AnnunciatorState } from "../alarms/state.js";
 import type { IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
@@ -51,6 +52,8 @@ export class Daemon {
   readonly #pollerDevices: string[] = [];
   #mqtt: MqttOutput | undefined;
   #state: StateStore | undefined;
+  /** The alarm records as last written to the state store, by id. */
+  readonly #savedAlarms = new Map<string, AlarmRecord>();
   /** State store writes that failed: each decision was published anyway, but would not survive a restart. */
   #stateFailures = 0;
   #tick: TimerHandle | undefined;
@@ -108,7 +111,8 @@ export class Daemon {
     this.#state = state;
     const pic = state.load();
     this.watch.restore({ zones: pic.zones as ZoneSnapshot[], incidents: pic.incidents as IncidentRecord[] });
-    this.watch.alarms.restore(pic.alarms as AlarmRecord[]);
+    if (pic.alarmState !== undefined) this.watch.alarms.restore({ ...(pic.alarmState as AnnunciatorState), alarms: pic.alarms as AlarmRecord[] });
+    for (const a of pic.alarms as AlarmRecord[]) this.#savedAlarms.set(a.id, a);
     const latched = (pic.zones as ZoneSnapshot[]).filter((z) => z.latched).map((z) => `${z.zone}:${z.stage}`);
     log.info(
       { file: state.file, boot: pic.boots, seq: pic.seq, zones: pic.zones.length, alarms: pic.alarms.length, latched, unsent: pic.outbox.length },
@@ -236,7 +240,7 @@ export class Daemon {
     if (state !== undefined) {
       try {
         ids = state.transaction(() => {
-          this.#persistCore(state, events);
+          this.#persistCore(state);
           alsoInTransaction?.(state);
           if (prepared === undefined || prepared.messages.length === 0) return undefined;
           state.saveSeq(prepared.seq);
@@ -252,20 +256,24 @@ export class Daemon {
     for (const e of events) this.#ctx.onEvent?.(e);
   }
 
-  #persistCore(state: StateStore, events: readonly CoreEvent[]): void {
+  #persistCore(state: StateStore): void {
     const core = this.watch.exportState();
     state.saveZones(core.zones);
     state.saveIncidents(core.incidents);
-    const alarms: AlarmRecord[] = [];
-    for (const e of events) if (e.type === "alarm") alarms.push(e.alarm as AlarmRecord);
-    state.saveAlarms(alarms);
+    // Records are immutable: a record object not the one last saved has changed (also the silent
+    // changes, e.g. a chattering alarm's count), so only those rows are written.
+    const alarmState = this.watch.alarms.exportState();
+    const changed = alarmState.alarms.filter((a) => this.#savedAlarms.get(a.id) !== a);
+    state.saveAlarms(changed);
+    state.saveAlarmState({ ...alarmState, alarms: [] });
+    for (const a of changed) this.#savedAlarms.set(a.id, a);
   }
 
   /** A trigger retained on the broker for one of our zones: adopt its incident (and keep it stored). */
   #adopt(zone: string, triggerId: string): boolean {
     if (!this.watch.adoptRetainedTrigger(zone, triggerId)) return false;
     try {
-      this.#state?.transaction(() => this.#persistCore(this.#state!, []));
+      this.#state?.transaction(() => this.#persistCore(this.#state!));
     } catch (err) {
       this.#stateFailures++;
       this.#ctx.log.error({ err }, "state store write failed while adopting a retained trigger");

@@ -155,8 +155,15 @@ export class RoomWatch {
     return events;
   }
 
+  /** Acknowledge one alarm; an unknown id changes nothing. Other operator commands: `alarms`. */
   acknowledge(alarmId: string, now: number, by: string): CoreEvent[] {
-    return this.#alarms.acknowledge(alarmId, now, by);
+    const r = this.#alarms.acknowledge({ alarm: alarmId }, by, now);
+    return r.ok ? r.events : [];
+  }
+
+  /** The room's alarms, for operator commands (shelve, out of service, maintenance) and the state store. */
+  get alarms(): Annunciator {
+    return this.#alarms;
   }
 
   /**
@@ -218,11 +225,6 @@ export class RoomWatch {
   /** The zones this watch covers, in config order. */
   zones(): readonly Zone[] {
     return this.#zones;
-  }
-
-  /** The annunciator, for operator commands on alarms. */
-  get alarms(): Annunciator {
-    return this.#alarms;
   }
 
   /** The open incident of a zone, if any. */

@@ -106,7 +106,7 @@ describe("MQTT output on a real Mosquitto", () => {
     await connected(out);
     out.publish(stage("batt-a", "watch", "normal"));
     out.publish(stage("batt-a", "pre_alarm", "watch"));
-    out.publish({ type: "alarm", alarm: alarm("offgas-a", "unack"), previous: "normal" });
+    out.publish({ type: "alarm", alarm: alarm("offgas-a", "unack"), previous: "normal", reason: "condition active: test" });
     const evs = await live.waitForCount((m) => m.topic.endsWith("/events"), 3);
     expect(evs.map((e) => e.json?.seq)).toEqual([1, 2, 3]);
     expect(evs.map((e) => e.json?.type)).toEqual(["zone_stage", "zone_stage", "alarm"]);
@@ -119,7 +119,7 @@ describe("MQTT output on a real Mosquitto", () => {
     out.start();
     await connected(out);
     out.publish(stage("batt-a", "evacuate", "alarm"));
-    out.publish({ type: "alarm", alarm: alarm("offgas-a", "unack"), previous: "normal" });
+    out.publish({ type: "alarm", alarm: alarm("offgas-a", "unack"), previous: "normal", reason: "condition active: test" });
     out.publish(trigger(s));
     await until(() => out.stats().published >= 7 && out.stats().inFlight === 0, "the broker to acknowledge");
     const late = await rec(s);
@@ -139,8 +139,8 @@ describe("MQTT output on a real Mosquitto", () => {
     const { out } = output(broker.url, s);
     out.start();
     await connected(out);
-    out.publish({ type: "alarm", alarm: alarm("offgas-a", "unack"), previous: "normal" });
-    out.publish({ type: "alarm", alarm: alarm("offgas-a", "normal"), previous: "ack" });
+    out.publish({ type: "alarm", alarm: alarm("offgas-a", "unack"), previous: "normal", reason: "condition active: test" });
+    out.publish({ type: "alarm", alarm: alarm("offgas-a", "normal"), previous: "ack", reason: "condition cleared" });
     const cleared = await live.waitFor((m) => m.topic.endsWith("/alarm/offgas-a") && m.payload === "");
     expect(cleared.qos).toBe(1);
     await until(() => out.stats().inFlight === 0, "acknowledgments");

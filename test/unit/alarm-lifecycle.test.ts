@@ -58,7 +58,9 @@ describe("alarm lifecycle (ISA-18.2)", () => {
   it("acknowledging records who and when; acknowledging again changes nothing", () => {
     const first = stepAlarm(undefined, input(true, "alarm"), T0).state!;
     const acked = acknowledgeAlarm(first, T0 + 5000, "alice");
-    expect(acked.events).toEqual([{ type: "alarm", previous: "unack", alarm: expect.objectContaining({ state: "ack", ackedBy: "alice", ackedAt: T0 + 5000 }) }]);
+    expect(acked.events).toEqual([
+      { type: "alarm", previous: "unack", reason: "acknowledged by alice", alarm: expect.objectContaining({ state: "ack", ackedBy: "alice", ackedAt: T0 + 5000, reason: "acknowledged by alice" }) },
+    ]);
     expect(acknowledgeAlarm(acked.state, T0 + 6000, "bob").events).toEqual([]);
   });
 
@@ -110,13 +112,13 @@ describe("annunciator", () => {
     expect(a.update([res("t", "threshold", true, 1), res("comm", "comm_loss", true)], T0 + 1000)).toEqual([]);
   });
 
-  it("standing alarms are those not normal; unknown ids acknowledge nothing", () => {
+  it("standing alarms are those not normal; an unknown id is refused", () => {
     const a = new Annunciator(rules);
     a.update([res("t", "threshold", true)], T0);
     a.update([res("t", "threshold", false)], T0 + 1000);
     expect(a.standing().map((x) => [x.id, x.state])).toEqual([["t", "rtn_unack"]]);
-    expect(a.acknowledge("nope", T0, "op")).toEqual([]);
-    a.acknowledge("t", T0 + 2000, "op");
+    expect(a.acknowledge({ alarm: "nope" }, "op", T0)).toEqual({ ok: false, reason: 'unknown alarm "nope"' });
+    a.acknowledge({ alarm: "t" }, "op", T0 + 2000);
     expect(a.standing()).toEqual([]);
   });
 });

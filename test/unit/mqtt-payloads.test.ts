@@ -146,7 +146,7 @@ describe("payloads", () => {
   });
 
   it("events are QoS 1, not retained, numbered, with instance and boot", () => {
-    const m = eventMessage(t, pub, 42, { type: "alarm", alarm, previous: "normal" }, NOW);
+    const m = eventMessage(t, pub, 42, { type: "alarm", alarm, previous: "normal", reason: "condition active: off-gas" }, NOW);
     expect(m).toMatchObject({ topic: "firebreak/v1/dc1/events", qos: 1, retain: false, kind: "event" });
     expect(json(m)).toMatchObject({ v: 1, ts: "2026-11-25T03:12:09.412Z", seq: 42, instance: "hall-a", boot: "2026-11-25T03:00:00.000Z", type: "alarm", id: "offgas-a", state: "unack", previous: "normal" });
     expect(json(eventMessage(t, pub, 1, stage, NOW))).toMatchObject({ seq: 1, type: "zone_stage", zone: "batt-a", stage: "evacuate", previous: "alarm" });

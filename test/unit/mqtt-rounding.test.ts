@@ -81,7 +81,7 @@ describe("payloads carry rounded numbers", () => {
     const alarm: AlarmState = { id: "cell-dev-a", rule: "cell-dev-a", zone: "batt-a", class: "condition", priority: "high", state: "unack", active: true, stage: "alarm", latched: true, since: T0, message: "m", evidence: [deviation] };
     const trigger: EvacuationTrigger = { type: "evacuate", id: "dc1:batt-a:0001", zone: "batt-a", incident: 1, racks: ["R12"], hosts: ["h1"], reason: "r", evidence: [offgas, deviation], issuedAt: T0, ackBy: T0 + 60_000 };
     const pub = { instance: "i", version: "0", startedAt: T0 };
-    for (const m of [alarmMessage(t, alarm, T0, oneDecimal), evacuateMessage(t, trigger, T0, oneDecimal), eventMessage(t, pub, 1, stage, T0, oneDecimal), eventMessage(t, pub, 2, { type: "alarm", alarm, previous: "normal" }, T0, oneDecimal)]) {
+    for (const m of [alarmMessage(t, alarm, T0, oneDecimal), evacuateMessage(t, trigger, T0, oneDecimal), eventMessage(t, pub, 1, stage, T0, oneDecimal), eventMessage(t, pub, 2, { type: "alarm", alarm, previous: "normal", reason: "condition active" }, T0, oneDecimal)]) {
       expect(m.payload).toContain('"deviation":16.8');
       expect(m.payload).not.toMatch(/\d\.\d{7,}/);
     }

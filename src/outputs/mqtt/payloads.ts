@@ -73,6 +73,18 @@ function alarmBody(a: AlarmState, r: PointDecimals) {
     since: iso(a.since),
     message: a.message,
     evidence: a.evidence.map((e) => tidyEvidence(e, r)),
+    // The lifecycle's audit (src/alarms/lifecycle.ts): why, who, until when. Absent fields do not apply.
+    ...(a.reason === undefined ? {} : { reason: a.reason }),
+    ...(a.ackedBy === undefined ? {} : { ackedBy: a.ackedBy }),
+    ...(a.ackedAt === undefined ? {} : { ackedAt: iso(a.ackedAt) }),
+    ...(a.shelved === undefined ? {} : { shelved: { by: a.shelved.by, at: iso(a.shelved.at), until: iso(a.shelved.until), reason: a.shelved.reason } }),
+    ...(a.suppressed === undefined
+      ? {}
+      : { suppressed: { zone: a.suppressed.zone, by: a.suppressed.by, at: iso(a.suppressed.at), ...(a.suppressed.until === undefined ? {} : { until: iso(a.suppressed.until) }), reason: a.suppressed.reason } }),
+    ...(a.outOfService === undefined
+      ? {}
+      : { outOfService: { by: a.outOfService.by, at: iso(a.outOfService.at), reason: a.outOfService.reason, ...(a.outOfService.devices === undefined ? {} : { devices: a.outOfService.devices }) } }),
+    ...(a.chattering === undefined ? {} : { chattering: { count: a.chattering.count, since: iso(a.chattering.since) } }),
   };
 }
 
@@ -130,7 +142,7 @@ function eventBody(e: CoreEvent, r: PointDecimals) {
     case "zone_fault":
       return faultBody(e, r);
     case "alarm":
-      return { ...alarmBody(e.alarm, r), previous: e.previous };
+      return { ...alarmBody(e.alarm, r), previous: e.previous, reason: e.reason };
     case "evacuate":
       return triggerBody(e, r);
   }
