@@ -1,4 +1,5 @@
 // The validated, typed, frozen config every other part receives. Built once by ./load.ts.
+import type { ConfigIssue } from "../errors.js";
 import type { OpcuaDeadband, OpcuaNodeDef, OpcuaProfile, PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
 import type { Stage } from "./site-schema.js";
 
@@ -191,4 +192,6 @@ export interface SiteConfig {
   readonly rules: readonly Rule[];
   readonly mqtt?: MqttConfig;
   readonly logLevel: LogLevel;
+  /** Accepted, but worth a word at start-up (e.g. a password on plain mqtt:// allowed on purpose). */
+  readonly warnings?: readonly ConfigIssue[];
 }
