@@ -14,10 +14,13 @@ const MiB = 1024 * KiB;
  * (a log, a disk image, a device) reaches it.
  */
 export const fileLimits = {
-  /** A site config: the example is 8 KiB; a hall of 500 devices and 1,000 rules stays under 1 MiB. */
-  config: 2 * MiB,
+  /**
+   * A site config: the example is 8 KiB; a hall of 1,000 devices and 1,000 rules is about 300 KiB.
+   * Also bounds the time to refuse a hostile file: the YAML parser takes ~1-2 s per MiB.
+   */
+  config: 1 * MiB,
   /** A device profile: the largest shipped one is 3 KiB. */
-  profile: 1 * MiB,
+  profile: 256 * KiB,
   /** A password file: one line. 4 KiB is longer than any password a broker or server accepts. */
   password: 4 * KiB,
   /** A PEM certificate, CA bundle or key: the whole Mozilla CA bundle is about 220 KiB. */

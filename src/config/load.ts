@@ -161,6 +161,7 @@ async function loadSite(file: string, opts: LoadOptions): Promise<SiteConfig> {
   if (issues.length > 0) throw new ConfigError(issues);
   const { value: raw, issues: dataIssues } = source.toJS();
   if (dataIssues.length > 0) throw new ConfigError(dataIssues);
+  if (raw === null || raw === undefined) throw new ConfigError([{ file, line: 1, column: 1, path: "", message: "the file is empty; a site config needs site, rooms, devices and rules (see config/example-site.yaml)" }]);
   const parsed = siteSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source.zodIssues(parsed.error));
   const site = parsed.data;

@@ -25,7 +25,7 @@ export class YamlSource {
     const source = new YamlSource(file, doc, lines);
     const syntax = doc.errors.map((e): ConfigIssue => {
       const pos = lines.linePos(e.pos[0]);
-      return { file, line: pos.line, column: pos.col, path: "", message: yamlMessage(e.message) };
+      return { file, line: pos.line, column: pos.col, path: "", message: yamlMessage(e.code, e.message) };
     });
     const issues = syntax.length > 0 ? syntax : checkYamlLimits(file, doc, lines);
     return { source, issues: capIssues(issues) };
@@ -129,7 +129,9 @@ function clip(s: string): string {
 }
 
 /** The library's first line, without its own "at line X, column Y" (the issue carries the position). */
-function yamlMessage(m: string): string {
+function yamlMessage(code: string, m: string): string {
+  if (code === "RESOURCE_EXHAUSTION") return "nesting too deep for the YAML parser; a site config needs fewer than 10 levels";
+  if (m.startsWith("Source contains multiple documents")) return "a config is one YAML document: remove the `---` separator and what follows it";
   return (m.split("\n")[0] ?? m).replace(/ at line \d+, column \d+:?$/, "");
 }
 
