@@ -23,7 +23,10 @@ export class YamlSource {
     // the position comes from the error's offset.
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
     const source = new YamlSource(file, doc, lines);
-    const syntax = doc.errors.map((e): ConfigIssue => {
+    // The parser reports running out of stack once per level it unwinds: keep the first.
+    let exhausted = false;
+    const errors = doc.errors.filter((e) => e.code !== "RESOURCE_EXHAUSTION" || (!exhausted && (exhausted = true)));
+    const syntax = errors.map((e): ConfigIssue => {
       const pos = lines.linePos(e.pos[0]);
       return { file, line: pos.line, column: pos.col, path: "", message: yamlMessage(e.code, e.message) };
     });
