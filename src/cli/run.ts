@@ -15,6 +15,7 @@ export async function runDaemon(opts: RunOptions): Promise<void> {
   const config = await loadSiteConfig(opts.config);
   const log = createLogger(config.logLevel);
   const clock: Clock = opts.clockSpeed !== undefined && opts.clockSpeed !== 1 ? acceleratedClock(opts.clockSpeed, opts.clockEpoch) : systemClock;
+  for (const w of config.warnings ?? []) log.warn({ file: w.file, line: w.line, column: w.column, key: w.path }, `config: ${w.message}`);
   if (clock.speed !== 1) log.warn({ speed: clock.speed }, "running on an accelerated clock: for simulators only, never for a real site");
   const daemon = new Daemon({ config, clock, log });
   daemon.start();

@@ -1,18 +1,21 @@
 // Loads a site config and the profiles it names into frozen, typed objects (./types.ts), or
 // refuses it whole with every problem located by file:line:column and key path. Nothing deeper
 // than this module sees YAML.
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, type ConfigIssue } from "../errors.js";
 import { toAlarmsConfig } from "./alarms-schema.js";
+import { ConfigError, FirebreakError, type ConfigIssue } from "../errors.js";
+import { fileLimits } from "./config-file.js";
+import { buildMqtt } from "./mqtt-settings.js";
+import { readSecretFile, type SecretKind } from "./secret-files.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { matchPoints } from "./point-glob.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
 import type { Device, MqttConfig, OpcuaDevice, OpcuaUser, Room, Rule, SiteConfig, Zone } from "./types.js";
-import { YamlSource } from "./yaml-source.js";
+import { capIssues, YamlSource } from "./yaml-source.js";
 
 /** The package's own directory, found from this file whether it runs from src/ or dist/src/. */
 export function packageRoot(): string {
@@ -41,9 +44,10 @@ export async function loadOpcuaProfile(file: string): Promise<OpcuaProfile> {
 }
 
 async function readProfile(file: string): Promise<{ profile?: AnyProfile; issues: ConfigIssue[] }> {
-  const { source, issues } = await YamlSource.read(file);
-  if (issues.length > 0) return { issues };
-  const raw = source.toJS();
+  const { source, issues } = await YamlSource.read(file, fileLimits.profile, "a profile");
+  if (source === undefined || issues.length > 0) return { issues };
+  const { value: raw, issues: dataIssues } = source.toJS();
+  if (dataIssues.length > 0) return { issues: dataIssues };
   if (isOpcuaDocument(raw)) {
     const parsed = opcuaProfileSchema.safeParse(raw);
     if (!parsed.success) return { issues: source.zodIssues(parsed.error) };
@@ -144,16 +148,29 @@ export interface LoadOptions {
 }
 
 export async function loadSiteConfig(file: string, opts: LoadOptions = {}): Promise<SiteConfig> {
-  const { source, issues } = await YamlSource.read(file);
+  try {
+    return await loadSite(file, opts);
+  } catch (e) {
+    if (e instanceof FirebreakError) throw e;
+    // A loader bug must still refuse the config, with a message rather than a stack trace.
+    throw new ConfigError([{ file, line: 1, column: 1, path: "", message: `the config could not be checked (${(e as Error).message}); this is a firebreak bug, please report it with the file` }]);
+  }
+}
+
+async function loadSite(file: string, opts: LoadOptions): Promise<SiteConfig> {
+  const { source, issues } = await YamlSource.readConfig(file, fileLimits.config);
   if (issues.length > 0) throw new ConfigError(issues);
-  const parsed = siteSchema.safeParse(source.toJS());
+  const { value: raw, issues: dataIssues } = source.toJS();
+  if (dataIssues.length > 0) throw new ConfigError(dataIssues);
+  if (raw === null || raw === undefined) throw new ConfigError([{ file, line: 1, column: 1, path: "", message: "the file is empty; a site config needs site, rooms, devices and rules (see config/example-site.yaml)" }]);
+  const parsed = siteSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source.zodIssues(parsed.error));
   const site = parsed.data;
   const profilesDir = opts.profilesDir ?? (site.profiles_dir !== undefined ? resolve(dirname(file), site.profiles_dir) : shippedProfilesDir());
   const { profiles, opcuaProfiles, issues: profileIssues } = await loadProfiles(profilesDir);
   const out = await buildSite(file, site, profiles, source, opcuaProfiles);
   const all = [...profileIssues, ...out.issues];
-  if (all.length > 0 || out.config === undefined) throw new ConfigError(all);
+  if (all.length > 0 || out.config === undefined) throw new ConfigError(capIssues(all));
   return deepFreeze(out.config);
 }
 
@@ -269,41 +286,18 @@ async function buildSite(
   });
 
   let mqtt: MqttConfig | undefined;
+  const warnings: ConfigIssue[] = [];
   if (site.mqtt !== undefined) {
-    const m = site.mqtt;
-    const readSecret = async (key: "password_file" | "ca_file" | "cert_file" | "key_file"): Promise<string | undefined> => {
-      const p = m[key];
-      if (p === undefined) return undefined;
-      try {
-        const text = await readFile(resolve(dirname(file), p), "utf8");
-        return key === "password_file" ? text.replace(/\r?\n$/, "") : text;
-      } catch (e) {
-        issues.push(src.issue(["mqtt", key], `cannot read ${p}: ${(e as Error).message}`));
-        return undefined;
-      }
-    };
-    const [password, ca, cert, key] = await Promise.all([readSecret("password_file"), readSecret("ca_file"), readSecret("cert_file"), readSecret("key_file")]);
-    mqtt = {
-      url: m.url,
-      clientId: m.client_id ?? `firebreak-${site.site}-${site.instance}`,
-      ...(m.username !== undefined ? { username: m.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(ca !== undefined ? { ca } : {}),
-      ...(cert !== undefined ? { cert } : {}),
-      ...(key !== undefined ? { key } : {}),
-      cleanSession: m.clean_session,
-      keepaliveS: m.keepalive_s,
-      queueLimit: m.queue_limit,
-      reconnectMinMs: m.reconnect_min_ms,
-      reconnectMaxMs: m.reconnect_max_ms,
-      pointTelemetry: { enabled: m.point_telemetry.enabled, minIntervalMs: m.point_telemetry.min_interval_ms },
-    };
+    const m = await buildMqtt(site.mqtt, `firebreak-${site.site}-${site.instance}`, dirname(file), src);
+    issues.push(...m.issues);
+    warnings.push(...m.warnings);
+    mqtt = m.mqtt;
   }
 
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 
@@ -325,13 +319,11 @@ async function buildOpcuaDevice(
   if (needsLayout && d.layout === undefined) issues.push(src.issue(at(), `profile ${profile.id} has per-string/module/cell nodes: add layout: { strings, modules_per_string, cells_per_module }`));
   if (!needsLayout && d.layout !== undefined) issues.push(src.issue(at("layout"), `profile ${profile.id} has no per-string/module/cell nodes: remove layout`));
   const base = dirname(file);
-  const read = async (p: string, key: (string | number)[]): Promise<string | undefined> => {
-    try {
-      return await readFile(resolve(base, p), "utf8");
-    } catch (e) {
-      issues.push(src.issue(key, `cannot read ${p}: ${(e as Error).message}`));
-      return undefined;
-    }
+  const read = async (p: string, key: (string | number)[], kind: SecretKind): Promise<string | undefined> => {
+    const r = await readSecretFile(base, p, kind);
+    if (r.ok) return r.text;
+    issues.push(src.issue(key, r.reason));
+    return undefined;
   };
   let user: OpcuaUser | undefined;
   switch (o.user.type) {
@@ -339,12 +331,12 @@ async function buildOpcuaDevice(
       user = { type: "anonymous" };
       break;
     case "username": {
-      const password = await read(o.user.password_file, at("opcua", "user", "password_file"));
-      if (password !== undefined) user = { type: "username", username: o.user.username, password: password.replace(/\r?\n$/, "") };
+      const password = await read(o.user.password_file, at("opcua", "user", "password_file"), "password");
+      if (password !== undefined) user = { type: "username", username: o.user.username, password };
       break;
     }
     case "certificate": {
-      const [certificate, privateKey] = await Promise.all([read(o.user.cert_file, at("opcua", "user", "cert_file")), read(o.user.key_file, at("opcua", "user", "key_file"))]);
+      const [certificate, privateKey] = await Promise.all([read(o.user.cert_file, at("opcua", "user", "cert_file"), "pem"), read(o.user.key_file, at("opcua", "user", "key_file"), "pem")]);
       if (certificate !== undefined && privateKey !== undefined) user = { type: "certificate", certFile: resolve(base, o.user.cert_file), certificate, privateKey };
       break;
     }

@@ -2,6 +2,7 @@
 // word orders and scales, checked once when the profile loads (README.md#device-profiles, after evcc's templates).
 // YAML keys are snake_case; the parsed objects are camelCase and frozen.
 import { z } from "zod";
+import { MAX_POLL_MS, msBetween } from "./bounds.js";
 
 const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
 
@@ -168,7 +169,7 @@ export const opcuaNodeSchema = z
     node: relativeNodeId,
     /** Expand this node once per string, module or cell of the device's `layout`. */
     per: z.enum(opcuaRepeats).optional(),
-    sampling_interval_ms: z.number().int().min(0).optional(),
+    sampling_interval_ms: msBetween(0, MAX_POLL_MS).optional(),
     queue_size: z.number().int().min(1).max(1000).optional(),
     deadband: deadbandSchema.optional(),
     unit: z.string().default(""),
@@ -188,7 +189,7 @@ export const opcuaProfileSchema = z
     defaults: z
       .object({
         /** 1000 ms: the daemon's Modbus default poll interval, so rules see the same sample rate. */
-        sampling_interval_ms: z.number().int().min(0).default(1000),
+        sampling_interval_ms: msBetween(0, MAX_POLL_MS).default(1000),
         /** Keep a few samples per publish so a fast transient (a vent spike) is not overwritten. */
         queue_size: z.number().int().min(1).max(1000).default(10),
         deadband: deadbandSchema.optional(),

@@ -2,10 +2,16 @@
 // into the typed objects in ./types.ts; nothing deeper sees YAML.
 import { z } from "zod";
 import { alarmsSchema } from "./alarms-schema.js";
+import { countBetween, MAX_COUNT, MAX_DELAY_S, MAX_HOUR_MS, MAX_MIN_SAMPLES, MAX_POLL_MS, MAX_PPM, MAX_QUEUE, MAX_RATE_PER_MIN, MAX_READING, MAX_RECONNECT_MS, MAX_WINDOW_S, msBetween, quantity, secondsUpTo } from "./bounds.js";
+import { MAX_GLOB_LENGTH } from "./point-glob.js";
 
-const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
-const seconds = z.number().finite().min(0);
-const positiveSeconds = z.number().finite().gt(0);
+// 128 characters: ids become MQTT topic levels and log keys; longer is a paste accident.
+const id = z.string().max(128, "must be at most 128 characters").regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
+const seconds = secondsUpTo(MAX_DELAY_S);
+const positiveSeconds = secondsUpTo(MAX_WINDOW_S, { positive: true });
+/** A reading or level in the point's own unit (bounds.ts: MAX_READING). */
+const reading = quantity(-MAX_READING, MAX_READING, "in the point's unit");
+const readingDelta = quantity(0, MAX_READING, "in the point's unit");
 
 export const stages = ["normal", "watch", "pre_alarm", "alarm", "evacuate"] as const;
 export type Stage = (typeof stages)[number];
@@ -24,7 +30,7 @@ const zone = z
      * signals, e.g. off-gas and a cell's temperature, as cross-zoned releasing panels require two
      * detectors; docs/sources.md#panel-sequence). A rule raising `evacuate` on its own also evacuates.
      */
-    evacuate_after_alarm_rules: z.number().int().min(1).default(2),
+    evacuate_after_alarm_rules: countBetween(1, MAX_COUNT, "rules").default(2),
     /** How long a stage's conditions must stay clear before the zone steps down. Latching stages never step down by themselves. */
     clear_hold_s: seconds.default(60),
   })
@@ -61,7 +67,7 @@ const opcuaClient = z
     /** The daemon's own certificate (created on first run) and trusted/rejected server certificates; relative to this file. */
     pki_dir: z.string().min(1).default("pki/opcua"),
     /** How often the server sends what changed (and keep-alives when nothing did). */
-    publishing_interval_ms: z.number().int().min(10).default(1000),
+    publishing_interval_ms: msBetween(10, MAX_POLL_MS).default(1000),
   })
   .strict()
   .refine((o) => (o.security_mode === "None") === (o.security_policy === "None"), {
@@ -76,11 +82,11 @@ const device = z
     /** Exactly one of `modbus` and `opcua`, matching the profile's protocol. */
     modbus: modbusTcp.optional(),
     opcua: opcuaClient.optional(),
-    poll_interval_ms: z.number().int().min(50).default(1000),
+    poll_interval_ms: msBetween(50, MAX_POLL_MS).default(1000),
     /** Per request. Default: half the poll interval, at most 1000 ms. */
-    timeout_ms: z.number().int().min(10).optional(),
+    timeout_ms: msBetween(10, MAX_POLL_MS).optional(),
     /** A point not refreshed for this long is bad/stale. Default: 3 poll intervals. */
-    stale_after_ms: z.number().int().min(1).optional(),
+    stale_after_ms: msBetween(1, MAX_HOUR_MS).optional(),
     /** What the SunSpec map holds; required for profiles with a `sunspec` block. */
     layout: z
       .object({
@@ -94,7 +100,8 @@ const device = z
   .strict()
   .refine((d) => (d.modbus === undefined) !== (d.opcua === undefined), { message: "a device needs exactly one of `modbus:` and `opcua:`" });
 
-const points = z.array(z.string().min(1)).min(1);
+const glob = z.string().min(1).max(MAX_GLOB_LENGTH, `a point glob is at most ${MAX_GLOB_LENGTH} characters`);
+const points = z.array(glob).min(1);
 /** Optional alarm priority of the rule's alarm (not of its `:fault` alarm); an `evacuate` stage stays critical. */
 const priority = z.enum(["critical", "high", "medium", "low"]).optional();
 const ruleCommon = {
@@ -117,14 +124,14 @@ const thresholdRule = z
         z
           .object({
             name: z.enum(["high", "high_high", "low", "low_low"]),
-            value: z.number().finite(),
+            value: reading,
             stage: raisedStage,
           })
           .strict(),
       )
       .min(1),
     /** The value must come back past the level by this much to clear (hysteresis). */
-    deadband: z.number().min(0).default(0),
+    deadband: readingDelta.default(0),
   })
   .strict();
 
@@ -133,9 +140,9 @@ const rateOfRiseRule = z
     ...ruleCommon,
     kind: z.literal("rate_of_rise"),
     /** Active when the least-squares slope over the window exceeds this, in units per minute. */
-    rate_per_min: z.number().gt(0),
+    rate_per_min: quantity(0, MAX_RATE_PER_MIN, "per minute", { gt: true }),
     window_s: positiveSeconds.default(60),
-    min_samples: z.number().int().min(3).default(5),
+    min_samples: countBetween(3, MAX_MIN_SAMPLES, "samples").default(5),
     stage: raisedStage,
   })
   .strict();
@@ -145,11 +152,11 @@ const deviationRule = z
     ...ruleCommon,
     kind: z.literal("deviation"),
     /** Active when a point is this far above the median of its group. */
-    above_median: z.number().gt(0),
+    above_median: quantity(0, MAX_READING, "in the point's unit", { gt: true }),
     /** Points are grouped by the key with the last N segments removed (e.g. 2: per module). */
-    group_by_trim: z.number().int().min(1).default(2),
-    min_group: z.number().int().min(3).default(3),
-    deadband: z.number().min(0).default(0),
+    group_by_trim: countBetween(1, 16, "segments").default(2),
+    min_group: countBetween(3, MAX_COUNT, "points").default(3),
+    deadband: readingDelta.default(0),
     stage: raisedStage,
   })
   .strict();
@@ -159,13 +166,13 @@ const offgasRule = z
     ...ruleCommon,
     kind: z.literal("offgas"),
     /** Ambient reference detectors whose median is the baseline (common-mode cancel, docs/sources.md#reference-sensors). */
-    reference_points: z.array(z.string().min(1)).default([]),
+    reference_points: z.array(glob).default([]),
     /** Baseline when there are no reference detectors (clean-room reading of this detector). */
-    baseline_ppm: z.number().min(0).default(0),
+    baseline_ppm: quantity(0, MAX_PPM, "ppm").default(0),
     levels: z
-      .array(z.object({ ppm_above_baseline: z.number().gt(0), stage: raisedStage }).strict())
+      .array(z.object({ ppm_above_baseline: quantity(0, MAX_PPM, "ppm", { gt: true }), stage: raisedStage }).strict())
       .min(1),
-    deadband: z.number().min(0).default(0),
+    deadband: quantity(0, MAX_PPM, "ppm").default(0),
   })
   .strict();
 
@@ -193,15 +200,17 @@ const mqtt = z
     ca_file: z.string().min(1).optional(),
     cert_file: z.string().min(1).optional(),
     key_file: z.string().min(1).optional(),
+    /** Send the password (and accept TLS files) over plain mqtt:// anyway; check-config warns. */
+    allow_plaintext_password: z.boolean().default(false),
     /** Persistent session (clean=false) so the broker keeps QoS 1 messages for us across our reconnects. */
     clean_session: z.boolean().default(false),
     keepalive_s: z.number().int().min(1).max(65535).default(30),
     /** Messages kept while the broker is away; beyond it the oldest telemetry goes first, then oldest events. */
-    queue_limit: z.number().int().min(10).default(10000),
-    reconnect_min_ms: z.number().int().min(10).default(500),
-    reconnect_max_ms: z.number().int().min(10).default(30000),
+    queue_limit: countBetween(10, MAX_QUEUE, "messages").default(10000),
+    reconnect_min_ms: msBetween(10, MAX_RECONNECT_MS).default(500),
+    reconnect_max_ms: msBetween(10, MAX_RECONNECT_MS).default(30000),
     point_telemetry: z
-      .object({ enabled: z.boolean().default(false), min_interval_ms: z.number().int().min(0).default(1000) })
+      .object({ enabled: z.boolean().default(false), min_interval_ms: msBetween(0, MAX_HOUR_MS).default(1000) })
       .strict()
       .default({ enabled: false, min_interval_ms: 1000 }),
   })
@@ -209,6 +218,7 @@ const mqtt = z
   .refine((m) => (m.cert_file === undefined) === (m.key_file === undefined), {
     message: "cert_file and key_file go together",
   })
+  .refine((m) => m.reconnect_min_ms <= m.reconnect_max_ms, { message: "reconnect_min_ms must not be above reconnect_max_ms", path: ["reconnect_min_ms"] })
   .refine((m) => m.password_file === undefined || m.username !== undefined, {
     message: "password_file needs a username",
   });

@@ -1,4 +1,5 @@
 // The validated, typed, frozen config every other part receives. Built once by ./load.ts.
+import type { ConfigIssue } from "../errors.js";
 import type { OpcuaDeadband, OpcuaNodeDef, OpcuaProfile, PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
 import type { Stage } from "./site-schema.js";
 import type { AlarmsConfig } from "./alarms-schema.js";
@@ -199,4 +200,6 @@ export interface SiteConfig {
   readonly logLevel: LogLevel;
   /** Absolute path of the state directory (the SQLite state store lives here). */
   readonly stateDir: string;
+  /** Accepted, but worth a word at start-up (e.g. a password on plain mqtt:// allowed on purpose). */
+  readonly warnings?: readonly ConfigIssue[];
 }

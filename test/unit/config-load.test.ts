@@ -98,9 +98,11 @@ describe("config loading", () => {
   it("reads the MQTT password from its file and says which file it cannot read", async () => {
     const dir = await mkdtemp(join(tmpdir(), "fb-secret-"));
     await writeFile(join(dir, "pass"), "s3cret\n");
-    const ok = await variant((t) => t.replace("clean_session: false", `clean_session: false\n  username: fb\n  password_file: ${join(dir, "pass")}`));
+    // mqtts: a password on plain mqtt:// is refused (see the config-limits tests).
+    const tls = (t: string) => t.replace("url: mqtt://127.0.0.1:1883", "url: mqtts://127.0.0.1:8883");
+    const ok = await variant((t) => tls(t).replace("clean_session: false", `clean_session: false\n  username: fb\n  password_file: ${join(dir, "pass")}`));
     expect((await loadSiteConfig(ok)).mqtt?.password).toBe("s3cret");
-    const missing = await variant((t) => t.replace("clean_session: false", "clean_session: false\n  username: fb\n  password_file: /nonexistent/pass"));
+    const missing = await variant((t) => tls(t).replace("clean_session: false", "clean_session: false\n  username: fb\n  password_file: /nonexistent/pass"));
     expect((await issuesOf(missing))[0]).toMatch(/mqtt\.password_file: cannot read \/nonexistent\/pass/);
   });
 });
