@@ -294,7 +294,7 @@ export class ModbusPoller {
     if (error === undefined) {
       this.#timeouts = 0;
       this.#report(this.#writer.writePoll(plan, image, failed, readAt, startedAt));
-      this.#writeLayout(startedAt);
+      this.#writeLayout(startedAt, failed.size === plan.requests.length ? failed.values().next().value : undefined);
       if (failed.size === 0) {
         const failedAttempts = this.#backoff.failures;
         this.#backoff.reset();
@@ -308,10 +308,14 @@ export class ModbusPoller {
     this.#finishPoll(startedAt, plan, failed.size, error);
   }
 
-  /** The `layout` point: good 0 while the device holds no more than its layout, bad/config naming the rest. */
-  #writeLayout(ts: number): void {
+  /**
+   * The `layout` point: good 0 while the device holds no more than its layout, bad/config naming the
+   * rest. A poll that no request of was answered (`allFailed`) carries its failure to it as well,
+   * so that a device answering only exceptions reads as such on every point (comm_loss counts it).
+   */
+  #writeLayout(ts: number, allFailed: PointValue | undefined): void {
     if (this.#layoutKey === undefined) return;
-    const v = this.#layoutMismatch === undefined ? good(0, ts) : bad("config", ts, this.#layoutMismatch);
+    const v = allFailed ?? (this.#layoutMismatch === undefined ? good(0, ts) : bad("config", ts, this.#layoutMismatch));
     this.#report(this.#writer.write([[this.#layoutKey, v]]));
   }
 
