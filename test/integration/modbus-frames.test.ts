@@ -56,26 +56,33 @@ function craftedServer(reply: (r: Req, socket: net.Socket) => Buffer | undefined
       }
     });
   });
+  const accepted = (n: number, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (closes.length >= n) return resolve();
+        if (Date.now() > deadline) return reject(new Error(`connection ${n} not accepted within ${timeoutMs} ms (${closes.length} so far)`));
+        waiters.push(check);
+      };
+      const timer = setTimeout(() => {
+        const i = waiters.indexOf(check);
+        if (i < 0) return;
+        waiters.splice(i, 1);
+        check();
+      }, timeoutMs + 1);
+      timer.unref();
+      check();
+    });
+  };
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const port = (server.address() as net.AddressInfo).port;
       resolve({
         port,
         connections: () => closes.length,
-        accepted(n, timeoutMs) {
-          const deadline = Date.now() + timeoutMs;
-          return new Promise<void>((resolve, reject) => {
-            const check = (): void => {
-              if (closes.length >= n) return resolve();
-              if (Date.now() > deadline) return reject(new Error(`connection ${n} not accepted within ${timeoutMs} ms (${closes.length} so far)`));
-              waiters.push(check);
-            };
-            setTimeout(() => waiters.includes(check) && (waiters.splice(waiters.indexOf(check), 1), check()), timeoutMs + 1);
-            check();
-          });
-        },
+        accepted,
         async closed(n) {
-          await this.accepted(n, 5000);
+          await accepted(n, 5000);
           await closes[n - 1];
         },
         close: () =>
@@ -250,8 +257,8 @@ describe("the poller over a device that sends malformed frames", () => {
   });
 
   it.each([
-    ["sends garbage", (s: net.Socket) => void s.on("data", () => s.write("HTTP/1.1 400 Bad Request\r\n\r\n"))],
-    ["closes at once", (s: net.Socket) => void s.destroy()],
+    ["sends garbage", (s: net.Socket): void => void s.on("data", () => s.write("HTTP/1.1 400 Bad Request\r\n\r\n"))],
+    ["closes at once", (s: net.Socket): void => s.destroy() && undefined],
   ] as const)("a device that accepts TCP and %s is retried with backoff and logged once", async (what, onConnect) => {
     const srv = await serve(() => undefined, onConnect);
     const { device, store } = await roomDevice(`room-storm-${what.split(" ")[0]}`, srv.port);

@@ -46,14 +46,14 @@ describe("Modbus TCP frame codec", () => {
 
   // Each malformed field, reported as soon as it has arrived, with a detail that names it.
   it.each([
-    ["transaction id", (b: Buffer) => b.writeUInt16BE(0x1235, 0), /transaction id 4661, expected 4660/],
-    ["protocol id", (b: Buffer) => b.writeUInt16BE(1, 2), /protocol id 1, expected 0/],
-    ["length", (b: Buffer) => b.writeUInt16BE(0, 4), /length field 0, outside 3\.\.254/],
-    ["length", (b: Buffer) => b.writeUInt16BE(24, 4), /length field 24, expected 23/],
-    ["unit id", (b: Buffer) => (b[6] = 8), /unit id 8, expected 7/],
-    ["function code", (b: Buffer) => (b[7] = 4), /function code 4, expected 3 \(or 131 with an exception\)/],
-    ["byte count", (b: Buffer) => (b[8] = 7), /byte count 7, expected 20 for 10 registers/],
-    ["byte count", (b: Buffer) => (b[8] = 2), /byte count 2, expected 20 for 10 registers/],
+    ["transaction id", (b: Buffer): void => void b.writeUInt16BE(0x1235, 0), /transaction id 4661, expected 4660/],
+    ["protocol id", (b: Buffer): void => void b.writeUInt16BE(1, 2), /protocol id 1, expected 0/],
+    ["length", (b: Buffer): void => void b.writeUInt16BE(0, 4), /length field 0, outside 3\.\.254/],
+    ["length", (b: Buffer): void => void b.writeUInt16BE(24, 4), /length field 24, expected 23/],
+    ["unit id", (b: Buffer): void => void (b[6] = 8), /unit id 8, expected 7/],
+    ["function code", (b: Buffer): void => void (b[7] = 4), /function code 4, expected 3 \(or 131 with an exception\)/],
+    ["byte count", (b: Buffer): void => void (b[8] = 7), /byte count 7, expected 20 for 10 registers/],
+    ["byte count", (b: Buffer): void => void (b[8] = 2), /byte count 2, expected 20 for 10 registers/],
   ] as const)("a wrong %s is malformed (%s)", (field, edit, detail) => {
     const v = checkResponse(answer(req, edit), req);
     expect(v).toMatchObject({ kind: "malformed", field });
