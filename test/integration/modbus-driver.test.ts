@@ -138,7 +138,7 @@ describe("modbus driver over TCP", () => {
     expect(value(cab, "s1/m2/voltV").value).toBeCloseTo(52.81, 9);
     expect(value(cab, "soc").value).toBe(87);
     expect(value(cab, "voltV").value).toBeCloseTo(812.3, 9);
-    // 156 points (plus their scale factors) in 7 coalesced requests of at most 125 registers: the
+    // 156 register points (plus their scale factors) in 7 coalesced requests of at most 125 registers: the
     // profile's max_gap 40 reads through each model's unused registers, so the chain of 896
     // registers is read nearly back to back.
     expect(cabPoller.status().requestsPerPoll).toBe(7);

@@ -11,53 +11,14 @@ import type { Device } from "../../config/types.js";
 import { Backoff } from "./backoff.js";
 import { classifyFailure, ModbusConnection } from "./connection.js";
 import { RegisterImage } from "./decode.js";
+import { DeviceState, type PollerState } from "./device-state.js";
 import { planDevice, type DevicePlan } from "./device-plan.js";
 import { PointWriter, type WriteReport } from "./point-writer.js";
 import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
 import type { TcpClientCounters } from "./tcp-client.js";
+import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
-export interface PollResult {
-  readonly device: string;
-  readonly startedAt: number;
-  readonly durationMs: number;
-  readonly requests: number;
-  readonly failedRequests: number;
-  /** The poll took longer than the poll interval; the next one starts at the next free slot. */
-  readonly overrun: boolean;
-  readonly error?: string;
-}
-
-/** `ok`: the last poll was answered; `failing`: not answering, answering garbage, or only exceptions. */
-export type PollerState = "connecting" | "ok" | "failing" | "mismatch" | "stopped";
-
-/** What every driver reports (the OPC UA subscriber too). */
-export interface PollerStatus {
-  readonly connected: boolean;
-  readonly lastError?: string;
-  readonly polls: number;
-  readonly failures: number;
-  readonly overruns: number;
-  readonly lastPollMs: number;
-  readonly requestsPerPoll: number;
-}
-
-export interface ModbusPollerStatus extends PollerStatus {
-  readonly state: PollerState;
-  /** Connects tried, the first one included. */
-  readonly connectAttempts: number;
-  /** Failures since the last poll that fully succeeded: what the reconnect backoff grows with. */
-  readonly failedAttempts: number;
-  /** State changes so far; each one is logged once. */
-  readonly stateChanges: number;
-  /** Responses that did not fit their request (each reset the connection). */
-  readonly malformedResponses: number;
-  readonly exceptionResponses: number;
-  readonly timeouts: number;
-  /** Answers that came after their request had timed out, dropped. */
-  readonly lateAnswers: number;
-  /** The strings, modules and cells the device holds beyond its configured layout, when it does. */
-  readonly layoutMismatch?: string;
-}
+export type { ModbusPollerStatus, PollerState, PollerStatus, PollResult } from "./poller-status.js";
 
 export interface PollerContext {
   readonly device: Device;
@@ -94,16 +55,14 @@ export class ModbusPoller {
   #busy: Promise<void> | undefined;
   #plannedAt = 0;
   #timeouts = 0;
-  #state: PollerState = "connecting";
+  readonly #state: DeviceState;
   #started = false;
   #lastError: string | undefined;
-  #layoutMismatch: string | undefined;
   #polls = 0;
   #failures = 0;
   #overruns = 0;
   #lastPollMs = 0;
   #connectAttempts = 0;
-  #stateChanges = 0;
   /** Counters of the connections already closed; the open one's are added in status(). */
   readonly #retired: TcpClientCounters = { requests: 0, exceptions: 0, malformed: 0, timeouts: 0, lateAnswers: 0 };
   readonly #retiredConns = new WeakSet<ModbusConnection>();
@@ -111,21 +70,22 @@ export class ModbusPoller {
   constructor(ctx: PollerContext) {
     this.#ctx = ctx;
     const { device } = ctx;
+    this.#state = new DeviceState(ctx.log, device.id);
     this.#writer = new PointWriter(ctx.store, device.id, device.points.map((p) => p.pointId));
     const layoutPoint = device.points.find((p) => p.source === "layout");
     this.#layoutKey = layoutPoint === undefined ? undefined : pointKey(device.id, layoutPoint.pointId);
   }
 
   start(): void {
-    if (this.#started && this.#state !== "stopped") return;
+    if (this.#started && this.#state.state !== "stopped") return;
     this.#started = true;
-    this.#state = "connecting";
+    this.#state.reset("connecting");
     this.#after(0, () => this.#connect());
   }
 
   /** Cancel timers, close the socket, and wait for a poll in flight to finish. */
   async stop(): Promise<void> {
-    this.#state = "stopped";
+    this.#state.reset("stopped");
     this.#timer?.cancel();
     this.#timer = undefined;
     const conn = this.#conn;
@@ -139,7 +99,7 @@ export class ModbusPoller {
     const sum = (k: keyof TcpClientCounters): number => this.#retired[k] + (live?.[k] ?? 0);
     return {
       connected: this.#conn?.open === true && this.#plan !== undefined,
-      state: this.#state,
+      state: this.#state.state,
       ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
       polls: this.#polls,
       failures: this.#failures,
@@ -148,12 +108,12 @@ export class ModbusPoller {
       requestsPerPoll: this.#plan?.requests.length ?? 0,
       connectAttempts: this.#connectAttempts,
       failedAttempts: this.#backoff.failures,
-      stateChanges: this.#stateChanges,
+      stateChanges: this.#state.changes,
       malformedResponses: sum("malformed"),
       exceptionResponses: sum("exceptions"),
       timeouts: sum("timeouts"),
       lateAnswers: sum("lateAnswers"),
-      ...(this.#layoutMismatch !== undefined ? { layoutMismatch: this.#layoutMismatch } : {}),
+      ...(this.#state.layoutMismatch !== undefined ? { layoutMismatch: this.#state.layoutMismatch } : {}),
     };
   }
 
@@ -171,7 +131,7 @@ export class ModbusPoller {
     this.#timer?.cancel();
     this.#timer = this.#ctx.clock.setTimeout(() => {
       this.#timer = undefined;
-      if (this.#state === "stopped") return;
+      if (this.#state.state === "stopped") return;
       const run = job().catch((e: unknown) => {
         this.#failures++;
         this.#lastError = e instanceof Error ? e.message : String(e);
@@ -184,7 +144,7 @@ export class ModbusPoller {
 
   /** After a bug-class failure: keep polling on a live connection, else reconnect; never stop. */
   #resumeAfterUnexpected(): void {
-    if (this.#state === "stopped" || this.#timer !== undefined) return;
+    if (this.#state.state === "stopped" || this.#timer !== undefined) return;
     const conn = this.#conn;
     const plan = this.#plan;
     if (conn?.open === true && plan !== undefined) {
@@ -211,7 +171,7 @@ export class ModbusPoller {
       this.#reconnectLater();
       return;
     }
-    if (this.#state === "stopped") return void (await this.#retire(conn));
+    if (this.#state.state === "stopped") return void (await this.#retire(conn));
     this.#conn = conn;
     conn.onLost((detail) => {
       // Runs from a socket event: nothing may escape into the event loop.
@@ -231,7 +191,7 @@ export class ModbusPoller {
         surplus = layoutSurplus(device.layout, models);
       }
       this.#plan = planDevice(device, sunspec);
-      this.#noteLayout(surplus);
+      this.#state.noteLayout(device.layout, surplus);
     } catch (e) {
       await this.#dropForSetupFailure(conn, e);
       return;
@@ -243,23 +203,12 @@ export class ModbusPoller {
     await this.#poll(conn, this.#plan);
   }
 
-  /** The device holds more than its layout: say so once, in the status and on the `layout` point. */
-  #noteLayout(surplus: readonly string[]): void {
-    const { device, log } = this.#ctx;
-    const l = device.layout;
-    const text = surplus.length === 0 || l === undefined ? undefined : `device holds more than its layout of ${l.strings} strings x ${l.modulesPerString} modules x ${l.cellsPerModule} cells; not watched: ${surplus.join("; ")}`;
-    if (text === this.#layoutMismatch) return;
-    if (text !== undefined) log.error({ device: device.id, unwatched: surplus, detail: text }, "modbus device holds more than its configured layout; the extra elements are not watched");
-    else log.info({ device: device.id }, "modbus device layout matches the config again");
-    this.#layoutMismatch = text;
-  }
-
   async #dropForSetupFailure(conn: ModbusConnection, e: unknown): Promise<void> {
     this.#plan = undefined;
     const handled = this.#conn !== conn; // the socket dropped: #lost already marked and rescheduled
     this.#conn = handled ? this.#conn : undefined;
     await this.#retire(conn);
-    if (handled || this.#state === "stopped") return;
+    if (handled || this.#state.state === "stopped") return;
     if (e instanceof DeviceLayoutError || e instanceof ConfigError) {
       this.#markAll("config", e.message, "mismatch");
       this.#reconnectLater(MISMATCH_RETRY_MS);
@@ -298,11 +247,11 @@ export class ModbusPoller {
       if (failed.size === 0) {
         const failedAttempts = this.#backoff.failures;
         this.#backoff.reset();
-        this.#setState("ok", this.#state === "connecting" ? `connected to ${device.modbus.host}:${device.modbus.port} unit ${device.modbus.unitId}, ${plan.requests.length} requests per poll` : `device answers again after ${failedAttempts} failed attempt(s)`);
+        this.#state.set("ok", this.#state.state === "connecting" ? `connected to ${device.modbus.host}:${device.modbus.port} unit ${device.modbus.unitId}, ${plan.requests.length} requests per poll` : `device answers again after ${failedAttempts} failed attempt(s)`);
       } else if (failed.size === plan.requests.length) {
-        this.#setState("failing", `answers only with Modbus exceptions, e.g. ${failed.values().next().value?.detail ?? ""}`);
+        this.#state.set("failing", `answers only with Modbus exceptions, e.g. ${failed.values().next().value?.detail ?? ""}`);
       } else {
-        this.#setState("ok", `answers, with Modbus exceptions for ${failed.size} of ${plan.requests.length} requests`);
+        this.#state.set("ok", `answers, with Modbus exceptions for ${failed.size} of ${plan.requests.length} requests`);
       }
     }
     this.#finishPoll(startedAt, plan, failed.size, error);
@@ -315,7 +264,8 @@ export class ModbusPoller {
    */
   #writeLayout(ts: number, allFailed: PointValue | undefined): void {
     if (this.#layoutKey === undefined) return;
-    const v = allFailed ?? (this.#layoutMismatch === undefined ? good(0, ts) : bad("config", ts, this.#layoutMismatch));
+    const mismatch = this.#state.layoutMismatch;
+    const v = allFailed ?? (mismatch === undefined ? good(0, ts) : bad("config", ts, mismatch));
     this.#report(this.#writer.write([[this.#layoutKey, v]]));
   }
 
@@ -355,13 +305,13 @@ export class ModbusPoller {
     }
     const conn = this.#conn;
     const current = this.#plan;
-    if (this.#state === "stopped" || conn === undefined || current === undefined || this.#timer !== undefined) return;
+    if (this.#state.state === "stopped" || conn === undefined || current === undefined || this.#timer !== undefined) return;
     this.#after(next - now, () => this.#poll(conn, current));
   }
 
   /** The socket dropped or was reset: every point bad/comm_fail now, reconnect with backoff. */
   #lost(conn: ModbusConnection, detail: string): void {
-    if (this.#conn !== conn || this.#state === "stopped") return;
+    if (this.#conn !== conn || this.#state.state === "stopped") return;
     this.#conn = undefined;
     this.#plan = undefined;
     void this.#retire(conn);
@@ -371,7 +321,7 @@ export class ModbusPoller {
 
   /** Whatever the failure, the next attempt waits the backoff (or `delayMs`), which grows with every failure. */
   #reconnectLater(delayMs?: number): void {
-    if (this.#state === "stopped") return;
+    if (this.#state.state === "stopped") return;
     const backoff = this.#backoff.next();
     this.#after(delayMs ?? backoff, () => this.#connect());
   }
@@ -381,7 +331,7 @@ export class ModbusPoller {
     const { clock } = this.#ctx;
     this.#report(this.#writer.writeAll(bad(reason, clock.now(), detail)));
     this.#lastError = detail;
-    this.#setState(state, detail);
+    this.#state.set(state, detail);
   }
 
   #report({ failedWrites, first }: WriteReport): void {
@@ -389,30 +339,6 @@ export class ModbusPoller {
       this.#failures++;
       this.#lastError = `${failedWrites} point write(s) failed: ${first instanceof Error ? first.message : String(first)}`;
       this.#ctx.log.error({ device: this.#ctx.device.id, err: first, failedWrites }, "writing point values failed");
-    }
-  }
-
-  /** Log a state change once: connected -> failing -> recovered, not once per attempt. */
-  #setState(state: PollerState, detail: string): void {
-    if (this.#state === state || this.#state === "stopped") return;
-    const previous = this.#state;
-    this.#state = state;
-    this.#stateChanges++;
-    const { log, device } = this.#ctx;
-    const fields = { device: device.id, state, previous, detail };
-    switch (state) {
-      case "ok":
-        log.info(fields, previous === "connecting" ? "modbus device connected" : "modbus device recovered");
-        break;
-      case "mismatch":
-        log.error(fields, "modbus device does not match its config; points bad/config, retrying later");
-        break;
-      case "failing":
-        log.warn(fields, "modbus device not answering correctly; points bad, retrying with backoff (logged again when it recovers)");
-        break;
-      case "connecting":
-      case "stopped":
-        break;
     }
   }
 }
