@@ -46,6 +46,22 @@ export class DeviceProtocolError extends FirebreakError {
   }
 }
 
+/** A Modbus device answered with an exception response (MODBUS Application Protocol v1.1b3 §7). */
+export class ModbusExceptionError extends DeviceProtocolError {
+  constructor(device: string, readonly exceptionCode: number, readonly detail: string) {
+    super(device, detail);
+    this.name = "ModbusExceptionError";
+  }
+}
+
+/** A Modbus TCP response that does not fit its request; `field` names what is wrong (e.g. "byte count"). */
+export class ModbusFrameError extends DeviceProtocolError {
+  constructor(device: string, readonly field: string, readonly detail: string) {
+    super(device, `malformed response: ${detail}`);
+    this.name = "ModbusFrameError";
+  }
+}
+
 /** A SunSpec device map did not match what the site config says the device holds. */
 export class DeviceLayoutError extends FirebreakError {
   readonly code = "FB_DEVICE_LAYOUT";

@@ -36,7 +36,7 @@ export function tableOf(bank: RegisterBank, table: ModbusTable): Uint16Array | U
 }
 
 /** The raw words a point of this type writes for "no reading": SunSpec not-implemented values (docs/sources.md#sunspec-not-implemented), or the profile's first sentinel. */
-export function sentinelWords(p: DevicePoint): number[] {
+export function sentinelWords(p: Exclude<DevicePoint, { source: "layout" }>): number[] {
   const def = p.def;
   if (def.sentinels.length > 0 && registerCount[def.type] === 1) return [def.sentinels[0]! & 0xffff];
   switch (def.type) {

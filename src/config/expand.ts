@@ -40,9 +40,14 @@ export function sunspecPositions(def: SunspecPointDef, layout: Layout): BatteryP
   return out;
 }
 
+/** The point that says whether a SunSpec device holds more than its layout (see LayoutPointDef). */
+export const LAYOUT_POINT_ID = "layout";
+
 export function expandPoints(profile: Profile, layout: Layout | undefined): DevicePoint[] {
   const points: DevicePoint[] = profile.points.map((def) => ({ source: "plain" as const, pointId: def.id, def }));
   if (profile.sunspec !== undefined && layout !== undefined) {
+    // First, so that the comm_loss rule, which reads a device's points in order, sees it at once.
+    points.unshift({ source: "layout", pointId: LAYOUT_POINT_ID, def: { id: LAYOUT_POINT_ID, unit: "elements" } });
     for (const def of profile.sunspec.points) {
       for (const position of sunspecPositions(def, layout)) {
         points.push({ source: "sunspec", pointId: sunspecPointId(def, position), def, position });

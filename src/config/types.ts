@@ -38,7 +38,19 @@ export interface BatteryPosition {
 /** One point of one device, its id expanded from the profile and the device's layout. */
 export type DevicePoint =
   | { readonly source: "plain"; readonly pointId: string; readonly def: PlainPointDef }
-  | { readonly source: "sunspec"; readonly pointId: string; readonly def: SunspecPointDef; readonly position: BatteryPosition };
+  | { readonly source: "sunspec"; readonly pointId: string; readonly def: SunspecPointDef; readonly position: BatteryPosition }
+  | { readonly source: "layout"; readonly pointId: string; readonly def: LayoutPointDef };
+
+/**
+ * The `layout` point of a device with a SunSpec layout, written by the Modbus driver: 0 (good) while
+ * the device holds no more strings, modules or cells than its layout, bad/config naming the ones
+ * nobody watches otherwise (README "Modbus devices").
+ */
+export interface LayoutPointDef {
+  readonly id: "layout";
+  readonly unit: string;
+  readonly range?: readonly [number, number];
+}
 
 export interface Layout {
   readonly strings: number;

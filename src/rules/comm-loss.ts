@@ -1,5 +1,7 @@
-// Comm-loss rule: a device whose points ALL read bad because it does not answer (comm_fail, timeout)
-// or has gone silent (stale) for at least `afterMs` is active trouble. It never raises a stage: it
+// Comm-loss rule: a device whose points ALL read bad because it does not answer (comm_fail, timeout),
+// answers only with Modbus exceptions (device_exception) or has gone silent (stale) for at least
+// `afterMs` is active trouble. A device point that reads bad/config (the Modbus driver's `layout`
+// point, listed first, when the device holds more than its config watches) is a fault of the rule. It never raises a stage: it
 // marks the zone's sensing as degraded (fault), which is trouble, not fire.
 import type { CommLossRule } from "../config/types.js";
 import type { Evidence } from "../events.js";
@@ -7,8 +9,8 @@ import type { QualityReason } from "../points/point.js";
 import { ConditionTable } from "./delay.js";
 import type { PointReader, RuleEvaluator, RuleResult } from "./result.js";
 
-/** Reasons that mean "the device is not talking to us", as opposed to a bad reading from a live device. */
-const SILENT_REASONS: ReadonlySet<QualityReason> = new Set<QualityReason>(["comm_fail", "timeout", "stale"]);
+/** Reasons that mean "the device is not talking to us" (an exception to every request included), as opposed to a bad reading from a live device. */
+const SILENT_REASONS: ReadonlySet<QualityReason> = new Set<QualityReason>(["comm_fail", "timeout", "stale", "device_exception"]);
 
 export function commLossEvaluator(rule: CommLossRule, devicePoints: ReadonlyMap<string, readonly string[]>): RuleEvaluator {
   const conditions = new ConditionTable({ onDelayMs: rule.afterMs, offDelayMs: 0 });
@@ -33,6 +35,7 @@ export function commLossEvaluator(rule: CommLossRule, devicePoints: ReadonlyMap<
           const v = store.read(p, now);
           if (v.quality !== "bad" || v.reason === undefined || !SILENT_REASONS.has(v.reason)) {
             silent = false;
+            if (v.quality === "bad" && v.reason === "config") faults.push({ rule: rule.id, device: d.id, point: p, quality: "bad", reason: "config", ...(v.detail !== undefined ? { detail: v.detail } : {}) });
             break;
           }
           reason ??= v.reason;

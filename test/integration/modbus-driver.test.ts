@@ -127,7 +127,9 @@ describe("modbus driver over TCP", () => {
 
   it("discovers the SunSpec map and decodes per-cell voltage and temperature with scale factors", async () => {
     await until(store, "cabinet cell s2/m4/c8 good", () => value(cab, "s2/m4/c8/voltV").quality === "good");
-    expect(cab.points.length).toBe(10 + 5 * 2 + 8 * 1 + 64 * 2);
+    // The layout point, then 802, 804 and 805 points.
+    expect(cab.points.length).toBe(1 + 10 + 5 * 2 + 8 * 1 + 64 * 2);
+    expect(value(cab, "layout")).toMatchObject({ quality: "good", value: 0 });
     for (const [s, m, c] of [[1, 1, 1], [1, 4, 8], [2, 2, 3], [2, 4, 8]] as const) {
       expect(value(cab, `s${s}/m${m}/c${c}/voltV`)).toMatchObject({ quality: "good" });
       expect(value(cab, `s${s}/m${m}/c${c}/voltV`).value).toBeCloseTo(cellVRaw(s, m, c) / 1000, 9);
@@ -136,7 +138,7 @@ describe("modbus driver over TCP", () => {
     expect(value(cab, "s1/m2/voltV").value).toBeCloseTo(52.81, 9);
     expect(value(cab, "soc").value).toBe(87);
     expect(value(cab, "voltV").value).toBeCloseTo(812.3, 9);
-    // 156 points (plus their scale factors) in 7 coalesced requests of at most 125 registers: the
+    // 156 register points (plus their scale factors) in 7 coalesced requests of at most 125 registers: the
     // profile's max_gap 40 reads through each model's unused registers, so the chain of 896
     // registers is read nearly back to back.
     expect(cabPoller.status().requestsPerPoll).toBe(7);

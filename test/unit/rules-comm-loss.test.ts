@@ -50,4 +50,25 @@ describe("comm-loss rule", () => {
     feed(store, { "cab1/a": 1 }, T0 + 1000);
     expect(evaluate(T0 + 1000).active).toBe(false);
   });
+
+  it("a device answering every request with a Modbus exception is comm-loss trouble, with the exception named", () => {
+    const { store, evaluate } = setup(1000);
+    for (const p of points) store.update(p, bad("device_exception", T0, "holding 0+2: Modbus exception 2 (illegal data address)"));
+    expect(evaluate(T0).active).toBe(false);
+    const r = evaluate(T0 + 1000);
+    expect(r.active).toBe(true);
+    expect(r.evidence[0]).toMatchObject({ device: "cab1", reason: "device_exception" });
+    expect(String(r.evidence[0]!.detail)).toMatch(/Modbus exception 2 \(illegal data address\)/);
+  });
+
+  it("a device whose first point reads bad/config (it holds more than its layout) is a fault of the rule, not comm loss", () => {
+    const { store, evaluate } = setup(0);
+    store.update("cab1/a", bad("config", T0, "not watched: cells c9-c16 of every module (8)"));
+    feed(store, { "cab1/b": 2 }, T0);
+    const r = evaluate(T0);
+    expect(r.active).toBe(false);
+    expect(r.faults).toEqual([expect.objectContaining({ device: "cab1", point: "cab1/a", reason: "config", detail: expect.stringMatching(/cells c9-c16/) })]);
+    feed(store, { "cab1/a": 0 }, T0 + 1000);
+    expect(evaluate(T0 + 1000).faults).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { discoverModels, mapSunspecPoints, type ReadRegisters } from "../../src/drivers/modbus/sunspec.js";
+import { discoverModels, layoutSurplus, mapSunspecPoints, type ReadRegisters } from "../../src/drivers/modbus/sunspec.js";
 import { writeSunspecImage } from "../../src/drivers/modbus/sunspec-image.js";
 import { profileSchema, toProfile } from "../../src/config/profile-schema.js";
 import { expandPoints } from "../../src/config/expand.js";
@@ -55,7 +55,7 @@ describe("SunSpec discovery and point mapping", () => {
     expect(addr.get("s2/m4/c8/tempC")).toEqual({ address: map.at805(2, 4, 1, 8), sfAddress: map.at805(2, 4, 43) });
     // 805 of s2/m4 is the last model: its cell 8 group ends right before the end marker.
     expect(map.at805(2, 4, 3, 8) + 1).toBe(map.end);
-    expect(addr.size).toBe(expandPoints(profile, layout).length);
+    expect(addr.size).toBe(expandPoints(profile, layout).filter((p) => p.source === "sunspec").length);
   });
 
   it("finds a module by StrIdx/ModIdx, not by its place in the chain", async () => {
@@ -115,5 +115,23 @@ describe("SunSpec discovery and point mapping", () => {
   it("read failures during discovery propagate unchanged, for the poller to classify", async () => {
     const boom = new Error("Timed out");
     await expect(discoverModels("cab1", BASE, () => Promise.reject(boom))).rejects.toBe(boom);
+  });
+
+  describe("a device that holds more than its layout", () => {
+    it("a chain that matches the layout has no surplus", async () => {
+      expect(layoutSurplus(layout, await discoverModels("cab1", BASE, image().read))).toEqual([]);
+    });
+
+    it.each([
+      [{ strings: 3, modulesPerString: 4, cellsPerModule: 8 }, ["string s3"]],
+      [{ strings: 2, modulesPerString: 5, cellsPerModule: 8 }, ["modules s1/m5, s2/m5"]],
+      [{ strings: 2, modulesPerString: 4, cellsPerModule: 16 }, ["cells c9-c16 of every module (8), which hold 16 cells"]],
+      [{ strings: 3, modulesPerString: 4, cellsPerModule: 9 }, ["string s3", "cells c9 of every module (8), which hold 9 cells"]],
+    ] as const)("device %o under a 2x4x8 config: %o not watched", async (device, expected) => {
+      const models = await discoverModels("cab1", BASE, image(device).read);
+      // The configured part still maps: nothing is refused, the rest is reported.
+      expect(() => mapSunspecPoints("cab1", layout, expandPoints(profile, layout), models)).not.toThrow();
+      expect(layoutSurplus(layout, models)).toEqual(expected);
+    });
   });
 });

@@ -25,7 +25,9 @@ export interface DevicePlan {
  */
 export function planDevice(device: Device, sunspec?: ReadonlyMap<string, SunspecAddress>): DevicePlan {
   const { profile } = device;
-  const decoders = device.points.map((p): CompiledPoint => {
+  // The layout point is the poller's own verdict on the SunSpec map, not read from registers.
+  const points = device.points.filter((p) => p.source !== "layout");
+  const decoders = points.map((p): CompiledPoint => {
     if (p.source === "plain") return compilePoint(plainSpec(p.pointId, p.def, profile.defaults), profile.file);
     const at = sunspec?.get(p.pointId);
     if (at === undefined || profile.sunspec === undefined) throw new DeviceLayoutError(device.id, `no SunSpec address for point ${p.pointId}`);
@@ -61,6 +63,6 @@ export function planDevice(device: Device, sunspec?: ReadonlyMap<string, Sunspec
   };
   return {
     requests,
-    points: decoders.map((decoder, i) => ({ key: pointKey(device.id, device.points[i]!.pointId), decoder, requests: listOf(perPoint[i]!) })),
+    points: decoders.map((decoder, i) => ({ key: pointKey(device.id, points[i]!.pointId), decoder, requests: listOf(perPoint[i]!) })),
   };
 }

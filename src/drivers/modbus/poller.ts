@@ -1,37 +1,24 @@
 // Polls one Modbus TCP device on its own socket and timers (README.md#device-profiles): connect, discover the
 // SunSpec map, plan once, then poll on a drift-free schedule and write every point to the store;
-// on failure every affected point turns bad within the same poll, and the poller reconnects.
+// on failure every affected point turns bad within the same poll, and the poller reconnects with
+// backoff. State changes (connected, failing, recovered, mismatch) are logged once each.
 import type { Logger } from "pino";
 import { ConfigError, DeviceLayoutError } from "../../errors.js";
-import { bad, pointKey, type PointKey, type PointValue, type QualityReason } from "../../points/point.js";
-import type { PointHandle, PointStore } from "../../points/store.js";
+import { bad, good, pointKey, type PointKey, type PointValue, type QualityReason } from "../../points/point.js";
+import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
+import { Backoff } from "./backoff.js";
 import { classifyFailure, ModbusConnection } from "./connection.js";
 import { RegisterImage } from "./decode.js";
+import { DeviceState, type PollerState } from "./device-state.js";
 import { planDevice, type DevicePlan } from "./device-plan.js";
-import { discoverModels, mapSunspecPoints } from "./sunspec.js";
+import { PointWriter, type WriteReport } from "./point-writer.js";
+import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
+import type { TcpClientCounters } from "./tcp-client.js";
+import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
-export interface PollResult {
-  readonly device: string;
-  readonly startedAt: number;
-  readonly durationMs: number;
-  readonly requests: number;
-  readonly failedRequests: number;
-  /** The poll took longer than the poll interval; the next one starts at the next free slot. */
-  readonly overrun: boolean;
-  readonly error?: string;
-}
-
-export interface PollerStatus {
-  readonly connected: boolean;
-  readonly lastError?: string;
-  readonly polls: number;
-  readonly failures: number;
-  readonly overruns: number;
-  readonly lastPollMs: number;
-  readonly requestsPerPoll: number;
-}
+export type { ModbusPollerStatus, PollerState, PollerStatus, PollResult } from "./poller-status.js";
 
 export interface PollerContext {
   readonly device: Device;
@@ -41,10 +28,8 @@ export interface PollerContext {
   readonly onPoll?: (result: PollResult) => void;
 }
 
-// Reconnect backoff: 250 ms doubling to 30 s, ±20 % jitter so a hall of devices that lost one
-// switch does not reconnect in lockstep (firebreak's choice).
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
+/** After a bug-class failure with no live connection: the longest backoff, not a storm. */
+const AFTER_UNEXPECTED_MS = 30_000;
 /** A layout or profile that does not match the device is retried this often, not hammered. */
 const MISMATCH_RETRY_MS = 30_000;
 /** Consecutive timed-out polls after which the socket is reopened (a late answer may still be queued). */
@@ -58,57 +43,87 @@ const TIMEOUTS_BEFORE_RECONNECT = 3;
  */
 const MIN_REAL_TIMEOUT_MS = 200;
 
-type State = "idle" | "connected" | "unreachable" | "timeout" | "mismatch" | "stopped";
-
 export class ModbusPoller {
   readonly #ctx: PollerContext;
+  readonly #writer: PointWriter;
+  readonly #backoff = new Backoff();
+  /** The device's `layout` point, when it has one (SunSpec devices with a layout). */
+  readonly #layoutKey: PointKey | undefined;
   #conn: ModbusConnection | undefined;
   #plan: DevicePlan | undefined;
   #timer: TimerHandle | undefined;
   #busy: Promise<void> | undefined;
   #plannedAt = 0;
-  #attempt = 0;
   #timeouts = 0;
-  #state: State = "idle";
+  readonly #state: DeviceState;
+  #started = false;
   #lastError: string | undefined;
   #polls = 0;
   #failures = 0;
   #overruns = 0;
   #lastPollMs = 0;
-  #handlesPlan: DevicePlan | undefined;
-  #handles: readonly (PointHandle | undefined)[] = [];
+  #connectAttempts = 0;
+  /** Counters of the connections already closed; the open one's are added in status(). */
+  readonly #retired: TcpClientCounters = { requests: 0, exceptions: 0, malformed: 0, timeouts: 0, lateAnswers: 0 };
+  readonly #retiredConns = new WeakSet<ModbusConnection>();
 
   constructor(ctx: PollerContext) {
     this.#ctx = ctx;
+    const { device } = ctx;
+    this.#state = new DeviceState(ctx.log, device.id);
+    this.#writer = new PointWriter(ctx.store, device.id, device.points.map((p) => p.pointId));
+    const layoutPoint = device.points.find((p) => p.source === "layout");
+    this.#layoutKey = layoutPoint === undefined ? undefined : pointKey(device.id, layoutPoint.pointId);
   }
 
   start(): void {
-    if (this.#state !== "idle" && this.#state !== "stopped") return;
-    this.#state = "idle";
+    if (this.#started && this.#state.state !== "stopped") return;
+    this.#started = true;
+    this.#state.reset("connecting");
     this.#after(0, () => this.#connect());
   }
 
   /** Cancel timers, close the socket, and wait for a poll in flight to finish. */
   async stop(): Promise<void> {
-    this.#state = "stopped";
+    this.#state.reset("stopped");
     this.#timer?.cancel();
     this.#timer = undefined;
     const conn = this.#conn;
     this.#conn = undefined;
-    await conn?.close();
+    if (conn !== undefined) await this.#retire(conn);
     await this.#busy;
   }
 
-  status(): PollerStatus {
+  status(): ModbusPollerStatus {
+    const live = this.#conn?.counters;
+    const sum = (k: keyof TcpClientCounters): number => this.#retired[k] + (live?.[k] ?? 0);
     return {
       connected: this.#conn?.open === true && this.#plan !== undefined,
+      state: this.#state.state,
       ...(this.#lastError !== undefined ? { lastError: this.#lastError } : {}),
       polls: this.#polls,
       failures: this.#failures,
       overruns: this.#overruns,
       lastPollMs: this.#lastPollMs,
       requestsPerPoll: this.#plan?.requests.length ?? 0,
+      connectAttempts: this.#connectAttempts,
+      failedAttempts: this.#backoff.failures,
+      stateChanges: this.#state.changes,
+      malformedResponses: sum("malformed"),
+      exceptionResponses: sum("exceptions"),
+      timeouts: sum("timeouts"),
+      lateAnswers: sum("lateAnswers"),
+      ...(this.#state.layoutMismatch !== undefined ? { layoutMismatch: this.#state.layoutMismatch } : {}),
     };
+  }
+
+  /** Close a connection that is done with, keeping its counters. */
+  #retire(conn: ModbusConnection): Promise<void> {
+    if (!this.#retiredConns.has(conn)) {
+      this.#retiredConns.add(conn);
+      for (const [k, v] of Object.entries(conn.counters) as [keyof TcpClientCounters, number][]) this.#retired[k] += v;
+    }
+    return conn.close();
   }
 
   /** Run `job` after delayMs of the injected clock; one job at a time, its failures caught and counted. */
@@ -116,7 +131,7 @@ export class ModbusPoller {
     this.#timer?.cancel();
     this.#timer = this.#ctx.clock.setTimeout(() => {
       this.#timer = undefined;
-      if (this.#state === "stopped") return;
+      if (this.#state.state === "stopped") return;
       const run = job().catch((e: unknown) => {
         this.#failures++;
         this.#lastError = e instanceof Error ? e.message : String(e);
@@ -129,7 +144,7 @@ export class ModbusPoller {
 
   /** After a bug-class failure: keep polling on a live connection, else reconnect; never stop. */
   #resumeAfterUnexpected(): void {
-    if (this.#state === "stopped" || this.#timer !== undefined) return;
+    if (this.#state.state === "stopped" || this.#timer !== undefined) return;
     const conn = this.#conn;
     const plan = this.#plan;
     if (conn?.open === true && plan !== undefined) {
@@ -137,7 +152,7 @@ export class ModbusPoller {
       this.#plannedAt = this.#ctx.clock.now() + interval;
       this.#after(interval, () => this.#poll(conn, plan));
     } else {
-      this.#reconnectLater(BACKOFF_MAX_MS);
+      this.#reconnectLater(AFTER_UNEXPECTED_MS);
     }
   }
 
@@ -145,16 +160,18 @@ export class ModbusPoller {
     const { device, clock } = this.#ctx;
     const { host, port, unitId } = device.modbus;
     let conn: ModbusConnection;
+    this.#connectAttempts++;
     try {
       // timeout_ms is on the clock's timeline like the poll interval; sockets run in real time.
-      conn = await ModbusConnection.open(host, port, unitId, Math.max(Math.min(MIN_REAL_TIMEOUT_MS, device.timeoutMs), Math.round(device.timeoutMs / clock.speed)));
+      const timeoutMs = Math.max(Math.min(MIN_REAL_TIMEOUT_MS, device.timeoutMs), Math.round(device.timeoutMs / clock.speed));
+      conn = await ModbusConnection.open({ device: device.id, host, port, unitId, timeoutMs });
     } catch (e) {
       const f = classifyFailure(e, device.timeoutMs);
-      this.#markAll(f.reason === "timeout" ? "timeout" : "comm_fail", `connect to ${host}:${port} failed: ${f.detail}`, "unreachable");
+      this.#markAll(f.reason === "timeout" ? "timeout" : "comm_fail", `connect to ${host}:${port} failed: ${f.detail}`, "failing");
       this.#reconnectLater();
       return;
     }
-    if (this.#state === "stopped") return void (await conn.close());
+    if (this.#state.state === "stopped") return void (await this.#retire(conn));
     this.#conn = conn;
     conn.onLost((detail) => {
       // Runs from a socket event: nothing may escape into the event loop.
@@ -166,19 +183,22 @@ export class ModbusPoller {
     });
     try {
       let sunspec;
+      let surplus: string[] = [];
       const ss = device.profile.sunspec;
       if (ss !== undefined && device.layout !== undefined) {
         const models = await discoverModels(device.id, ss.baseAddress, (a, n) => conn.read(ss.table, a, n));
         sunspec = mapSunspecPoints(device.id, device.layout, device.points, models);
+        surplus = layoutSurplus(device.layout, models);
       }
       this.#plan = planDevice(device, sunspec);
+      this.#state.noteLayout(device.layout, surplus);
     } catch (e) {
       await this.#dropForSetupFailure(conn, e);
       return;
     }
-    this.#attempt = 0;
+    // The backoff is not reset here: a device that accepts TCP and then sends garbage would
+    // otherwise be reconnected to 4 times a second. Only a poll that fully succeeds resets it.
     this.#timeouts = 0;
-    this.#setState("connected", `connected to ${host}:${port} unit ${unitId}, ${this.#plan.requests.length} requests per poll`);
     this.#plannedAt = clock.now();
     await this.#poll(conn, this.#plan);
   }
@@ -187,15 +207,15 @@ export class ModbusPoller {
     this.#plan = undefined;
     const handled = this.#conn !== conn; // the socket dropped: #lost already marked and rescheduled
     this.#conn = handled ? this.#conn : undefined;
-    await conn.close();
-    if (handled || this.#state === "stopped") return;
+    await this.#retire(conn);
+    if (handled || this.#state.state === "stopped") return;
     if (e instanceof DeviceLayoutError || e instanceof ConfigError) {
       this.#markAll("config", e.message, "mismatch");
       this.#reconnectLater(MISMATCH_RETRY_MS);
       return;
     }
     const f = classifyFailure(e, this.#ctx.device.timeoutMs);
-    this.#markAll(f.reason, `during SunSpec discovery: ${f.detail}`, f.reason === "timeout" ? "timeout" : "unreachable");
+    this.#markAll(f.reason, `during SunSpec discovery: ${f.detail}`, "failing");
     this.#reconnectLater(f.reason === "device_exception" ? MISMATCH_RETRY_MS : undefined);
   }
 
@@ -217,23 +237,44 @@ export class ModbusPoller {
         if (f.reason === "device_exception") failed.set(i, bad("device_exception", clock.now(), at));
         else error = `${f.reason}: ${at}`;
         if (f.reason === "timeout") this.#handleTimeout(conn, at);
-        else if (f.reason === "comm_fail") this.#lost(conn, at);
+        else if (f.reason === "comm_fail") this.#lost(conn, f.malformed === true ? `connection reset after a malformed response: ${at}` : `connection lost: ${at}`);
       }
     }
     if (error === undefined) {
       this.#timeouts = 0;
-      this.#writePoll(plan, image, failed, readAt, startedAt);
-      if (this.#state !== "connected") this.#setState("connected", "device answers again");
+      this.#report(this.#writer.writePoll(plan, image, failed, readAt, startedAt));
+      this.#writeLayout(startedAt, failed.size === plan.requests.length ? failed.values().next().value : undefined);
+      if (failed.size === 0) {
+        const failedAttempts = this.#backoff.failures;
+        this.#backoff.reset();
+        this.#state.set("ok", this.#state.state === "connecting" ? `connected to ${device.modbus.host}:${device.modbus.port} unit ${device.modbus.unitId}, ${plan.requests.length} requests per poll` : `device answers again after ${failedAttempts} failed attempt(s)`);
+      } else if (failed.size === plan.requests.length) {
+        this.#state.set("failing", `answers only with Modbus exceptions, e.g. ${failed.values().next().value?.detail ?? ""}`);
+      } else {
+        this.#state.set("ok", `answers, with Modbus exceptions for ${failed.size} of ${plan.requests.length} requests`);
+      }
     }
     this.#finishPoll(startedAt, plan, failed.size, error);
   }
 
+  /**
+   * The `layout` point: good 0 while the device holds no more than its layout, bad/config naming the
+   * rest. A poll that no request of was answered (`allFailed`) carries its failure to it as well,
+   * so that a device answering only exceptions reads as such on every point (comm_loss counts it).
+   */
+  #writeLayout(ts: number, allFailed: PointValue | undefined): void {
+    if (this.#layoutKey === undefined) return;
+    const mismatch = this.#state.layoutMismatch;
+    const v = allFailed ?? (mismatch === undefined ? good(0, ts) : bad("config", ts, mismatch));
+    this.#report(this.#writer.write([[this.#layoutKey, v]]));
+  }
+
   #handleTimeout(conn: ModbusConnection, detail: string): void {
-    this.#markAll("timeout", detail, "timeout");
+    this.#markAll("timeout", detail, "failing");
     if (++this.#timeouts >= TIMEOUTS_BEFORE_RECONNECT && this.#conn === conn) {
       this.#conn = undefined;
       this.#plan = undefined;
-      void conn.close();
+      void this.#retire(conn);
       this.#reconnectLater();
     }
   }
@@ -264,95 +305,40 @@ export class ModbusPoller {
     }
     const conn = this.#conn;
     const current = this.#plan;
-    if (this.#state === "stopped" || conn === undefined || current === undefined || this.#timer !== undefined) return;
+    if (this.#state.state === "stopped" || conn === undefined || current === undefined || this.#timer !== undefined) return;
     this.#after(next - now, () => this.#poll(conn, current));
   }
 
-  /** The socket dropped: every point bad/comm_fail now, reconnect with backoff. */
+  /** The socket dropped or was reset: every point bad/comm_fail now, reconnect with backoff. */
   #lost(conn: ModbusConnection, detail: string): void {
-    if (this.#conn !== conn || this.#state === "stopped") return;
+    if (this.#conn !== conn || this.#state.state === "stopped") return;
     this.#conn = undefined;
     this.#plan = undefined;
-    void conn.close();
-    this.#markAll("comm_fail", `connection lost: ${detail}`, "unreachable");
+    void this.#retire(conn);
+    this.#markAll("comm_fail", detail, "failing");
     this.#reconnectLater();
   }
 
+  /** Whatever the failure, the next attempt waits the backoff (or `delayMs`), which grows with every failure. */
   #reconnectLater(delayMs?: number): void {
-    if (this.#state === "stopped") return;
-    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#attempt++);
-    const jittered = delayMs ?? backoff * (0.8 + 0.4 * Math.random());
-    this.#after(jittered, () => this.#connect());
+    if (this.#state.state === "stopped") return;
+    const backoff = this.#backoff.next();
+    this.#after(delayMs ?? backoff, () => this.#connect());
   }
 
   /** Every point of the device bad with one reason, and the state change logged once. */
-  #markAll(reason: QualityReason, detail: string, state: State): void {
-    const { device, clock } = this.#ctx;
-    const v = bad(reason, clock.now(), detail);
-    this.#writeAll(device.points.map((p) => [pointKey(device.id, p.pointId), v]));
+  #markAll(reason: QualityReason, detail: string, state: PollerState): void {
+    const { clock } = this.#ctx;
+    this.#report(this.#writer.writeAll(bad(reason, clock.now(), detail)));
     this.#lastError = detail;
-    this.#setState(state, detail);
+    this.#state.set(state, detail);
   }
 
-  /** The store handles of a plan's points, resolved once per plan (no lookup by key per write). */
-  #handlesOf(plan: DevicePlan): readonly (PointHandle | undefined)[] {
-    if (this.#handlesPlan !== plan) {
-      this.#handlesPlan = plan;
-      this.#handles = plan.points.map((p) => this.#ctx.store.handle(p.key));
-    }
-    return this.#handles;
-  }
-
-  /** Decode a poll's answers straight into the store: no list of values in between. */
-  #writePoll(plan: DevicePlan, image: RegisterImage, failed: ReadonlyMap<number, PointValue>, readAt: readonly number[], startedAt: number): void {
-    const store = this.#ctx.store;
-    const handles = this.#handlesOf(plan);
-    let failedWrites = 0;
-    let first: unknown;
-    for (let i = 0; i < plan.points.length; i++) {
-      const p = plan.points[i]!;
-      const failure = failed.size === 0 ? undefined : p.requests.map((r) => failed.get(r)).find((v) => v !== undefined);
-      const v = failure ?? p.decoder.decode(image, readAt[p.requests[0] ?? 0] ?? startedAt);
-      try {
-        const h = handles[i];
-        if (h === undefined) store.update(p.key, v);
-        else store.updateHandle(h, v);
-      } catch (e) {
-        if (failedWrites++ === 0) first = e;
-      }
-    }
-    this.#reportFailedWrites(failedWrites, first);
-  }
-
-  /** Write values to the store; one failing write (or store listener) neither stops the rest nor the poller. */
-  #writeAll(values: readonly (readonly [PointKey, PointValue])[]): void {
-    let failedWrites = 0;
-    let first: unknown;
-    for (const [key, v] of values) {
-      try {
-        this.#ctx.store.update(key, v);
-      } catch (e) {
-        if (failedWrites++ === 0) first = e;
-      }
-    }
-    this.#reportFailedWrites(failedWrites, first);
-  }
-
-  #reportFailedWrites(failedWrites: number, first: unknown): void {
+  #report({ failedWrites, first }: WriteReport): void {
     if (failedWrites > 0) {
       this.#failures++;
       this.#lastError = `${failedWrites} point write(s) failed: ${first instanceof Error ? first.message : String(first)}`;
       this.#ctx.log.error({ device: this.#ctx.device.id, err: first, failedWrites }, "writing point values failed");
     }
-  }
-
-  #setState(state: State, detail: string): void {
-    if (this.#state === state || this.#state === "stopped") return;
-    const previous = this.#state;
-    this.#state = state;
-    const fields = { device: this.#ctx.device.id, state, previous, detail };
-    if (state === "connected") this.#ctx.log.info(fields, "modbus device connected");
-    else if (state === "mismatch") this.#ctx.log.error(fields, "modbus device does not match its config; points bad/config, retrying later");
-    else this.#ctx.log.warn(fields, "modbus device not answering; points bad, reconnecting with backoff");
   }
 }

@@ -127,6 +127,43 @@ export function mapSunspecPoints(deviceId: string, layout: Layout, points: reado
   return out;
 }
 
+/**
+ * What the chain holds beyond `layout`: strings, modules and cells nobody watches because the site
+ * config does not list them, one entry per kind (empty when the layout covers the device). The other
+ * direction (the layout asks for more than the chain holds) is mapSunspecPoints's DeviceLayoutError.
+ */
+export function layoutSurplus(layout: Layout, models: readonly ModelInstance[]): string[] {
+  const out: string[] = [];
+  const strings = models.filter((m) => m.id === 804);
+  const modules = models.filter((m) => m.id === 805);
+  const extraStrings = new Set<number>();
+  strings.forEach((_, i) => i + 1 > layout.strings && extraStrings.add(i + 1));
+  for (const m of modules) if (m.strIdx !== undefined && m.strIdx > layout.strings) extraStrings.add(m.strIdx);
+  if (extraStrings.size > 0) out.push(`string${extraStrings.size === 1 ? "" : "s"} ${list([...extraStrings].sort((a, b) => a - b).map((s) => `s${s}`))}`);
+  const extraModules = new Set<string>();
+  for (const m of modules) {
+    if (m.strIdx === undefined || m.modIdx === undefined || m.strIdx > layout.strings) continue;
+    if (m.modIdx > layout.modulesPerString) extraModules.add(`s${m.strIdx}/m${m.modIdx}`);
+  }
+  // Module groups in a string's 804 count its modules even where no 805 describes them.
+  strings.slice(0, layout.strings).forEach((m, i) => {
+    const n = groupCount(m) ?? 0;
+    for (let mod = layout.modulesPerString + 1; mod <= n; mod++) extraModules.add(`s${i + 1}/m${mod}`);
+  });
+  if (extraModules.size > 0) out.push(`module${extraModules.size === 1 ? "" : "s"} ${list([...extraModules])}`);
+  const cellsBeyond = new Map<number, string[]>();
+  for (const m of modules) {
+    if (m.strIdx === undefined || m.modIdx === undefined || m.strIdx > layout.strings || m.modIdx > layout.modulesPerString) continue;
+    const n = groupCount(m) ?? 0;
+    if (n > layout.cellsPerModule) cellsBeyond.set(n, [...(cellsBeyond.get(n) ?? []), `s${m.strIdx}/m${m.modIdx}`]);
+  }
+  for (const [n, where] of cellsBeyond) {
+    const cells = n === layout.cellsPerModule + 1 ? `c${n}` : `c${layout.cellsPerModule + 1}-c${n}`;
+    out.push(`cells ${cells} of ${where.length === layout.strings * layout.modulesPerString ? `every module (${where.length})` : list(where)}, which hold ${n} cells`);
+  }
+  return out;
+}
+
 function list(items: readonly string[]): string {
   return items.length <= 6 ? items.join(", ") : `${items.slice(0, 6).join(", ")} and ${items.length - 6} more`;
 }

@@ -67,6 +67,10 @@ export function pointDecimals(config: SiteConfig): PointDecimals {
   const byKey = new Map<string, number>();
   for (const device of config.devices) {
     for (const p of device.points) {
+      if (p.source === "layout") {
+        byKey.set(pointKey(device.id, p.pointId), 0); // a count of unwatched elements
+        continue;
+      }
       const { type, bit, scale, offset } = p.def;
       let d: number | undefined;
       if (bit !== undefined || type === "bitfield16" || type === "bitfield32") d = 0;

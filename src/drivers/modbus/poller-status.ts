@@ -1,0 +1,45 @@
+// What a Modbus poller reports: one result per poll, and its status (the OPC UA subscriber reports
+// the common part too).
+import type { PollerState } from "./device-state.js";
+
+export type { PollerState } from "./device-state.js";
+
+export interface PollResult {
+  readonly device: string;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly requests: number;
+  readonly failedRequests: number;
+  /** The poll took longer than the poll interval; the next one starts at the next free slot. */
+  readonly overrun: boolean;
+  readonly error?: string;
+}
+
+/** What every driver reports (the OPC UA subscriber too). */
+export interface PollerStatus {
+  readonly connected: boolean;
+  readonly lastError?: string;
+  readonly polls: number;
+  readonly failures: number;
+  readonly overruns: number;
+  readonly lastPollMs: number;
+  readonly requestsPerPoll: number;
+}
+
+export interface ModbusPollerStatus extends PollerStatus {
+  readonly state: PollerState;
+  /** Connects tried, the first one included. */
+  readonly connectAttempts: number;
+  /** Failures since the last poll that fully succeeded: what the reconnect backoff grows with. */
+  readonly failedAttempts: number;
+  /** State changes so far; each one is logged once. */
+  readonly stateChanges: number;
+  /** Responses that did not fit their request (each reset the connection). */
+  readonly malformedResponses: number;
+  readonly exceptionResponses: number;
+  readonly timeouts: number;
+  /** Answers that came after their request had timed out, dropped. */
+  readonly lateAnswers: number;
+  /** The strings, modules and cells the device holds beyond its configured layout, when it does. */
+  readonly layoutMismatch?: string;
+}
