@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, type ConfigIssue } from "../errors.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
+import { buildCommands, buildOperators } from "./operators.js";
 import { matchPoints } from "./point-glob.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
@@ -299,10 +300,11 @@ async function buildSite(
     };
   }
 
+  const operators = await buildOperators(file, site.operators, src, issues);
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), logLevel: site.log.level },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), operators, commands: buildCommands(site.commands), logLevel: site.log.level },
   };
 }
 

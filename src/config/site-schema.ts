@@ -208,6 +208,20 @@ const mqtt = z
     message: "password_file needs a username",
   });
 
+/** An operator who may send signed commands (README "Operator commands"); the key file is read at load time. */
+const operator = z.object({ id, public_key_file: z.string().min(1) }).strict();
+
+const commands = z
+  .object({
+    /**
+     * A command whose `ts` is further than this from the daemon's clock is refused as stale. 30 s
+     * covers NTP-synchronised clocks and a broker round trip with a wide margin, yet makes a
+     * captured command useless half a minute later.
+     */
+    max_skew_s: z.number().finite().min(1).max(600).default(30),
+  })
+  .strict();
+
 export const siteSchema = z
   .object({
     site: id,
@@ -217,6 +231,8 @@ export const siteSchema = z
     devices: z.array(device).min(1),
     rules: z.array(ruleSchema).min(1),
     mqtt: mqtt.optional(),
+    operators: z.array(operator).default([]),
+    commands: commands.default({ max_skew_s: 30 }),
     log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
     /** Directory for profiles, relative to this file; default: the shipped config/profiles. */
     profiles_dir: z.string().optional(),

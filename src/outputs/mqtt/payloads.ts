@@ -53,7 +53,8 @@ function faultBody(f: ZoneFaultChange) {
   return { zone: f.zone, stage: f.stage, fault: f.fault, since: iso(f.since), faults: f.faults };
 }
 
-function alarmBody(a: AlarmState) {
+/** One alarm as `alarm/<id>` and the `status` command's reply carry it (without `v`, `ts`). */
+export function alarmBody(a: AlarmState) {
   return {
     id: a.id,
     rule: a.rule,
@@ -69,6 +70,8 @@ function alarmBody(a: AlarmState) {
     evidence: a.evidence,
   };
 }
+
+export type AlarmBody = ReturnType<typeof alarmBody>;
 
 function triggerBody(e: EvacuationTrigger) {
   return {
