@@ -4,7 +4,7 @@
 // ed25519` and `openssl pkey -pubout` write, so keys made either way work.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { constants } from "node:fs";
-import { access, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { KeyFileError } from "../errors.js";
 
@@ -102,8 +102,18 @@ export async function writeOperatorKeyPair(dir: string, name: string): Promise<W
     if (exists) throw new KeyFileError(f, "already exists; refusing to overwrite a key (move it away, or choose another --out)");
   }
   const pair = generateOperatorKeyPair();
-  // `wx`: fail rather than overwrite, should the file appear between the check and the write.
-  await writeFile(keyFile, pair.privateKeyPem, { mode: 0o600, flag: "wx" });
-  await writeFile(pubFile, pair.publicKeyPem, { mode: 0o644, flag: "wx" });
+  const write = async (f: string, text: string, mode: number) => {
+    try {
+      // `wx`: fail rather than overwrite, should the file appear between the check and the write.
+      await writeFile(f, text, { mode, flag: "wx" });
+    } catch (e) {
+      throw new KeyFileError(f, `cannot be written: ${(e as Error).message}`);
+    }
+  };
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw new KeyFileError(dir, `cannot be created: ${(e as Error).message}`);
+  });
+  await write(keyFile, pair.privateKeyPem, 0o600);
+  await write(pubFile, pair.publicKeyPem, 0o644);
   return { keyFile, pubFile, publicKeyPem: pair.publicKeyPem };
 }
