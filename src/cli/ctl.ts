@@ -192,5 +192,3 @@ function isoFrom(text: string): string {
   if (ms <= Date.now()) throw new CtlUsageError(`--until ${text} is in the past`);
   return new Date(ms).toISOString();
 }
-
-
