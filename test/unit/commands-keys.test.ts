@@ -111,7 +111,9 @@ describe("operators and commands in the site config", () => {
     const { file, dir } = await siteWith(extra);
     await writeOperatorKeyPair(dir, "alice");
     const text = await readFile(file, "utf8");
-    const line = (needle: string, nth = 0) => text.split("\n").findIndex((l, i, all) => l.includes(needle) && all.slice(0, i).filter((x) => x.includes(needle)).length === nth) + 1;
+    // 1-based line of the nth (0-based) uncommented line holding `needle`.
+    const hits = (needle: string) => text.split("\n").flatMap((l, i) => (l.includes(needle) && !l.trimStart().startsWith("#") ? [i + 1] : []));
+    const line = (needle: string, nth = 0) => hits(needle)[nth] ?? -1;
     const schemaErr = await loadSiteConfig(file).catch((e: unknown) => e);
     expect(schemaErr).toBeInstanceOf(ConfigError);
     expect((schemaErr as ConfigError).issues.map((i) => `${i.line} ${i.path}`)).toEqual([`${line("max_skew_s")} commands.max_skew_s`]);
