@@ -128,11 +128,16 @@ export async function exchange(conn: Connection, x: Exchange): Promise<Outcome> 
     const granted = await client.subscribeAsync([replyTopic, t.status], { qos: 1 });
     const refusedSub = granted.find((g) => g.topic === replyTopic && g.qos >= 0x80);
     if (refusedSub !== undefined) return { kind: "failed", why: `the broker refused our subscription to ${replyTopic} (reason ${refusedSub.qos}): its ACL must let ${conn.username ?? "this user"} read firebreak/v1/${conn.site}/cmd/reply/#` };
+    // MQTT v5 PUBACK reason code 16, "No matching subscribers": nobody (no daemon) listens on
+    // cmd/<verb>. mqtt.js resolves a publish with the packet it sent, so the PUBACK is read here.
+    const pubackCodes = new Map<number, number>();
+    client.on("packetreceive", (p) => {
+      if (p.cmd === "puback" && p.messageId !== undefined) pubackCodes.set(p.messageId, p.reasonCode ?? 0);
+    });
     let noSubscribers = false;
     try {
-      const ack = await client.publishAsync(t.cmd(x.verb), x.payload, { qos: 1, retain: false });
-      // MQTT v5 reason code 16: "No matching subscribers": nobody (no daemon) listens on cmd/<verb>.
-      noSubscribers = (ack as { reasonCode?: number } | undefined)?.reasonCode === 16;
+      const sent = await client.publishAsync(t.cmd(x.verb), x.payload, { qos: 1, retain: false });
+      noSubscribers = sent?.messageId !== undefined && pubackCodes.get(sent.messageId) === 16;
     } catch (e) {
       return { kind: "failed", why: `the broker refused the command on ${t.cmd(x.verb)}: ${(e as Error).message}; its ACL must let ${conn.username ?? "this user"} write firebreak/v1/${conn.site}/cmd/#` };
     }

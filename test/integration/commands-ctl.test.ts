@@ -172,8 +172,20 @@ describe("firebreak ctl against a responder on real Mosquitto", () => {
       expect(r.stderr).toMatch(/^no reply within 1 s \(request [A-Za-z0-9_-]{16}\)/);
       expect(r.stderr).toContain(`no retained firebreak/v1/${SITE}/status`);
       expect(r.stderr).toContain("the broker's ACL");
+      expect(r.stderr).not.toContain("nobody subscribes");
     } finally {
       responder.silent = false;
+    }
+  });
+
+  it("with no daemon subscribed, ctl reports that the broker found nobody listening", async () => {
+    await responder.client.unsubscribeAsync(t.cmdFilter);
+    try {
+      const r = await ctl(["ctl", "ack", "--alarm", "offgas-a", "--timeout", "1", ...asAlice()]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`the broker says nobody subscribes to firebreak/v1/${SITE}/cmd/`);
+    } finally {
+      await responder.client.subscribeAsync(t.cmdFilter, { qos: 1 });
     }
   });
 
