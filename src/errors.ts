@@ -80,6 +80,24 @@ export class CommandError extends FirebreakError {
   }
 }
 
+/** A value that has no canonical JSON form (NaN, undefined, a Date …), so it cannot be signed. */
+export class CanonicalJsonError extends FirebreakError {
+  readonly code = "FB_CANONICAL_JSON";
+  constructor(readonly path: string, why: string) {
+    super(`${path}: ${why}; only null, booleans, finite numbers, strings, arrays and plain objects can be signed`);
+    this.name = "CanonicalJsonError";
+  }
+}
+
+/** An operator's key file is missing, unreadable or not the Ed25519 key it should be. */
+export class KeyFileError extends FirebreakError {
+  readonly code = "FB_KEY";
+  constructor(readonly file: string, why: string) {
+    super(`${file}: ${why}`);
+    this.name = "KeyFileError";
+  }
+}
+
 /** An id (site, zone, alarm, device, point) that cannot be one MQTT topic level. */
 export class MqttTopicError extends FirebreakError {
   readonly code = "FB_MQTT_TOPIC";

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// firebreak's command line: run, check-config, demo.
+// firebreak's command line: run, check-config, demo, opcua, ctl.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, FirebreakError } from "../errors.js";
 import { firebreakVersion } from "../runtime/daemon.js";
 import { checkConfig } from "./check-config.js";
+import { registerCtl } from "./ctl.js";
 import { runDemo } from "./demo.js";
 import type { OpcuaSecurityMode, OpcuaSecurityPolicy } from "../config/types.js";
 import { runDaemon } from "./run.js";
@@ -120,5 +121,7 @@ opcua
   .description("list rejected and trusted server certificates with their thumbprints")
   .option("--pki <dir>", "PKI folder", "pki/opcua")
   .action((o: { pki: string }) => guard(async () => (await opcuaCli()).opcuaListCertificates({ pki: o.pki })));
+
+registerCtl(program, guard);
 
 await program.parseAsync(process.argv);

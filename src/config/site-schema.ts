@@ -223,6 +223,20 @@ const mqtt = z
     message: "password_file needs a username",
   });
 
+/** An operator who may send signed commands (README "Operator commands"); the key file is read at load time. */
+const operator = z.object({ id, public_key_file: z.string().min(1) }).strict();
+
+const commands = z
+  .object({
+    /**
+     * A command whose `ts` is further than this from the daemon's clock is refused as stale. 30 s
+     * covers NTP-synchronised clocks and a broker round trip with a wide margin, yet makes a
+     * captured command useless half a minute later.
+     */
+    max_skew_s: z.number().finite().min(1).max(600).default(30),
+  })
+  .strict();
+
 export const siteSchema = z
   .object({
     site: id,
@@ -234,6 +248,8 @@ export const siteSchema = z
     mqtt: mqtt.optional(),
     /** ISA-18.2 lifecycle limits: chattering, flood, shelving (./alarms-schema.ts). */
     alarms: alarmsSchema,
+    operators: z.array(operator).default([]),
+    commands: commands.default({ max_skew_s: 30 }),
     log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
     /**
      * Where the durable state (alarm states, latches, incidents, triggers, sequence numbers, unsent

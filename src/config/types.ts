@@ -193,6 +193,20 @@ export interface MqttConfig {
   readonly pointTelemetry: { readonly enabled: boolean; readonly minIntervalMs: number };
 }
 
+/** An operator allowed to send signed commands; the public key was read from its file and checked at load time. */
+export interface Operator {
+  readonly id: string;
+  /** SPKI PEM of the operator's Ed25519 public key. */
+  readonly publicKeyPem: string;
+  /** Absolute path of the file it was read from, for messages. */
+  readonly publicKeyFile: string;
+}
+
+export interface CommandsConfig {
+  /** A command further than this from the daemon's clock, either way, is refused as stale. */
+  readonly maxSkewMs: number;
+}
+
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 export interface SiteConfig {
@@ -209,6 +223,9 @@ export interface SiteConfig {
   readonly mqtt?: MqttConfig;
   /** Alarm lifecycle limits; absent in hand-built configs, which get the defaults. */
   readonly alarms?: AlarmsConfig;
+  /** Who may send signed commands; empty: every command is refused as unknown_operator. */
+  readonly operators: readonly Operator[];
+  readonly commands: CommandsConfig;
   readonly logLevel: LogLevel;
   /** Absolute path of the state directory (the SQLite state store lives here). */
   readonly stateDir: string;

@@ -24,6 +24,8 @@ export interface MosquittoOptions {
   readonly persistence?: boolean;
   /** username -> password; when given, anonymous clients are refused. */
   readonly users?: Readonly<Record<string, string>>;
+  /** Text of a Mosquitto ACL file (e.g. docs/mosquitto-acl.example); written next to the config and named by `acl_file`. */
+  readonly acl?: string;
   /** Extra raw lines for mosquitto.conf, e.g. `max_queued_messages 5`. */
   readonly extraConfig?: readonly string[];
 }
@@ -84,6 +86,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
       execFileSync("mosquitto_passwd", ["-b", pwFile, user, pass], { stdio: "pipe" });
     }
     lines.push(`password_file ${pwFile}`);
+  }
+  if (opts.acl !== undefined) {
+    const aclFile = join(dir, "acl");
+    await writeFile(aclFile, opts.acl);
+    lines.push(`acl_file ${aclFile}`);
   }
   if (opts.tls !== undefined) {
     lines.push(`cafile ${opts.tls.cafile}`, `certfile ${opts.tls.certfile}`, `keyfile ${opts.tls.keyfile}`);

@@ -92,6 +92,8 @@ export function siteConfig(opts: { rules: readonly Rule[]; zones?: readonly Zone
     zones: new Map(zones.map((z) => [z.id, z])),
     devices: opts.devices ?? [],
     rules: opts.rules,
+    operators: [],
+    commands: { maxSkewMs: 30_000 },
     logLevel: "info",
     stateDir: "/nonexistent/firebreak-unit-tests-keep-no-state",
   };

@@ -59,7 +59,8 @@ function faultBody(f: ZoneFaultChange, r: PointDecimals) {
   return { zone: f.zone, stage: f.stage, fault: f.fault, since: iso(f.since), faults: f.faults.map((e) => tidyEvidence(e, r)) };
 }
 
-function alarmBody(a: AlarmState, r: PointDecimals) {
+/** One alarm as `alarm/<id>` and the `status` command's reply carry it (without `v`, `ts`). */
+export function alarmBody(a: AlarmState, r: PointDecimals = unknownDecimals) {
   return {
     id: a.id,
     rule: a.rule,
@@ -87,6 +88,8 @@ function alarmBody(a: AlarmState, r: PointDecimals) {
     ...(a.chattering === undefined ? {} : { chattering: { count: a.chattering.count, since: iso(a.chattering.since) } }),
   };
 }
+
+export type AlarmBody = ReturnType<typeof alarmBody>;
 
 function triggerBody(e: EvacuationTrigger, r: PointDecimals) {
   return {

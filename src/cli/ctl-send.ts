@@ -1,0 +1,154 @@
+// `firebreak ctl`'s one exchange with the broker: connect as the operator, subscribe to the reply
+// topic (and the retained status, to explain a silence), publish the signed command at QoS 1, and
+// wait a bounded time for the daemon's answer.
+import { readFile } from "node:fs/promises";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { parseReply, type Reply } from "../commands/reply.js";
+import { loadSiteConfig } from "../config/load.js";
+import { explainConnectionError } from "../outputs/mqtt/connection-errors.js";
+import { topics } from "../outputs/mqtt/topics.js";
+
+export interface Connection {
+  readonly url: string;
+  readonly site: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+export interface ConnectionOptions {
+  readonly config?: string;
+  readonly broker?: string;
+  readonly site?: string;
+  readonly username?: string;
+  readonly passwordFile?: string;
+  readonly caFile?: string;
+}
+
+/** Something the operator must fix before anything is sent (exit 2). */
+export class CtlUsageError extends Error {}
+
+/**
+ * Broker and site from the site config's `mqtt` section (loaded and checked by the project's
+ * loader), or from --broker/--site. --username/--password-file/--ca-file override the config's:
+ * an operator normally has their own broker account, not the daemon's.
+ */
+export async function resolveConnection(o: ConnectionOptions): Promise<Connection> {
+  let base: Connection | undefined;
+  if (o.config !== undefined) {
+    const c = await loadSiteConfig(o.config);
+    if (c.mqtt === undefined && o.broker === undefined) throw new CtlUsageError(`${o.config} has no mqtt section: give --broker <url>`);
+    const m = c.mqtt;
+    base = {
+      url: m?.url ?? "",
+      site: c.site,
+      ...(m?.username === undefined ? {} : { username: m.username }),
+      ...(m?.password === undefined ? {} : { password: m.password }),
+      ...(m?.ca === undefined ? {} : { ca: m.ca }),
+      ...(m?.cert === undefined ? {} : { cert: m.cert }),
+      ...(m?.key === undefined ? {} : { key: m.key }),
+    };
+  }
+  const url = o.broker ?? base?.url;
+  const site = o.site ?? base?.site;
+  if (url === undefined || site === undefined) throw new CtlUsageError("say where to send: -c <site.yaml>, or --broker <mqtt://host:port> --site <site id>");
+  if (!/^mqtts?:\/\/\S+$/.test(url)) throw new CtlUsageError(`--broker ${url}: use mqtt://host:port or mqtts://host:port`);
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file, "utf8");
+    } catch (e) {
+      throw new CtlUsageError(`cannot read ${what} ${file}: ${(e as Error).message}`);
+    }
+  };
+  const password = o.passwordFile === undefined ? (o.username === undefined ? base?.password : undefined) : (await read(o.passwordFile, "--password-file")).replace(/\r?\n$/, "");
+  const ca = o.caFile === undefined ? base?.ca : await read(o.caFile, "--ca-file");
+  const username = o.username ?? base?.username;
+  return {
+    url,
+    site,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(base?.cert === undefined ? {} : { cert: base.cert }),
+    ...(base?.key === undefined ? {} : { key: base.key }),
+  };
+}
+
+export type Outcome =
+  | { readonly kind: "reply"; readonly reply: Reply }
+  /** `status` is the retained status payload seen for the site, if any: it says whether a daemon is there. */
+  | { readonly kind: "timeout"; readonly status?: string; readonly noSubscribers: boolean }
+  | { readonly kind: "failed"; readonly why: string };
+
+export interface Exchange {
+  readonly verb: string;
+  readonly requestId: string;
+  readonly payload: string;
+  readonly timeoutMs: number;
+  readonly operator: string;
+}
+
+/** MQTT v5 so the broker's PUBACK/SUBACK says "not authorized" instead of dropping silently. */
+export async function exchange(conn: Connection, x: Exchange): Promise<Outcome> {
+  const t = topics(conn.site);
+  const replyTopic = t.cmdReply(x.requestId);
+  const opts: IClientOptions = {
+    clientId: `firebreak-ctl-${x.operator}-${x.requestId.slice(0, 8)}`,
+    clean: true,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: Math.min(x.timeoutMs, 10_000),
+    ...(conn.username === undefined ? {} : { username: conn.username }),
+    ...(conn.password === undefined ? {} : { password: conn.password }),
+    ...(conn.ca === undefined ? {} : { ca: conn.ca }),
+    ...(conn.cert === undefined ? {} : { cert: conn.cert }),
+    ...(conn.key === undefined ? {} : { key: conn.key }),
+  };
+  let client: MqttClient;
+  try {
+    client = await mqtt.connectAsync(conn.url, opts, false);
+  } catch (e) {
+    return { kind: "failed", why: `cannot connect to ${conn.url}: ${explainConnectionError(e as Error)}` };
+  }
+  try {
+    let status: string | undefined;
+    let resolveReply: (r: Reply) => void = () => undefined;
+    const replied = new Promise<Reply>((resolve) => (resolveReply = resolve));
+    const malformed: string[] = [];
+    client.on("message", (topic, buf) => {
+      if (topic === t.status) status = buf.toString("utf8");
+      if (topic !== replyTopic) return;
+      const r = parseReply(buf);
+      if (typeof r === "string") malformed.push(r);
+      else resolveReply(r);
+    });
+    // Subscribe before publishing: a fast daemon's reply must find us listening.
+    const granted = await client.subscribeAsync([replyTopic, t.status], { qos: 1 });
+    const refusedSub = granted.find((g) => g.topic === replyTopic && g.qos >= 0x80);
+    if (refusedSub !== undefined) return { kind: "failed", why: `the broker refused our subscription to ${replyTopic} (reason ${refusedSub.qos}): its ACL must let ${conn.username ?? "this user"} read firebreak/v1/${conn.site}/cmd/reply/#` };
+    // MQTT v5 PUBACK reason code 16, "No matching subscribers": nobody (no daemon) listens on
+    // cmd/<verb>. mqtt.js resolves a publish with the packet it sent, so the PUBACK is read here.
+    const pubackCodes = new Map<number, number>();
+    client.on("packetreceive", (p) => {
+      if (p.cmd === "puback" && p.messageId !== undefined) pubackCodes.set(p.messageId, p.reasonCode ?? 0);
+    });
+    let noSubscribers = false;
+    try {
+      const sent = await client.publishAsync(t.cmd(x.verb), x.payload, { qos: 1, retain: false });
+      noSubscribers = sent?.messageId !== undefined && pubackCodes.get(sent.messageId) === 16;
+    } catch (e) {
+      return { kind: "failed", why: `the broker refused the command on ${t.cmd(x.verb)}: ${(e as Error).message}; its ACL must let ${conn.username ?? "this user"} write firebreak/v1/${conn.site}/cmd/#` };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), x.timeoutMs)));
+    const reply = await Promise.race([replied, timedOut]);
+    clearTimeout(timer);
+    if (reply !== undefined) return { kind: "reply", reply };
+    if (malformed.length > 0) return { kind: "failed", why: `a reply arrived on ${replyTopic} but could not be read: ${malformed[0]}` };
+    return status === undefined ? { kind: "timeout", noSubscribers } : { kind: "timeout", status, noSubscribers };
+  } finally {
+    await client.endAsync(true);
+  }
+}
