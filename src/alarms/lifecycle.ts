@@ -1,7 +1,7 @@
 // The ISA-18.2 / IEC 62682 alarm lifecycle (normal, unack, ack, rtn_unack) for the alarms derived
-// from rule results: one `condition` alarm per stage rule, one `trouble` alarm per comm_loss rule and
-// one `<rule>:fault` trouble alarm per rule whose points cannot be trusted. Critical (life-safety)
-// alarms latch. State is plain objects so it can be serialized; shelving and persistence come later.
+// from rule results: one `condition` alarm per stage rule, one `trouble` alarm per comm_loss, stuck
+// and disagree rule, and one `<rule>:fault` trouble alarm per rule whose points cannot be trusted.
+// Critical (life-safety) alarms latch. State is plain objects so it can be serialized; shelving and persistence come later.
 import { describeEvidence } from "./describe.js";
 import type { RaisedStage, Rule } from "../config/types.js";
 import type { AlarmChange, AlarmClass, AlarmPriority, AlarmState, AlarmStateName, Evidence } from "../events.js";
@@ -51,7 +51,17 @@ export function latches(priority: AlarmPriority): boolean {
 export function alarmInputs(rule: Rule, r: RuleResult): AlarmInput[] {
   const label = rule.description !== "" ? rule.description : rule.id;
   const main: AlarmInput =
-    rule.kind === "comm_loss"
+    rule.kind === "stuck" || rule.kind === "disagree"
+      ? {
+          id: rule.id,
+          rule: rule.id,
+          zone: rule.zone,
+          class: "trouble",
+          active: r.active,
+          message: r.evidence[0] === undefined ? `${label}: sensors plausible` : `${label}: ${describeEvidence(r.evidence[0])}, ${rule.kind === "stuck" ? "stuck" : "disagrees with its peers"}${typeof r.evidence[0].detail === "string" ? ` (${r.evidence[0].detail})` : ""}`,
+          evidence: r.evidence,
+        }
+      : rule.kind === "comm_loss"
       ? {
           id: rule.id,
           rule: rule.id,
