@@ -105,7 +105,7 @@ export const scenariosDir = (): string => join(packageRoot(), "simulators", "sce
 export async function loadScenario(nameOrPath: string): Promise<Scenario> {
   const file = /[/\\]|\.ya?ml$/.test(nameOrPath) ? nameOrPath : join(scenariosDir(), `${nameOrPath}.yaml`);
   if (!existsSync(file)) {
-    const issue: ConfigIssue = { file, line: 1, column: 1, path: "", message: `no such scenario; shipped: normal, cell-runaway, sensor-stuck, device-silent, panel-release` };
+    const issue: ConfigIssue = { file, line: 1, column: 1, path: "", message: `no such scenario; shipped: normal, cell-runaway, sensor-stuck, stuck-initiating-cell, device-silent, panel-release` };
     throw new ConfigError([issue]);
   }
   let text: string;

@@ -1,7 +1,7 @@
 // The ISA-18.2 / IEC 62682 lifecycle of one alarm: normal, unack, ack, rtn_unack, and the hidden
 // states shelved, suppressed and out_of_service (which ./hiding.ts describes and the annunciator
 // decides), for the alarms derived from rule results: one `condition` alarm per stage rule, one
-// `trouble` alarm per comm_loss rule and one `<rule>:fault` trouble alarm per rule whose points
+// `trouble` alarm per comm_loss, stuck and disagree rule and one `<rule>:fault` trouble alarm per rule whose points
 // cannot be trusted. Critical (life-safety) alarms latch and are never hidden. Pure: record, input
 // and `now` in, record and events out; records are plain JSON.
 import { describeEvidence } from "./describe.js";
@@ -72,6 +72,8 @@ export function lifeSafetyRule(rule: Rule): boolean {
     case "deviation":
       return rule.stage === "evacuate";
     case "comm_loss":
+    case "stuck":
+    case "disagree":
       return false;
   }
 }
@@ -80,7 +82,17 @@ export function lifeSafetyRule(rule: Rule): boolean {
 export function alarmInputs(rule: Rule, r: RuleResult): AlarmInput[] {
   const label = rule.description !== "" ? rule.description : rule.id;
   const main: AlarmInput =
-    rule.kind === "comm_loss"
+    rule.kind === "stuck" || rule.kind === "disagree"
+      ? {
+          id: rule.id,
+          rule: rule.id,
+          zone: rule.zone,
+          class: "trouble",
+          active: r.active,
+          message: r.evidence[0] === undefined ? `${label}: sensors plausible` : `${label}: ${describeEvidence(r.evidence[0])}, ${rule.kind === "stuck" ? "stuck" : "disagrees with its peers"}${typeof r.evidence[0].detail === "string" ? ` (${r.evidence[0].detail})` : ""}`,
+          evidence: r.evidence,
+        }
+      : rule.kind === "comm_loss"
       ? {
           id: rule.id,
           rule: rule.id,

@@ -15,7 +15,9 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
       const opcuaDevices = (c.opcuaDevices ?? []).filter((d) => d.zone === z.id);
       const rules = c.rules.filter((r) => r.zone === z.id);
       out.push(`  zone ${z.id} (${z.name}): racks ${z.racks.map((r) => `${r.id} [${r.hosts.join(", ")}]`).join(", ") || "none"}`);
-      out.push(`    evacuates when ${z.evacuateAfterAlarmRules} rules are at alarm, or one rule raises evacuate; steps down after ${z.clearHoldMs / 1000} s clear`);
+      out.push(`    evacuates when ${z.evacuateAfterAlarmRules} knocks are at alarm, or one rule raises evacuate; steps down after ${z.clearHoldMs / 1000} s clear`);
+      const policy = z.degradedKnock === "hold" ? "the zone holds at alarm" : "another knock at alarm evacuates alone";
+      for (const k of z.knocks ?? []) out.push(`    knock ${k.name}: rules ${k.rules.join(", ")}${k.guardedBy.length > 0 ? `; blind when ${k.guardedBy.join(", ")} flag a point` : ""}; in fault: ${policy} (degraded_knock)`);
       for (const d of devices) {
         out.push(`    device ${d.id}: ${d.profile.id} at ${d.modbus.host}:${d.modbus.port} unit ${d.modbus.unitId}, ${d.points.length} points, every ${d.pollIntervalMs} ms (timeout ${d.timeoutMs} ms, stale after ${d.staleAfterMs} ms)`);
       }

@@ -15,7 +15,8 @@ import { buildCommands, buildOperators } from "./operators.js";
 import { matchPoints } from "./point-glob.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
-import type { Device, MqttConfig, OpcuaDevice, OpcuaUser, Room, Rule, SiteConfig, Zone } from "./types.js";
+import { zoneKnocks } from "./knocks.js";
+import type { Device, Knock, MqttConfig, OpcuaDevice, OpcuaUser, Room, Rule, SiteConfig, Zone } from "./types.js";
 import { capIssues, YamlSource } from "./yaml-source.js";
 
 /** The package's own directory, found from this file whether it runs from src/ or dist/src/. */
@@ -195,7 +196,16 @@ async function buildSite(
   const rooms: Room[] = site.rooms.map((r, ri) => {
     const roomZones = r.zones.map((z, zi): Zone => {
       if (zones.has(z.id)) issues.push(src.issue(["rooms", ri, "zones", zi, "id"], `zone id "${z.id}" is used twice; zone ids are unique across the site`));
-      const zone: Zone = { id: z.id, name: z.name ?? z.id, roomId: r.id, racks: z.racks, evacuateAfterAlarmRules: z.evacuate_after_alarm_rules, clearHoldMs: z.clear_hold_s * 1000 };
+      const zone: Zone = {
+        id: z.id,
+        name: z.name ?? z.id,
+        roomId: r.id,
+        racks: z.racks,
+        evacuateAfterAlarmRules: z.evacuate_after_alarm_rules,
+        clearHoldMs: z.clear_hold_s * 1000,
+        knocks: [], // filled in once the rules are built (zoneKnocks below)
+        degradedKnock: z.degraded_knock,
+      };
       zones.set(z.id, zone);
       unique("rack", z.racks.map((k) => k.id), (i) => ["rooms", ri, "zones", zi, "racks", i, "id"]);
       return zone;
@@ -285,6 +295,8 @@ async function buildSite(
     });
     rules.push(rule);
   });
+  // Each zone's knocks, from its rules (README "Knocks"); the zone objects are still ours to fill.
+  for (const z of zones.values()) (z.knocks as Knock[]).push(...zoneKnocks(z.id, rules));
 
   let mqtt: MqttConfig | undefined;
   const warnings: ConfigIssue[] = [];
@@ -374,15 +386,29 @@ function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key:
     case "comm_loss":
       r.devices.forEach(checkDevice);
       return { ...base, kind: "comm_loss", devices: r.devices, afterMs: r.after_s * 1000 };
+    case "stuck":
+      return {
+        ...base,
+        ...pointBase(r, resolvePoints),
+        kind: "stuck",
+        resolution: r.resolution,
+        flatMs: r.flat_s * 1000,
+        groupByTrim: r.group_by_trim,
+        peers: r.peers,
+        minMovingPeers: r.min_moving_peers,
+      };
+    case "disagree":
+      return { ...base, ...pointBase(r, resolvePoints), kind: "disagree", maxDifference: r.max_difference, deadband: r.deadband };
     case "threshold":
-      return { ...base, ...pointBase(r, resolvePoints), kind: "threshold", levels: r.levels, deadband: r.deadband };
+      return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "threshold", levels: r.levels, deadband: r.deadband };
     case "rate_of_rise":
-      return { ...base, ...pointBase(r, resolvePoints), kind: "rate_of_rise", ratePerMin: r.rate_per_min, windowMs: r.window_s * 1000, minSamples: r.min_samples, stage: r.stage };
+      return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "rate_of_rise", ratePerMin: r.rate_per_min, windowMs: r.window_s * 1000, minSamples: r.min_samples, stage: r.stage };
     case "deviation":
-      return { ...base, ...pointBase(r, resolvePoints), kind: "deviation", aboveMedian: r.above_median, groupByTrim: r.group_by_trim, minGroup: r.min_group, deadband: r.deadband, stage: r.stage };
+      return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "deviation", aboveMedian: r.above_median, groupByTrim: r.group_by_trim, minGroup: r.min_group, deadband: r.deadband, stage: r.stage };
     case "offgas":
       return {
         ...base,
+        ...stageBase(r),
         ...pointBase(r, resolvePoints),
         kind: "offgas",
         referencePoints: r.reference_points.length > 0 ? resolvePoints(r.reference_points, "reference_points") : [],
@@ -391,6 +417,10 @@ function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key:
         deadband: r.deadband,
       };
   }
+}
+
+function stageBase(r: { knock?: string | undefined }): { knock?: string } {
+  return r.knock === undefined ? {} : { knock: r.knock };
 }
 
 function pointBase(r: { points: string[]; on_delay_s: number; off_delay_s: number }, resolvePoints: (globs: readonly string[], key: string) => string[]) {

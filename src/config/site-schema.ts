@@ -18,6 +18,9 @@ export type Stage = (typeof stages)[number];
 /** Stages a rule can raise when it is active. */
 const raisedStage = z.enum(["watch", "pre_alarm", "alarm", "evacuate"]);
 
+/** What a zone does when one of its knocks is in fault and another is at alarm (README "Knocks"). */
+export const degradedKnockPolicies = ["evacuate_on_single", "hold"] as const;
+
 const rack = z.object({ id, hosts: z.array(z.string().min(1)).default([]) }).strict();
 
 const zone = z
@@ -33,6 +36,12 @@ const zone = z
     evacuate_after_alarm_rules: countBetween(1, MAX_COUNT, "rules").default(2),
     /** How long a stage's conditions must stay clear before the zone steps down. Latching stages never step down by themselves. */
     clear_hold_s: seconds.default(60),
+    /**
+     * When one of the zone's knocks is in fault (its sensing stuck, silent or bad) and another is at
+     * `alarm`: `evacuate_on_single` counts the blind knock as confirming (a fault never delays an
+     * evacuation past the runaway); `hold` waits for a second knock that can see. README "Knocks".
+     */
+    degraded_knock: z.enum(degradedKnockPolicies).default("evacuate_on_single"),
   })
   .strict();
 
@@ -114,10 +123,15 @@ const ruleCommon = {
   on_delay_s: seconds.default(0),
   off_delay_s: seconds.default(0),
 };
+/**
+ * Stage rules name the knock they belong to (README "Knocks"): rules that measure the same thing
+ * (two temperature rules on the same cells) are one knock, not two. Default: the rule's own id.
+ */
+const stageRuleCommon = { ...ruleCommon, knock: id.optional() };
 
 const thresholdRule = z
   .object({
-    ...ruleCommon,
+    ...stageRuleCommon,
     kind: z.literal("threshold"),
     levels: z
       .array(
@@ -137,7 +151,7 @@ const thresholdRule = z
 
 const rateOfRiseRule = z
   .object({
-    ...ruleCommon,
+    ...stageRuleCommon,
     kind: z.literal("rate_of_rise"),
     /** Active when the least-squares slope over the window exceeds this, in units per minute. */
     rate_per_min: quantity(0, MAX_RATE_PER_MIN, "per minute", { gt: true }),
@@ -149,7 +163,7 @@ const rateOfRiseRule = z
 
 const deviationRule = z
   .object({
-    ...ruleCommon,
+    ...stageRuleCommon,
     kind: z.literal("deviation"),
     /** Active when a point is this far above the median of its group. */
     above_median: quantity(0, MAX_READING, "in the point's unit", { gt: true }),
@@ -163,7 +177,7 @@ const deviationRule = z
 
 const offgasRule = z
   .object({
-    ...ruleCommon,
+    ...stageRuleCommon,
     kind: z.literal("offgas"),
     /** Ambient reference detectors whose median is the baseline (common-mode cancel, docs/sources.md#reference-sensors). */
     reference_points: z.array(glob).default([]),
@@ -189,7 +203,44 @@ const commLossRule = z
   })
   .strict();
 
-export const ruleSchema = z.discriminatedUnion("kind", [thresholdRule, rateOfRiseRule, deviationRule, offgasRule, commLossRule]);
+/**
+ * Stuck sensor (README "Plausibility rules"): a point whose readings stay within `resolution` for
+ * longer than `flat_s` while its peers (its group, or its neighbours in the group) moved. Trouble only.
+ */
+const stuckRule = z
+  .object({
+    ...ruleCommon,
+    kind: z.literal("stuck"),
+    /** The sensor's resolution in its unit: a change smaller than this is no change. */
+    resolution: z.number().gt(0),
+    /** Longest a point may stay flat while its peers move; also the window in which the peers must have moved. */
+    flat_s: positiveSeconds.default(300),
+    /** Peers are the points whose key, with the last N segments removed, is the same (2: the cells of one module). */
+    group_by_trim: z.number().int().min(1).default(2),
+    /** `group`: every other point of the group; `adjacent`: the points next to it in the group, in key order. */
+    peers: z.enum(["group", "adjacent"]).default("group"),
+    /** How many peers must have moved in the window; a point with fewer peers than this is not judged. */
+    min_moving_peers: z.number().int().min(1).default(2),
+  })
+  .strict();
+
+/**
+ * Redundant sensors that disagree (README "Plausibility rules"): a point further than
+ * `max_difference` from the median of its good peers, for `on_delay_s`. Trouble only.
+ */
+const disagreeRule = z
+  .object({
+    ...ruleCommon,
+    kind: z.literal("disagree"),
+    points: z.array(z.string().min(1)).min(2),
+    max_difference: z.number().gt(0),
+    deadband: z.number().min(0).default(0),
+    /** Drift is slow and a real local event is fast: by default a disagreement must last 5 minutes. */
+    on_delay_s: seconds.default(300),
+  })
+  .strict();
+
+export const ruleSchema = z.discriminatedUnion("kind", [thresholdRule, rateOfRiseRule, deviationRule, offgasRule, commLossRule, stuckRule, disagreeRule]);
 
 const mqtt = z
   .object({

@@ -1,10 +1,11 @@
 // The validated, typed, frozen config every other part receives. Built once by ./load.ts.
 import type { ConfigIssue } from "../errors.js";
 import type { OpcuaDeadband, OpcuaNodeDef, OpcuaProfile, PlainPointDef, Profile, SunspecPointDef } from "./profile-schema.js";
-import type { Stage } from "./site-schema.js";
+import type { degradedKnockPolicies, Stage } from "./site-schema.js";
 import type { AlarmsConfig } from "./alarms-schema.js";
 
 export type { Stage } from "./site-schema.js";
+export type DegradedKnockPolicy = (typeof degradedKnockPolicies)[number];
 export type RaisedStage = Exclude<Stage, "normal">;
 export type { AlarmsConfig } from "./alarms-schema.js";
 
@@ -18,8 +19,28 @@ export interface Zone {
   readonly name: string;
   readonly roomId: string;
   readonly racks: readonly Rack[];
+  /** How many distinct knocks at `alarm` evacuate the zone (double knock). */
   readonly evacuateAfterAlarmRules: number;
   readonly clearHoldMs: number;
+  /**
+   * The zone's knocks (README "Knocks"), built by the loader from its rules. Absent (hand-built
+   * zones): every rule active at alarm is a knock of its own and no knock is known to be blind.
+   */
+  readonly knocks?: readonly Knock[];
+  /** What a knock in fault means for the other knock at alarm; absent: evacuate_on_single. */
+  readonly degradedKnock?: DegradedKnockPolicy;
+}
+
+/**
+ * One independent knock of a zone: the rules that can raise `alarm` or above and measure the same
+ * thing (same `knock:` name), and the plausibility rules whose points they read (their guards).
+ */
+export interface Knock {
+  readonly name: string;
+  /** Ids of the stage rules of this knock. */
+  readonly rules: readonly string[];
+  /** Ids of the stuck/disagree rules of the zone that watch a point one of `rules` reads. */
+  readonly guardedBy: readonly string[];
 }
 
 export interface Room {
@@ -135,15 +156,20 @@ interface PointRuleBase extends RuleBase {
   readonly offDelayMs: number;
 }
 
+interface StageRuleBase extends PointRuleBase {
+  /** The knock this rule belongs to (README "Knocks"); absent: the rule's own id. */
+  readonly knock?: string;
+}
+
 export type ThresholdLevelName = "high" | "high_high" | "low" | "low_low";
 
-export interface ThresholdRule extends PointRuleBase {
+export interface ThresholdRule extends StageRuleBase {
   readonly kind: "threshold";
   readonly levels: readonly { readonly name: ThresholdLevelName; readonly value: number; readonly stage: RaisedStage }[];
   readonly deadband: number;
 }
 
-export interface RateOfRiseRule extends PointRuleBase {
+export interface RateOfRiseRule extends StageRuleBase {
   readonly kind: "rate_of_rise";
   readonly ratePerMin: number;
   readonly windowMs: number;
@@ -151,7 +177,7 @@ export interface RateOfRiseRule extends PointRuleBase {
   readonly stage: RaisedStage;
 }
 
-export interface DeviationRule extends PointRuleBase {
+export interface DeviationRule extends StageRuleBase {
   readonly kind: "deviation";
   readonly aboveMedian: number;
   readonly groupByTrim: number;
@@ -160,7 +186,7 @@ export interface DeviationRule extends PointRuleBase {
   readonly stage: RaisedStage;
 }
 
-export interface OffgasRule extends PointRuleBase {
+export interface OffgasRule extends StageRuleBase {
   readonly kind: "offgas";
   readonly referencePoints: readonly string[];
   readonly baselinePpm: number;
@@ -174,7 +200,27 @@ export interface CommLossRule extends RuleBase {
   readonly afterMs: number;
 }
 
-export type Rule = ThresholdRule | RateOfRiseRule | DeviationRule | OffgasRule | CommLossRule;
+/** A point that does not move while its peers do (src/rules/stuck.ts). Trouble, never a stage. */
+export interface StuckRule extends PointRuleBase {
+  readonly kind: "stuck";
+  readonly resolution: number;
+  readonly flatMs: number;
+  readonly groupByTrim: number;
+  readonly peers: "group" | "adjacent";
+  readonly minMovingPeers: number;
+}
+
+/** Redundant points that depart from each other (src/rules/disagree.ts). Trouble, never a stage. */
+export interface DisagreeRule extends PointRuleBase {
+  readonly kind: "disagree";
+  readonly maxDifference: number;
+  readonly deadband: number;
+}
+
+export type Rule = ThresholdRule | RateOfRiseRule | DeviationRule | OffgasRule | CommLossRule | StuckRule | DisagreeRule;
+
+/** Rule kinds that judge the sensing, not the battery: active means trouble and the zone's fault. */
+export const TROUBLE_KINDS: ReadonlySet<Rule["kind"]> = new Set<Rule["kind"]>(["comm_loss", "stuck", "disagree"]);
 
 export interface MqttConfig {
   readonly url: string;

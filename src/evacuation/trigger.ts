@@ -36,7 +36,8 @@ function measureOf(point: string | undefined): string {
 
 /** A short human label of why one rule is active, e.g. "cell temperature deviation". */
 export function ruleLabel(rule: Rule | undefined, evidence: Evidence | undefined): string {
-  if (rule === undefined) return evidence?.rule ?? "unknown rule";
+  // A zone's own evidence (src/zones/knock-policy.ts), not a configured rule's.
+  if (rule === undefined) return evidence?.rule.endsWith(":degraded-knock") === true ? "degraded knock" : (evidence?.rule ?? "unknown rule");
   const measure = measureOf(evidence?.point);
   switch (rule.kind) {
     case "offgas":
@@ -49,6 +50,10 @@ export function ruleLabel(rule: Rule | undefined, evidence: Evidence | undefined
       return `${measure} ${typeof evidence?.["level"] === "string" ? evidence["level"].replace("_", "-") : "limit"}`;
     case "comm_loss":
       return "communication loss";
+    case "stuck":
+      return `${measure} sensor stuck`;
+    case "disagree":
+      return `${measure} sensors disagree`;
   }
 }
 

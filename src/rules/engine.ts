@@ -5,9 +5,11 @@ import type { Rule, SiteConfig } from "../config/types.js";
 import { pointKey } from "../points/point.js";
 import { commLossEvaluator } from "./comm-loss.js";
 import { deviationEvaluator } from "./deviation.js";
+import { disagreeEvaluator } from "./disagree.js";
 import { offgasEvaluator } from "./offgas.js";
 import { rateOfRiseEvaluator } from "./rate-of-rise.js";
 import type { PointReader, RuleEvaluator, RuleResult } from "./result.js";
+import { stuckEvaluator } from "./stuck.js";
 import { thresholdEvaluator } from "./threshold.js";
 
 export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, readonly string[]>): RuleEvaluator {
@@ -22,6 +24,10 @@ export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, reado
       return offgasEvaluator(rule);
     case "comm_loss":
       return commLossEvaluator(rule, devicePoints);
+    case "stuck":
+      return stuckEvaluator(rule);
+    case "disagree":
+      return disagreeEvaluator(rule);
   }
 }
 

@@ -3,9 +3,10 @@
 // step down needs the conditions clear for the zone's clearHoldMs; alarm and evacuate latch (life
 // safety) until an operator clears the zone while its conditions are clear.
 import { stages } from "../config/site-schema.js";
-import type { Stage, Zone } from "../config/types.js";
+import { TROUBLE_KINDS, type Stage, type Zone } from "../config/types.js";
 import type { Evidence, ZoneFaultChange, ZoneStageChange } from "../events.js";
 import { stageRank, type RuleResult } from "../rules/result.js";
+import { doubleKnock } from "./knock-policy.js";
 
 /** The stages that hold until an operator clears the zone. */
 export const LATCHING_STAGES: ReadonlySet<Stage> = new Set<Stage>(["alarm", "evacuate"]);
@@ -42,18 +43,20 @@ export function stagesBetween(from: Stage, to: Stage): Stage[] {
 /** What the zone's active rules ask for now, and the evidence of the rules that ask for it. */
 export function targetStage(zone: Zone, results: readonly RuleResult[]): { stage: Stage; evidence: Evidence[] } {
   let stage: Stage = "normal";
-  const alarmRules: RuleResult[] = [];
   for (const r of results) {
     if (!r.active || r.stage === undefined) continue;
     if (stageRank(r.stage) > stageRank(stage)) stage = r.stage;
-    if (stageRank(r.stage) >= stageRank("alarm")) alarmRules.push(r);
   }
-  // Double knock: enough distinct rules at alarm or above evacuate the zone.
-  if (alarmRules.length >= zone.evacuateAfterAlarmRules) stage = "evacuate";
+  // Double knock: enough distinct knocks at alarm or above evacuate the zone; a blind knock may
+  // stand in for one, by the zone's degraded_knock policy (./knock-policy.ts).
+  const knocks = stageRank(stage) >= stageRank("alarm") ? doubleKnock(zone, results) : undefined;
+  if (knocks?.evacuate === true) stage = "evacuate";
   const driving = results
     .filter((r) => r.active && r.stage !== undefined)
     .sort((x, y) => stageRank(y.stage!) - stageRank(x.stage!));
-  return { stage, evidence: driving.flatMap((r) => r.evidence) };
+  const evidence = driving.flatMap((r) => r.evidence);
+  if (knocks !== undefined) evidence.push(...knocks.evidence);
+  return { stage, evidence };
 }
 
 /**
@@ -62,11 +65,12 @@ export function targetStage(zone: Zone, results: readonly RuleResult[]): { stage
  */
 const FAULTS_NAMED_PER_RULE = 3;
 
-/** Faults of the zone's rules, plus the devices an active comm_loss rule reports silent. */
+/** Faults of the zone's rules, plus what an active comm_loss, stuck or disagree rule reports. */
 export function zoneFaults(results: readonly RuleResult[]): Evidence[] {
   const out: Evidence[] = [];
   for (const r of results) {
-    const list = r.kind === "comm_loss" && r.active ? [...r.faults, ...r.evidence] : r.faults;
+    // A trouble rule's activity is itself the fault: a silent device, a stuck or drifting sensor.
+    const list = TROUBLE_KINDS.has(r.kind) && r.active ? [...r.faults, ...r.evidence] : r.faults;
     out.push(...list.slice(0, FAULTS_NAMED_PER_RULE));
     if (list.length > FAULTS_NAMED_PER_RULE) out.push({ rule: r.rule, reason: "more", more: list.length - FAULTS_NAMED_PER_RULE });
   }

@@ -6,10 +6,12 @@ import type {
   CommLossRule,
   Device,
   DeviationRule,
+  DisagreeRule,
   OffgasRule,
   RateOfRiseRule,
   Rule,
   SiteConfig,
+  StuckRule,
   ThresholdRule,
   Zone,
 } from "../../src/config/types.js";
@@ -47,6 +49,14 @@ export function offgasRule(p: Partial<OffgasRule> & Pick<OffgasRule, "id" | "poi
     ...p,
     kind: "offgas",
   };
+}
+
+export function stuckRule(p: Partial<StuckRule> & Pick<StuckRule, "id" | "points">): StuckRule {
+  return { zone: "z1", resolution: 0.1, flatMs: 60_000, groupByTrim: 2, peers: "adjacent", minMovingPeers: 2, ...common, ...p, kind: "stuck" };
+}
+
+export function disagreeRule(p: Partial<DisagreeRule> & Pick<DisagreeRule, "id" | "points">): DisagreeRule {
+  return { zone: "z1", maxDifference: 3, deadband: 0, ...common, ...p, kind: "disagree" };
 }
 
 export function commLossRule(p: Partial<CommLossRule> & Pick<CommLossRule, "id" | "devices">): CommLossRule {
