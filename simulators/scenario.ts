@@ -90,7 +90,9 @@ function stepCommand(s: z.output<typeof stepSchema>): InjectCommand {
 export function parseScenario(file: string, text: string): Scenario {
   const { source, issues } = YamlSource.parse(file, text);
   if (issues.length > 0) throw new ConfigError(issues);
-  const parsed = scenarioSchema.safeParse(source.toJS());
+  const js = source.toJS();
+  if (js.issues.length > 0) throw new ConfigError(js.issues);
+  const parsed = scenarioSchema.safeParse(js.value);
   if (!parsed.success) throw new ConfigError(source.zodIssues(parsed.error));
   const steps = parsed.data.steps
     .map((s): ScenarioStep => ({ atS: s.at_s, ...(s.note !== undefined ? { note: s.note } : {}), command: stepCommand(s) }))
