@@ -130,4 +130,27 @@ export interface EvacuationTrigger {
   readonly ackBy: number;
 }
 
-export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger;
+/** An operator's clear closed the zone's incident: its retained trigger is removed; the next evacuation is a new incident. */
+export interface IncidentClosed {
+  readonly type: "incident_closed";
+  readonly zone: string;
+  /** The trigger id of the closed incident. */
+  readonly id: string;
+  readonly incident: number;
+  readonly by: string;
+  readonly since: number;
+}
+
+/** An operator command and what became of it (accepted, or refused with a code), for the record on `events`. */
+export interface CommandOutcome {
+  readonly type: "command";
+  readonly requestId?: string;
+  readonly verb: string;
+  readonly by?: string;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly detail: string;
+  readonly since: number;
+}
+
+export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger | IncidentClosed | CommandOutcome;

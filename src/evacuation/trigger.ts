@@ -135,10 +135,10 @@ export class EvacuationLedger {
   }
 
   /** An operator's clear closes the zone's open incident; the next evacuation is a new incident. */
-  close(zone: string): EvacuationTrigger | undefined {
+  close(zone: string): { id: string; incident: number } | undefined {
     const z = this.#of(zone);
     if (z.open === undefined) return undefined;
-    const closed = z.trigger;
+    const closed = { id: triggerId(this.#site, zone, z.open), incident: z.open };
     z.closedUpTo = Math.max(z.closedUpTo, z.open);
     z.open = undefined;
     z.trigger = undefined;

@@ -22,6 +22,7 @@ import type { ZoneSnapshot } from "../zones/stage.js";
 import type { RoomWatch } from "../zones/room-watch.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { buildRoomWatch } from "./core.js";
+import { OperatorCommands } from "./operator-commands.js";
 
 export function firebreakVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: string };
@@ -52,6 +53,7 @@ export class Daemon {
   readonly #pollerDevices: string[] = [];
   #mqtt: MqttOutput | undefined;
   #state: StateStore | undefined;
+  #commands: OperatorCommands | undefined;
   /** The alarm records as last written to the state store, by id. */
   readonly #savedAlarms = new Map<string, AlarmRecord>();
   /** State store writes that failed: each decision was published anyway, but would not survive a restart. */
@@ -142,6 +144,7 @@ export class Daemon {
         pending: restored.pending,
         legacyOwned: (ref) => (ref.kind === "alarm" ? alarmIds.has(ref.id) : config.zones.has(ref.id)),
         adoptTrigger: (zone, id) => this.#adopt(zone, id),
+        onCommand: (verb, payload) => this.#commands?.handle(verb, payload),
         config: config.mqtt,
         site: config.site,
         instance: config.instance,
@@ -153,6 +156,18 @@ export class Daemon {
           const snap = this.watch.snapshot();
           return { zones: snap.zones, alarms: snap.alarms, triggers: snap.triggers };
         },
+      });
+      const mqtt = this.#mqtt;
+      this.#commands = new OperatorCommands({
+        config,
+        clock,
+        wallNow: () => Date.now(),
+        log: log.child({ component: "commands" }),
+        watch: this.watch,
+        state: this.#state,
+        topics: mqtt.topics,
+        commit: (events, also) => this.#commitAndPublish(events, also),
+        reply: (m) => mqtt.publishMessage(m),
       });
       this.#mqtt.start();
       if (config.mqtt.pointTelemetry.enabled) {
@@ -296,6 +311,11 @@ export class Daemon {
       case "evacuate":
         log.error({ trigger: e.id, zone: e.zone, racks: e.racks, hosts: e.hosts }, `evacuation trigger ${e.id} for zone ${e.zone}: ${e.reason}`);
         break;
+      case "incident_closed":
+        log.warn({ trigger: e.id, zone: e.zone, by: e.by }, `incident ${e.id} closed by ${e.by}: the retained trigger is removed`);
+        break;
+      case "command":
+        break; // logged where it is decided (operator-commands.ts)
     }
   }
 

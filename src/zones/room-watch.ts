@@ -171,21 +171,22 @@ export class RoomWatch {
    * closes the zone's open evacuation incident (even one adopted from the broker while this
    * instance's zone is not latched), so the next evacuation gets the next incident number.
    */
-  clearZone(zoneId: string, now: number, _by: string): { ok: boolean; reason?: string; events: CoreEvent[] } {
+  clearZone(zoneId: string, now: number, by: string): { ok: boolean; reason?: string; events: CoreEvent[] } {
     const zone = this.#zones.find((z) => z.id === zoneId);
     if (zone === undefined) return { ok: false, reason: `unknown zone ${zoneId}`, events: [] };
+    // Conditions are judged from this run's evaluations, never from none: a restored latch waits for one.
+    if (!this.#judged) return { ok: false, reason: `zone ${zoneId} has not been judged since firebreak started; try again once its devices have answered`, events: [] };
     const prev = this.#zoneState(zoneId, now);
-    const hasIncident = this.#ledger.hasOpen(zoneId);
-    if (!prev.latched && hasIncident) {
-      this.#ledger.close(zoneId);
-      return { ok: true, events: [] };
-    }
+    const closeIncident = (): CoreEvent[] => {
+      const closed = this.#ledger.close(zoneId);
+      return closed === undefined ? [] : [{ type: "incident_closed", zone: zoneId, id: closed.id, incident: closed.incident, by, since: now }];
+    };
+    if (!prev.latched && this.#ledger.hasOpen(zoneId)) return { ok: true, events: closeIncident() };
     const outcome = clearZone(prev, zone, this.#results.get(zoneId) ?? [], now);
     if (!outcome.ok) return { ok: false, reason: outcome.reason, events: [] };
     this.#state.set(zoneId, outcome.state);
     this.#holding.delete(zoneId);
-    this.#ledger.close(zoneId);
-    return { ok: true, events: outcome.events };
+    return { ok: true, events: [...outcome.events, ...closeIncident()] };
   }
 
   /** Adopt an evacuation trigger already retained on the broker; false (with nothing changed) when it does not fit. */

@@ -14,6 +14,8 @@ export interface SiteFileOptions {
   readonly staleAfterMs?: number;
   /** The state directory; default a fresh one beside the written file. */
   readonly stateDir?: string;
+  /** Operators allowed to send signed commands: id and public key file. */
+  readonly operators?: readonly { readonly id: string; readonly publicKeyFile: string }[];
 }
 
 export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
@@ -31,6 +33,7 @@ export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
   doc.setIn(["log"], doc.createNode({ level: opts.logLevel ?? "info" }));
   const dir = await mkdtemp(join(tmpdir(), "fb-site-"));
   doc.setIn(["state_dir"], opts.stateDir ?? join(dir, "state"));
+  if (opts.operators !== undefined) doc.setIn(["operators"], doc.createNode(opts.operators.map((o) => ({ id: o.id, public_key_file: o.publicKeyFile }))));
   const file = join(dir, "site.yaml");
   await writeFile(file, doc.toString());
   return file;

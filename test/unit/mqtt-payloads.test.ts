@@ -155,10 +155,10 @@ describe("payloads", () => {
 
   it("a fault change updates the zone's retained stage without inventing a transition", () => {
     const fault: ZoneFaultChange = { type: "zone_fault", zone: "batt-a", stage: "evacuate", fault: true, since: T0 + 5000, faults: [{ rule: "cab2-comm", reason: "timeout" }] };
-    const m = stateMessage(t, fault, NOW, stage);
+    const m = stateMessage(t, fault, NOW, stage)!;
     expect(m.topic).toBe("firebreak/v1/dc1/zone/batt-a/stage");
     expect(json(m)).toMatchObject({ stage: "evacuate", previous: "alarm", since: "2026-11-25T03:12:09.400Z", fault: true, faults: [{ rule: "cab2-comm", reason: "timeout" }] });
-    expect(json(stateMessage(t, fault, NOW))).toMatchObject({ stage: "evacuate", previous: "evacuate", fault: true, since: "2026-11-25T03:12:14.400Z" });
+    expect(json(stateMessage(t, fault, NOW)!)).toMatchObject({ stage: "evacuate", previous: "evacuate", fault: true, since: "2026-11-25T03:12:14.400Z" });
     expect(json(eventMessage(t, pub, 3, fault, NOW))).toMatchObject({ type: "zone_fault", zone: "batt-a", fault: true });
   });
 

@@ -111,12 +111,22 @@ describe("RoomWatch", () => {
 
     const cleared = sc.watch.clearZone("batt-a", sc.now(), "alice");
     expect(cleared.ok).toBe(true);
-    expect(cleared.events).toEqual([expect.objectContaining({ type: "zone_stage", previous: "evacuate", stage: "normal" })]);
+    expect(cleared.events).toEqual([
+      expect.objectContaining({ type: "zone_stage", previous: "evacuate", stage: "normal" }),
+      { type: "incident_closed", zone: "batt-a", id: "dc1:batt-a:0001", incident: 1, by: "alice", since: sc.now() },
+    ]);
     expect(sc.watch.snapshot().triggers).toEqual([]);
 
     // the next evacuation is a new incident
     const again = triggers(sc.run(10, { "offgas-a/ppm": 60, [HOT_CELL]: 50 }));
     expect(again.map((t) => t.id)).toEqual(["dc1:batt-a:0002"]);
+  });
+
+  it("a clear is refused before the zone has been judged in this run (a restored latch waits for evidence)", async () => {
+    const sc = await scenario();
+    const refused = sc.watch.clearZone("batt-a", sc.now(), "alice");
+    expect(refused).toMatchObject({ ok: false, events: [] });
+    expect(refused.reason).toContain("has not been judged");
   });
 
   it("trigger ids are deterministic across two instances fed the same inputs", async () => {
@@ -153,7 +163,7 @@ describe("RoomWatch", () => {
     const sc = await scenario();
     sc.watch.adoptRetainedTrigger("batt-a", "dc1:batt-a:0003");
     sc.run(5);
-    expect(sc.watch.clearZone("batt-a", sc.now(), "op")).toEqual({ ok: true, events: [] });
+    expect(sc.watch.clearZone("batt-a", sc.now(), "op")).toEqual({ ok: true, events: [{ type: "incident_closed", zone: "batt-a", id: "dc1:batt-a:0003", incident: 3, by: "op", since: sc.now() }] });
     expect(triggers(sc.run(10, { "offgas-a/lflPct": 30 })).map((t) => t.id)).toEqual(["dc1:batt-a:0004"]);
   });
 

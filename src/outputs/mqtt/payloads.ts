@@ -148,6 +148,17 @@ function eventBody(e: CoreEvent, r: PointDecimals) {
       return { ...alarmBody(e.alarm, r), previous: e.previous, reason: e.reason };
     case "evacuate":
       return triggerBody(e, r);
+    case "incident_closed":
+      return { zone: e.zone, id: e.id, incident: e.incident, by: e.by, since: iso(e.since) };
+    case "command":
+      return {
+        ...(e.requestId === undefined ? {} : { requestId: e.requestId }),
+        verb: e.verb,
+        ...(e.by === undefined ? {} : { by: e.by }),
+        ok: e.ok,
+        ...(e.code === undefined ? {} : { code: e.code }),
+        detail: e.detail,
+      };
   }
 }
 
@@ -158,7 +169,7 @@ export function eventMessage(t: Topics, p: Publisher, seq: number, e: CoreEvent,
 }
 
 /** The retained state message an event changes, if any (`last` is the zone's last stage picture, for fault changes). */
-export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, r: PointDecimals = unknownDecimals, instance?: string): OutMessage {
+export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, r: PointDecimals = unknownDecimals, instance?: string): OutMessage | undefined {
   switch (e.type) {
     case "zone_stage":
       return zoneStageMessage(t, e, nowMs, r, instance);
@@ -168,6 +179,10 @@ export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: Zone
       return alarmMessage(t, (e as AlarmChange).alarm, nowMs, r, instance);
     case "evacuate":
       return evacuateMessage(t, e, nowMs, r, instance);
+    case "incident_closed":
+      return removeRetained(t.evacuate(e.zone));
+    case "command":
+      return undefined;
   }
 }
 

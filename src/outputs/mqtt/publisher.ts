@@ -202,7 +202,8 @@ export class MqttOutput {
         this.#seq++;
         if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
         if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
-        messages.push(state, ev);
+        if (state !== undefined) messages.push(state);
+        messages.push(ev);
       } catch (err) {
         this.#rejected++;
         this.#ctx.log.error({ err, event: event.type }, "mqtt: event not published");
