@@ -110,7 +110,14 @@ export async function exchange(conn: Connection, x: Exchange): Promise<Outcome> 
   try {
     client = await mqtt.connectAsync(conn.url, opts, false);
   } catch (e) {
-    return { kind: "failed", why: `cannot connect to ${conn.url}: ${explainConnectionError(e as Error)}` };
+    // A broker that speaks only MQTT 3.1.1 (e.g. the demo's embedded one) answers v5 with
+    // "unacceptable protocol version": go on in 3.1.1, without v5's reason codes.
+    if (!/protocol version/i.test((e as Error).message)) return { kind: "failed", why: `cannot connect to ${conn.url}: ${explainConnectionError(e as Error)}` };
+    try {
+      client = await mqtt.connectAsync(conn.url, { ...opts, protocolVersion: 4 }, false);
+    } catch (e2) {
+      return { kind: "failed", why: `cannot connect to ${conn.url}: ${explainConnectionError(e2 as Error)}` };
+    }
   }
   try {
     let status: string | undefined;

@@ -8,6 +8,7 @@ import mqtt from "mqtt";
 import { loadSiteConfig, packageRoot } from "../config/load.js";
 import type { Device, SiteConfig } from "../config/types.js";
 import { acceleratedClock } from "../runtime/clock.js";
+import { writeOperatorKeyPair } from "../commands/keys.js";
 import { createLogger } from "../runtime/logger.js";
 import { Daemon } from "../runtime/daemon.js";
 import { loadScenario, startSimulation, type SimEvent } from "../../simulators/simulation.js";
@@ -36,7 +37,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
   const broker = await startEmbeddedBroker(opts.mqttPort);
   const sim = await startSimulation({ site: base, clock, scenario, portOverride: () => 0, log: quiet.child({ component: "sim" }) });
-  const config = withSimulatorPorts(base, sim.ports, broker.url);
+  // A demo operator with a fresh key pair, so the ctl lines printed after the evacuation work as shown.
+  const keyDir = mkdtempSync(join(tmpdir(), "firebreak-demo-keys-"));
+  const operator = await writeOperatorKeyPair(keyDir, "demo-operator");
+  const config = {
+    ...withSimulatorPorts(base, sim.ports, broker.url),
+    operators: [{ id: "demo-operator", publicKeyPem: operator.publicKeyPem, publicKeyFile: operator.pubFile }],
+  };
+  const ctl = (args: string) => `node ${process.argv[1] ?? "dist/src/cli/main.js"} ctl ${args} --as demo-operator --key ${operator.keyFile} --broker ${broker.url} --site ${config.site}`;
 
   narrator.banner([
     `firebreak demo: a simulated UPS battery room (${config.devices.length} Modbus TCP devices, ${config.devices.reduce((n, d) => n + d.points.length, 0)} points), scenario "${scenario.name}"`,
@@ -65,8 +73,18 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     narrator.sim(e);
     if (opts.exitAfter === "runaway") done();
   });
+  let toldOperator = false;
   narrator.onEvacuate(() => {
     if (opts.exitAfter === "evacuate") done();
+    if (toldOperator) return;
+    toldOperator = true;
+    narrator.banner([
+      "you are the operator now: in a second terminal, acknowledge, look, and try to clear",
+      `  ${ctl("ack --zone batt-a")}`,
+      `  ${ctl("status")}`,
+      `  ${ctl('clear --zone batt-a --reason "cells isolated"')}`,
+      "the clear is refused while the runaway's conditions hold: a latched zone is released only once they are gone",
+    ]);
   });
   if (opts.exitAfter === undefined) narrator.line("Ctrl-C to stop.");
   process.once("SIGINT", done);

@@ -99,7 +99,7 @@ export class Narrator {
         const stage = String(body.stage);
         const skipped = Array.isArray(body.skipped) && body.skipped.length > 0 ? ` (passing ${body.skipped.join(", ")})` : "";
         const fault = body.fault === true ? yellow(` [fault: ${describeEvidenceList((body.faults as Evidence[] | undefined) ?? [])}]`) : "";
-        if (stage !== "normal") this.#mark(`stage:${stage}`);
+        if (stage !== "normal" && stage !== "unknown") this.#mark(`stage:${stage}`);
         const evidence = describeEvidenceList((body.evidence as Evidence[] | undefined) ?? []);
         const text =
           body.previous === stage
@@ -122,8 +122,15 @@ export class Narrator {
         return;
       }
       case "events":
+        if (body.type === "command") {
+          const outcome = body.ok === true ? "accepted" : `refused (${String(body.code)})`;
+          this.line(bold(`operator command ${outcome}: ${String(body.detail)}`) + arrow);
+          return;
+        }
         this.line(dim(`event #${String(body.seq)} (${String(body.type)}) on ${topic}`));
         return;
+      case "cmd":
+        return; // commands and replies are narrated from the `command` event the daemon records
       default:
         this.line(`${topic}: ${payload.slice(0, 120)}`);
     }
