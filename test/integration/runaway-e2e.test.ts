@@ -51,8 +51,11 @@ async function startRoom(scenario: string): Promise<Room> {
   const clock = acceleratedClock(SPEED, epoch);
   const sim = await startSimulation({ site, clock, scenario: await loadScenario(scenario), portOverride: () => 0 });
   cleanups.push(() => sim.stop());
-  // 10 s of room time is half a real second at 20x: enough for a busy 2-core machine's scheduling.
-  const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 10_000 });
+  // Readings go stale after 30 s of room time: 1.5 s of real time at 20x. The default (3 polls, 3 s,
+  // 150 ms real) and the earlier 10 s (0.5 s real) let a loaded machine's scheduling gaps blind the
+  // rules: measured under load, cell temperatures flapped bad/stale ("last reading 11 s old") for a
+  // minute of room time after the short, delaying the rate-of-rise warning towards the vent.
+  const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 30_000 });
   const rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
   cleanups.push(() => rec.stop());
   return { broker, clock, epoch, sim, rec, file };
