@@ -7,6 +7,8 @@
 // depends on how fast the machine starts a process), each test has a broker of its own (no
 // retained stage, trigger or offline status, and no persistent session, leaks into the next), and
 // every wait is on a message, a simulator event or a daemon log line, with a bound.
+import { rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadSiteConfig } from "../../src/config/load.js";
 import type { SiteConfig } from "../../src/config/types.js";
@@ -40,7 +42,9 @@ interface Room {
 const cleanups: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
+  const errors: unknown[] = [];
+  while (cleanups.length > 0) await cleanups.pop()!().catch((e: unknown) => errors.push(e));
+  if (errors.length > 0) throw errors[0];
 });
 
 /** Broker, simulated room and a subscriber to everything the daemon publishes; no daemon yet. */
@@ -56,6 +60,7 @@ async function startRoom(scenario: string): Promise<Room> {
   // rules: measured under load, cell temperatures flapped bad/stale ("last reading 11 s old") for a
   // minute of room time after the short, delaying the rate-of-rise warning towards the vent.
   const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 30_000 });
+  cleanups.push(() => rm(dirname(file), { recursive: true, force: true }));
   const rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
   cleanups.push(() => rec.stop());
   return { broker, clock, epoch, sim, rec, file };
