@@ -1,5 +1,7 @@
 // The Modbus driver over real TCP on 127.0.0.1: SunSpec discovery and decoding of a Li-ion
 // cabinet, sentinels, a device going silent or away while another keeps its schedule, reconnect.
+// Timing claims are checked against the pollers' own records (which poll marked what, which polls
+// ran while another device hung), not against wall-clock bounds a loaded 2-core machine can miss.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -15,8 +17,10 @@ import { writeSunspecImage } from "../../src/drivers/modbus/sunspec-image.js";
 import { ModbusPoller, type PollResult } from "../../src/drivers/modbus/poller.js";
 
 const layout: Layout = { strings: 2, modulesPerString: 4, cellsPerModule: 8 };
-const CAB_INTERVAL_MS = 300;
-const CAB_TIMEOUT_MS = 100;
+// The cabinet's timeout is long against the room sensor's interval, so a room poller stalled behind
+// the cabinet's hung request would show a gap as long as the timeout, far above scheduling jitter.
+const CAB_INTERVAL_MS = 1500;
+const CAB_TIMEOUT_MS = 1000;
 const ROOM_INTERVAL_MS = 100;
 
 const cellVRaw = (s: number, m: number, c: number): number => 3300 + s * 100 + m * 10 + c; // CellV_SF -3: 3.4xx V
@@ -88,6 +92,8 @@ describe("modbus driver over TCP", () => {
   const logs: { msg: string; device?: string }[] = [];
   const log = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg: string; device?: string }) });
   const roomPolls: PollResult[] = [];
+  /** The cabinet's polls, each with whether every cabinet point was bad/timeout when it ended. */
+  const cabPolls: (PollResult & { allTimedOut: boolean })[] = [];
   let cabServer: ModbusTcpServer;
   let roomServer: ModbusTcpServer;
   let cabPort: number;
@@ -113,7 +119,13 @@ describe("modbus driver over TCP", () => {
     bogus = device("room-x", sensor, roomServer.port, ROOM_INTERVAL_MS, 200, 9); // a unit id the server does not serve
     for (const d of [cab, room, bogus])
       for (const p of d.points) store.declare({ key: pointKey(d.id, p.pointId), deviceId: d.id, pointId: p.pointId, unit: p.def.unit }, d.staleAfterMs);
-    cabPoller = new ModbusPoller({ device: cab, clock: systemClock, store, log: log.child({ component: "modbus" }) });
+    cabPoller = new ModbusPoller({
+      device: cab,
+      clock: systemClock,
+      store,
+      log: log.child({ component: "modbus" }),
+      onPoll: (r) => cabPolls.push({ ...r, allTimedOut: all(cab, (v) => v.quality === "bad" && v.reason === "timeout") }),
+    });
     pollers.push(cabPoller);
     pollers.push(new ModbusPoller({ device: room, clock: systemClock, store, log, onPoll: (r) => roomPolls.push(r) }));
     pollers.push(new ModbusPoller({ device: bogus, clock: systemClock, store, log }));
@@ -144,7 +156,9 @@ describe("modbus driver over TCP", () => {
     expect(cabPoller.status().requestsPerPoll).toBe(7);
   });
 
-  it("a SunSpec not-implemented cell temperature is bad/sentinel, its neighbours good", () => {
+  it("a SunSpec not-implemented cell temperature is bad/sentinel, its neighbours good", async () => {
+    // Its own wait, not the previous test's: one poll writes both points.
+    await until(store, "cabinet cell s2/m3/c4 good", () => value(cab, "s2/m3/c4/tempC").quality === "good", 10_000);
     expect(value(cab, "s2/m3/c5/tempC")).toMatchObject({ quality: "bad", reason: "sentinel" });
     expect(value(cab, "s2/m3/c5/tempC").detail).toMatch(/0x8000/);
     expect(value(cab, "s2/m3/c4/tempC").quality).toBe("good");
@@ -160,31 +174,43 @@ describe("modbus driver over TCP", () => {
     expect(value(bogus, "tempC").detail).toMatch(/Modbus exception 11 \(gateway target device failed to respond\)/);
   });
 
-  it("a silent device turns every point bad within one poll interval, while another device keeps its schedule", async () => {
+  it("a silent device turns every point bad at its next poll, while another device keeps its schedule", async () => {
     const from = Date.now();
-    const pollsBefore = roomPolls.length;
     cabServer.setSilent(true);
-    await until(store, "every cabinet point bad/timeout", () => all(cab, (v) => v.quality === "bad" && v.reason === "timeout"), 3000);
-    const elapsed = Date.now() - from;
-    // Next poll within one interval, then the request timeout; slack for a busy CI machine.
-    expect(elapsed).toBeLessThan(CAB_INTERVAL_MS + CAB_TIMEOUT_MS + 250);
-    const during = roomPolls.slice(pollsBefore).filter((p) => p.startedAt >= from);
-    expect(during.length).toBeGreaterThanOrEqual(Math.floor(elapsed / ROOM_INTERVAL_MS) - 1);
-    for (let i = 1; i < during.length; i++) expect(during[i]!.startedAt - during[i - 1]!.startedAt).toBeLessThan(ROOM_INTERVAL_MS + 60);
+    await until(store, "every cabinet point bad/timeout", () => all(cab, (v) => v.quality === "bad" && v.reason === "timeout"), CAB_INTERVAL_MS + CAB_TIMEOUT_MS + 10_000);
+    // The first poll that started after the silence is the one that marked every point bad: no
+    // retries, no waiting for staleness.
+    const hung = cabPolls.find((p) => p.startedAt >= from);
+    expect(hung).toBeDefined();
+    expect(hung!.error).toMatch(/^timeout: /);
+    expect(hung!.allTimedOut).toBe(true);
+    expect(hung!.durationMs).toBeGreaterThanOrEqual(CAB_TIMEOUT_MS - 10);
+    // While the cabinet's request hung, the room sensor went on polling: several polls inside the
+    // hang, and no gap between them as long as the hang (the sign of a poller waiting behind another).
+    const hangEnd = hung!.startedAt + hung!.durationMs;
+    const around = roomPolls.filter((p) => p.startedAt >= hung!.startedAt - ROOM_INTERVAL_MS && p.startedAt <= hangEnd + ROOM_INTERVAL_MS);
+    expect(around.filter((p) => p.startedAt >= hung!.startedAt && p.startedAt < hangEnd).length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < around.length; i++) expect(around[i]!.startedAt - around[i - 1]!.startedAt).toBeLessThan(CAB_TIMEOUT_MS);
+    expect(around.every((p) => p.error === undefined)).toBe(true);
     expect(value(room, "tempC").quality).toBe("good");
     cabServer.setSilent(false);
-    await until(store, "cabinet good again after silence", () => value(cab, "s1/m1/c1/tempC").quality === "good", 5000);
-  });
+    await until(store, "cabinet good again after silence", () => value(cab, "s1/m1/c1/tempC").quality === "good", 15_000);
+  }, 30_000);
 
   it("a device that goes away is bad/comm_fail at once, and the poller reconnects when it returns", async () => {
-    const from = Date.now();
+    // "At once": the dropped socket is reported as it drops, never first as a timeout.
+    const seen: string[] = [];
+    store.onChange((key, v) => {
+      if (key === pointKey(cab.id, "s1/m1/c1/tempC") && v.quality !== "good") seen.push(v.reason ?? "?");
+    });
     await cabServer.close();
-    await until(store, "every cabinet point bad/comm_fail", () => all(cab, (v) => v.quality === "bad" && v.reason === "comm_fail"), 3000);
-    expect(Date.now() - from).toBeLessThan(CAB_INTERVAL_MS + 250);
+    await until(store, "every cabinet point bad/comm_fail", () => all(cab, (v) => v.quality === "bad" && v.reason === "comm_fail"), CAB_INTERVAL_MS + 10_000);
+    expect(seen[0]).toBe("comm_fail");
+    expect(seen).not.toContain("timeout");
     expect(cabPoller.status().connected).toBe(false);
     expect(value(room, "tempC").quality).toBe("good");
     cabServer = await startModbusTcpServer({ port: cabPort, units: new Map([[1, cabBank]]) });
-    await until(store, "cabinet reconnected", () => value(cab, "s2/m4/c8/tempC").quality === "good", 8000);
+    await until(store, "cabinet reconnected", () => value(cab, "s2/m4/c8/tempC").quality === "good", 15_000);
     expect(cabPoller.status()).toMatchObject({ connected: true });
     expect(cabPoller.status().failures).toBeGreaterThan(0);
     // Logged once per state change, not once per retry.
@@ -199,7 +225,7 @@ describe("modbus driver over TCP", () => {
     const poller = new ModbusPoller({ device: wrong, clock: systemClock, store, log });
     pollers.push(poller);
     poller.start();
-    await until(store, "cab-wrong bad/config", () => all(wrong, (v) => v.quality === "bad" && v.reason === "config"), 3000);
+    await until(store, "cab-wrong bad/config", () => all(wrong, (v) => v.quality === "bad" && v.reason === "config"), 10_000);
     expect(value(wrong, "s1/m1/c1/tempC").detail).toMatch(/device cab-wrong: .*layout has 3 strings, the chain holds 2 model 804 instances/);
     expect(value(wrong, "soc").detail).toMatch(/no model 805 for s3\/m1, s3\/m2, s3\/m3, s3\/m4/);
     expect(poller.status().connected).toBe(false);
@@ -215,7 +241,7 @@ describe("modbus driver over TCP", () => {
     const poller = new ModbusPoller({ device: extra, clock: systemClock, store, log, onPoll: () => ++polls >= 3 && three() });
     pollers.push(poller);
     poller.start();
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("3 polls did not happen within 3 s")), 3000))]);
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error("3 polls did not happen within 10 s")), 10_000))]);
     await poller.stop();
     expect(value(extra, "humidityPct")).toMatchObject({ quality: "good" });
     expect(poller.status().failures).toBeGreaterThanOrEqual(3);
@@ -224,9 +250,9 @@ describe("modbus driver over TCP", () => {
   });
 
   it("a poll that overruns its interval is counted and the next starts at a free slot, never queued", async () => {
-    // 100x clock: the 300 ms interval is 3 ms of real time, shorter than 22 requests take.
+    // 100x clock: a 300 ms interval is 3 ms of real time, shorter than 7 requests take.
     const clock = acceleratedClock(100);
-    const fast: Device = { ...cab, id: "cab-fast" };
+    const fast: Device = { ...cab, id: "cab-fast", pollIntervalMs: 300, timeoutMs: 100, staleAfterMs: 900 };
     for (const p of fast.points) store.declare({ key: pointKey(fast.id, p.pointId), deviceId: fast.id, pointId: p.pointId, unit: p.def.unit }, fast.staleAfterMs);
     const results: PollResult[] = [];
     let enough: () => void = () => undefined;
@@ -234,7 +260,7 @@ describe("modbus driver over TCP", () => {
     const poller = new ModbusPoller({ device: fast, clock, store, log, onPoll: (r) => (results.push(r), results.length >= 20 && enough()) });
     pollers.push(poller);
     poller.start();
-    await Promise.race([got, new Promise((_, reject) => setTimeout(() => reject(new Error("20 polls did not happen within 5 s")), 5000))]);
+    await Promise.race([got, new Promise((_, reject) => setTimeout(() => reject(new Error("20 polls did not happen within 15 s")), 15_000))]);
     await poller.stop();
     const overruns = results.filter((r) => r.overrun).length;
     expect(overruns).toBeGreaterThan(0);

@@ -54,8 +54,11 @@ function output(url: string, s: string, cfg: Partial<MqttConfig> = {}): Harness 
   return { out, logs, retained };
 }
 
-/** Bounded poll for a condition on stats or logs (the output offers no event for these). */
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+/**
+ * Bounded poll for a condition on stats or logs (the output offers no event for these); the bound
+ * leaves a loaded 2-core machine room. Connection changes have an event: see `connected`.
+ */
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -63,7 +66,22 @@ async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promi
   }
 }
 
-const connected = (o: MqttOutput) => until(() => o.stats().connected, "the output to connect");
+/** Resolve on the output's connect event (or at once if connected); reject after timeoutMs. */
+function connected(o: MqttOutput, timeoutMs = 10_000): Promise<void> {
+  if (o.stats().connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for the output to connect; last error: ${o.stats().lastError ?? "none"}`));
+    }, timeoutMs);
+    const off = o.onConnectedChange((c) => {
+      if (!c) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
 
 describe("MQTT output on a real Mosquitto", () => {
   let broker: Broker;

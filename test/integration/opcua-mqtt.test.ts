@@ -75,7 +75,8 @@ function normalised(m: Recorded): unknown {
 
 describe("OPC UA and Modbus devices on MQTT", () => {
   it("point telemetry of the same panel state is the same message from both protocols", async () => {
-    const latest = async (dev: string) => rec.waitFor((m) => m.topic === `${prefix}/point/${dev}/armed` && m.json !== undefined, 10_000, `telemetry of ${dev}/armed`);
+    // The first good reading of each: a device still connecting may first publish a bad one.
+    const latest = async (dev: string) => rec.waitFor((m) => m.topic === `${prefix}/point/${dev}/armed` && m.json?.quality === "good", 15_000, `good telemetry of ${dev}/armed`);
     const [m, o] = await Promise.all([latest("panel-m"), latest("panel-o")]);
     expect(m.json).toMatchObject({ value: 1, quality: "good" });
     expect(normalised(o)).toEqual(normalised(m));

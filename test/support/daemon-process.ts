@@ -30,8 +30,14 @@ export function startDaemon(configFile: string, clock?: { speed: number; epoch: 
   if (clock) args.push("--clock-speed", String(clock.speed), "--clock-epoch", String(clock.epoch));
   const child = spawnCli(args);
   let out = "";
-  child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
-  child.stderr?.on("data", (b: Buffer) => (out += b.toString()));
+  // Waiters re-check on every chunk of output: waiting for a line is an event, not a poll.
+  const waiters = new Set<() => void>();
+  const append = (b: Buffer): void => {
+    out += b.toString();
+    for (const w of waiters) w();
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const waitExit = async (boundMs: number) => {
     const t = setTimeout(() => child.kill("SIGKILL"), boundMs);
@@ -47,16 +53,21 @@ export function startDaemon(configFile: string, clock?: { speed: number; epoch: 
     running: () => child.exitCode === null && child.signalCode === null,
     waitForOutput: (text, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
-        const started = Date.now();
-        const check = setInterval(() => {
-          if (out.includes(text)) {
-            clearInterval(check);
-            resolve();
-          } else if (Date.now() - started > timeoutMs) {
-            clearInterval(check);
-            reject(new Error(`daemon output lacks "${text}" after ${timeoutMs} ms:\n${out.slice(-2000)}`));
-          }
-        }, 20);
+        if (out.includes(text)) return resolve();
+        const check = (): void => {
+          if (!out.includes(text)) return;
+          cleanup();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`daemon output lacks "${text}" after ${timeoutMs} ms:\n${out.slice(-2000)}`));
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
       }),
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;

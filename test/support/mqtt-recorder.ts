@@ -13,6 +13,8 @@ export interface Recorded {
   readonly at: number;
 }
 
+const DEFAULT_WAIT_MS = 10_000;
+
 export class MqttRecorder {
   readonly #client: MqttClient;
   readonly #messages: Recorded[] = [];
@@ -64,8 +66,11 @@ export class MqttRecorder {
     this.#messages.length = 0;
   }
 
-  /** Resolve with the first recorded message (already arrived or arriving) that matches; reject after timeoutMs. */
-  waitFor(predicate: (m: Recorded) => boolean, timeoutMs = 5000, what = "a matching message"): Promise<Recorded> {
+  /**
+   * Resolve with the first recorded message (already arrived or arriving) that matches; reject after
+   * timeoutMs. The default leaves a loaded 2-core machine room; a test that means "soon" says so.
+   */
+  waitFor(predicate: (m: Recorded) => boolean, timeoutMs = DEFAULT_WAIT_MS, what = "a matching message"): Promise<Recorded> {
     const found = this.#messages.find(predicate);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -88,7 +93,7 @@ export class MqttRecorder {
   }
 
   /** Wait until `count` messages match. */
-  async waitForCount(predicate: (m: Recorded) => boolean, count: number, timeoutMs = 5000): Promise<Recorded[]> {
+  async waitForCount(predicate: (m: Recorded) => boolean, count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<Recorded[]> {
     await this.waitFor(() => this.#messages.filter(predicate).length >= count, timeoutMs, `${count} matching messages`);
     return this.#messages.filter(predicate);
   }
