@@ -71,15 +71,6 @@ export class DeviceLayoutError extends FirebreakError {
   }
 }
 
-/** An operator command on MQTT was malformed or not allowed. */
-export class CommandError extends FirebreakError {
-  readonly code = "FB_COMMAND";
-  constructor(message: string) {
-    super(message);
-    this.name = "CommandError";
-  }
-}
-
 /** A value that has no canonical JSON form (NaN, undefined, a Date …), so it cannot be signed. */
 export class CanonicalJsonError extends FirebreakError {
   readonly code = "FB_CANONICAL_JSON";

@@ -155,12 +155,6 @@ export class RoomWatch {
     return events;
   }
 
-  /** Acknowledge one alarm; an unknown id changes nothing. Other operator commands: `alarms`. */
-  acknowledge(alarmId: string, now: number, by: string): CoreEvent[] {
-    const r = this.#alarms.acknowledge({ alarm: alarmId }, by, now);
-    return r.ok ? r.events : [];
-  }
-
   /** The room's alarms, for operator commands (shelve, out of service, maintenance) and the state store. */
   get alarms(): Annunciator {
     return this.#alarms;

@@ -2,6 +2,7 @@
 // from its state store with the same picture (latched stage, trigger id and issuedAt, alarms not
 // re-announced, seq continuing) before it publishes anything. Real Mosquitto, the simulated room
 // over Modbus TCP, the daemon as its own process on a clock shared with the simulator.
+import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadSiteConfig } from "../../src/config/load.js";
 import type { SiteConfig } from "../../src/config/types.js";
@@ -112,5 +113,28 @@ describe("restart from the state store", () => {
     // 4. seq continues past what was published before the kill.
     for (const m of newBootEvents) expect(m.json!.seq as number).toBeGreaterThan(seqBefore);
     expect(second.output()).not.toMatch(/"level":(50|60)/);
+  });
+});
+
+describe("what an earlier run left on the broker", () => {
+  it("removes a stale retained alarm of ours, and adopts a retained trigger for one of our zones", async () => {
+    const r = await startRig("normal");
+    const c = await mqtt.connectAsync(broker.url);
+    // An alarm retained by an older firebreak (no instance field) that no later boot raised or cleared.
+    await c.publishAsync(`${prefix}/alarm/cell-dev-a`, JSON.stringify({ v: 1, id: "cell-dev-a", state: "rtn_unack" }), { retain: true, qos: 1 });
+    // A trigger of an open incident, retained by a redundant peer: incident 5 of batt-b.
+    await c.publishAsync(`${prefix}/evacuate/batt-b`, JSON.stringify({ v: 1, id: "dc1:batt-b:0005", instance: "peer", zone: "batt-b" }), { retain: true, qos: 1 });
+    await c.endAsync();
+    const d = launch(r);
+    await r.rec.waitFor((m) => m.topic === `${prefix}/alarm/cell-dev-a` && m.payload === "" && !m.retain, 20_000, "the stale alarm removed");
+    await d.waitForOutput("adopted the evacuation trigger dc1:batt-b:0005", 10_000);
+    // The adopted trigger stays retained: it is not ours to remove, and its incident is open here now.
+    const late = await MqttRecorder.start(broker.url, `${prefix}/evacuate/batt-b`);
+    const kept = await late.waitFor((m) => m.topic === `${prefix}/evacuate/batt-b`, 5000, "the retained trigger");
+    expect(kept.json?.id).toBe("dc1:batt-b:0005");
+    await late.stop();
+    const clean = await mqtt.connectAsync(broker.url);
+    await clean.publishAsync(`${prefix}/evacuate/batt-b`, "", { retain: true, qos: 1 });
+    await clean.endAsync();
   });
 });

@@ -15,7 +15,8 @@ import {
   zoneStageMessage,
 } from "../../src/outputs/mqtt/payloads.js";
 import { PointThrottle } from "../../src/outputs/mqtt/telemetry.js";
-import { MqttTopicError, parseInbound, topics } from "../../src/outputs/mqtt/topics.js";
+import { MqttTopicError, topics } from "../../src/outputs/mqtt/topics.js";
+import { judgeRetained, parseRetainedTopic, type RetainedContext } from "../../src/outputs/mqtt/retained.js";
 import { bad, good, type PointValue } from "../../src/points/point.js";
 import { FakeClock } from "../../src/runtime/clock.js";
 
@@ -91,12 +92,41 @@ describe("topics", () => {
     expect(() => t.point("cab/2", "tempC")).toThrow(MqttTopicError);
   });
 
-  it("recognises inbound acknowledgments and commands, and nothing else", () => {
-    expect(parseInbound(t, "firebreak/v1/dc1/evacuate/batt-a/ack/k8s")).toEqual({ kind: "evacuate_ack", zone: "batt-a", consumer: "k8s" });
-    expect(parseInbound(t, "firebreak/v1/dc1/cmd/ack")).toEqual({ kind: "cmd", verb: "ack" });
-    expect(parseInbound(t, "firebreak/v1/dc1/cmd/reply/r-1")).toEqual({ kind: "cmd_reply", requestId: "r-1" });
-    expect(parseInbound(t, "firebreak/v1/dc2/cmd/ack")).toBeUndefined();
-    expect(parseInbound(t, "firebreak/v1/dc1/evacuate/batt-a")).toBeUndefined();
+  it("recognises our own retained state topics, and nothing else", () => {
+    expect(parseRetainedTopic(t, "firebreak/v1/dc1/alarm/offgas-a:fault")).toEqual({ kind: "alarm", id: "offgas-a:fault" });
+    expect(parseRetainedTopic(t, "firebreak/v1/dc1/zone/batt-a/stage")).toEqual({ kind: "zone", id: "batt-a" });
+    expect(parseRetainedTopic(t, "firebreak/v1/dc1/evacuate/batt-a")).toEqual({ kind: "evacuate", id: "batt-a" });
+    expect(parseRetainedTopic(t, "firebreak/v1/dc1/evacuate/batt-a/ack/k8s")).toBeUndefined();
+    expect(parseRetainedTopic(t, "firebreak/v1/dc2/alarm/x")).toBeUndefined();
+    expect(parseRetainedTopic(t, "firebreak/v1/dc1/cmd/ack")).toBeUndefined();
+  });
+});
+
+describe("retained reconciliation on connect", () => {
+  const t = topics("dc1");
+  const ctx = (over: Partial<RetainedContext> = {}): RetainedContext => ({
+    instance: "room-1",
+    pictureTopics: new Set([t.alarm("offgas-a"), t.zoneStage("batt-a")]),
+    legacyOwned: (ref) => ref.id === "cell-dev",
+    adoptTrigger: () => false,
+    ...over,
+  });
+  const judge = (topic: string, body: unknown, c = ctx()) => judgeRetained(parseRetainedTopic(t, topic)!, topic, body === "" ? "" : JSON.stringify(body), c).action;
+
+  it("removes only what is ours and no longer in the picture", () => {
+    expect(judge(t.alarm("cell-dev"), { instance: "room-1", id: "cell-dev" })).toBe("remove");
+    expect(judge(t.alarm("offgas-a"), { instance: "room-1", id: "offgas-a" })).toBe("keep"); // in the picture
+    expect(judge(t.alarm("cell-dev"), { instance: "room-2", id: "cell-dev" })).toBe("keep"); // another daemon's
+    expect(judge(t.alarm("other"), { id: "other" })).toBe("keep"); // no instance, not one of ours
+    expect(judge(t.alarm("cell-dev"), { id: "cell-dev" })).toBe("remove"); // no instance (an older firebreak), one of ours
+    expect(judge(t.alarm("cell-dev"), "")).toBe("keep"); // already empty
+  });
+
+  it("adopts a retained trigger the core accepts, and removes our own stale one it does not", () => {
+    const adopting = ctx({ adoptTrigger: (zone, id) => zone === "batt-a" && id === "dc1:batt-a:0007" });
+    expect(judge(t.evacuate("batt-a"), { id: "dc1:batt-a:0007", instance: "room-2" }, adopting)).toBe("adopted");
+    expect(judge(t.evacuate("batt-a"), { id: "dc1:batt-a:0003", instance: "room-1" }, adopting)).toBe("remove");
+    expect(judge(t.evacuate("batt-a"), { id: "dc1:batt-a:0003", instance: "room-2" }, adopting)).toBe("keep");
   });
 });
 

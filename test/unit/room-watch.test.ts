@@ -194,7 +194,7 @@ describe("RoomWatch", () => {
     const sc = await scenario();
     sc.run(5);
     sc.run(5, { "offgas-a/ppm": 60 });
-    const ev = sc.watch.acknowledge("offgas-a", sc.now(), "alice");
-    expect(ev).toEqual([expect.objectContaining({ type: "alarm", previous: "unack", alarm: expect.objectContaining({ id: "offgas-a", state: "ack" }) })]);
+    const r = sc.watch.alarms.acknowledge({ alarm: "offgas-a" }, "alice", sc.now());
+    expect(r.ok && r.events).toEqual([expect.objectContaining({ type: "alarm", previous: "unack", alarm: expect.objectContaining({ id: "offgas-a", state: "ack" }) })]);
   });
 });

@@ -57,20 +57,3 @@ export function topics(site: string): Topics {
     point: (device, point) => `${p}point/${level("device id", device)}/${levels("point id", point)}`,
   };
 }
-
-/** What a received topic under this site's prefix is; undefined when it is none of ours. */
-export type ParsedTopic =
-  | { readonly kind: "evacuate_ack"; readonly zone: string; readonly consumer: string }
-  | { readonly kind: "cmd"; readonly verb: string }
-  | { readonly kind: "cmd_reply"; readonly requestId: string };
-
-export function parseInbound(t: Topics, topic: string): ParsedTopic | undefined {
-  if (!topic.startsWith(t.prefix)) return undefined;
-  const parts = topic.slice(t.prefix.length).split("/");
-  if (parts.length === 4 && parts[0] === "evacuate" && parts[2] === "ack" && parts[1] && parts[3]) {
-    return { kind: "evacuate_ack", zone: parts[1], consumer: parts[3] };
-  }
-  if (parts.length === 3 && parts[0] === "cmd" && parts[1] === "reply" && parts[2]) return { kind: "cmd_reply", requestId: parts[2] };
-  if (parts.length === 2 && parts[0] === "cmd" && parts[1] && parts[1] !== "reply") return { kind: "cmd", verb: parts[1] };
-  return undefined;
-}
