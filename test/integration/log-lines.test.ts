@@ -34,7 +34,7 @@ function record(chunk: string): void {
 }
 
 /** Resolves once a line matches (already written, or the next ones); fails after `ms`. */
-function lineMatching(test: (line: string) => boolean, what: string, ms = 10_000): Promise<void> {
+function lineMatching(test: (line: string) => boolean, what: string, ms = 60_000): Promise<void> {
   if (lines.some(test)) return Promise.resolve();
   return new Promise((resolveLine, reject) => {
     const timer = setTimeout(() => reject(new Error(`no log line ${what} within ${ms} ms`)), ms);
@@ -72,7 +72,7 @@ mqtt: { url: "${broker.url}" }
     lineMatching((l) => l.includes('"alarm":"comm'), "the comm_loss alarm of room-1"),
   ]);
   await daemon.stop();
-}, 40_000);
+}, 150_000);
 
 afterAll(async () => {
   await daemon?.stop();

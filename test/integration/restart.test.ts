@@ -53,7 +53,7 @@ async function startRig(scenario: string): Promise<Rig> {
   const epoch = Date.now();
   const clock = acceleratedClock(SPEED, epoch);
   const sim = await startSimulation({ site, clock, scenario: await loadScenario(scenario), portOverride: () => 0 });
-  const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 10_000 });
+  const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 30_000 });
   // A persistent subscriber, as a pager gateway would be: it must miss nothing across our restarts.
   const rec = await MqttRecorder.start(broker.url, `${prefix}/#`, { clientId: `restart-test-${process.pid}`, clean: false });
   rig = { clock, epoch, sim, file, daemons: [], rec };
@@ -74,7 +74,7 @@ describe("restart from the state store", () => {
     const first = launch(r);
     const trigger = await r.rec.waitFor((m) => m.topic === `${prefix}/evacuate/batt-a` && m.json !== undefined, 90_000, "the first trigger");
     // Let the evacuate step's own messages (alarms, events) reach the broker before the kill.
-    await r.rec.waitFor((m) => m.topic === `${prefix}/events` && m.json?.type === "evacuate", 10_000, "the evacuate event");
+    await r.rec.waitFor((m) => m.topic === `${prefix}/events` && m.json?.type === "evacuate", 60_000, "the evacuate event");
     const before = [...r.rec.messages];
     const seqBefore = Math.max(...eventsOf(before).map((m) => m.json!.seq as number));
     const announced = new Set(eventsOf(before).filter((m) => m.json!.type === "alarm").map((m) => m.json!.id as string));
@@ -82,16 +82,16 @@ describe("restart from the state store", () => {
 
     const killedAt = Date.now();
     const second = launch(r);
-    await second.waitForOutput("state restored from", 15_000);
+    await second.waitForOutput("state restored from", 60_000);
     // The new boot announces itself, then republishes the restored picture.
-    const online = await r.rec.waitFor((m) => m.at >= killedAt && m.topic === `${prefix}/status` && m.json?.status === "online", 15_000, "the new boot online");
-    const stage = await r.rec.waitFor((m) => m.at >= online.at && m.topic === `${prefix}/zone/batt-a/stage`, 10_000, "batt-a stage after restart");
+    const online = await r.rec.waitFor((m) => m.at >= killedAt && m.topic === `${prefix}/status` && m.json?.status === "online", 60_000, "the new boot online");
+    const stage = await r.rec.waitFor((m) => m.at >= online.at && m.topic === `${prefix}/zone/batt-a/stage`, 60_000, "batt-a stage after restart");
     const pictureMs = stage.at - killedAt;
     console.info(`restart: kill -9 -> retained batt-a stage ${stage.json?.stage} republished in ${pictureMs} ms (daemon start included)`);
     expect(stage.json?.stage).toBe("evacuate");
     // Give the restarted daemon a few evaluations, then judge everything it published.
     const boot = (online.json!.startedAt as string) ?? "";
-    await r.rec.waitFor((m) => m.at >= online.at && m.topic === `${prefix}/events` && m.json?.boot === boot, 20_000, "an event of the new boot").catch(() => undefined);
+    await second.waitForOutput("rules evaluating", 60_000);
     await new Promise((res) => setTimeout(res, 1500)); // a window to catch a wrong picture, not a wait for one
     const after = r.rec.messages.filter((m) => m.at >= killedAt);
 
@@ -113,7 +113,7 @@ describe("restart from the state store", () => {
     // 4. seq continues past what was published before the kill.
     for (const m of newBootEvents) expect(m.json!.seq as number).toBeGreaterThan(seqBefore);
     expect(second.output()).not.toMatch(/"level":(50|60)/);
-  });
+  }, 240_000);
 });
 
 describe("what an earlier run left on the broker", () => {
@@ -126,8 +126,8 @@ describe("what an earlier run left on the broker", () => {
     await c.publishAsync(`${prefix}/evacuate/batt-b`, JSON.stringify({ v: 1, id: "dc1:batt-b:0005", instance: "peer", zone: "batt-b" }), { retain: true, qos: 1 });
     await c.endAsync();
     const d = launch(r);
-    await r.rec.waitFor((m) => m.topic === `${prefix}/alarm/cell-dev-a` && m.payload === "" && !m.retain, 20_000, "the stale alarm removed");
-    await d.waitForOutput("adopted the evacuation trigger dc1:batt-b:0005", 10_000);
+    await r.rec.waitFor((m) => m.topic === `${prefix}/alarm/cell-dev-a` && m.payload === "" && !m.retain, 60_000, "the stale alarm removed");
+    await d.waitForOutput("adopted the evacuation trigger dc1:batt-b:0005", 60_000);
     // The adopted trigger stays retained: it is not ours to remove, and its incident is open here now.
     const late = await MqttRecorder.start(broker.url, `${prefix}/evacuate/batt-b`);
     const kept = await late.waitFor((m) => m.topic === `${prefix}/evacuate/batt-b`, 5000, "the retained trigger");
@@ -136,5 +136,5 @@ describe("what an earlier run left on the broker", () => {
     const clean = await mqtt.connectAsync(broker.url);
     await clean.publishAsync(`${prefix}/evacuate/batt-b`, "", { retain: true, qos: 1 });
     await clean.endAsync();
-  });
+  }, 120_000);
 });
