@@ -39,7 +39,7 @@ export const alertmanagerSchema = z
   })
   .strict()
   .refine((a) => a.retry_min_ms <= a.retry_max_ms, { message: "retry_min_ms must not be above retry_max_ms", path: ["retry_min_ms"] })
-  .refine((a) => a.ends_after_s === undefined || a.ends_after_s > a.refresh_s, { message: "ends_after_s must be longer than refresh_s, or every alert would lapse between two refreshes", path: ["ends_after_s"] })
+  .refine((a) => a.ends_after_s === undefined || a.ends_after_s > a.refresh_s, { message: "must be longer than refresh_s, or every alert would lapse between two refreshes", path: ["ends_after_s"] })
   .refine((a) => a.password_file === undefined || a.username !== undefined, { message: "password_file needs a username" });
 
 export const influxSchema = z
