@@ -24,7 +24,8 @@ export const alertmanagerSchema = z
     refresh_s: z.number().int().min(1).max(3600).default(60),
     /**
      * endsAt of a firing alert, from its post: three refresh periods by default, so two lost
-     * refreshes in a row do not resolve it (Prometheus sends endsAt = 4 x its resend delay).
+     * refreshes in a row do not resolve it (Prometheus, for the same reason, sends endsAt 4
+     * evaluation/resend periods ahead: rules/alerting.go, ValidUntil).
      */
     ends_after_s: z.number().int().min(2).max(86_400).optional(),
     /** Per HTTP request. */

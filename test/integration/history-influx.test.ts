@@ -62,6 +62,10 @@ describe("history in a real InfluxDB", () => {
     try {
       for (let i = 0; i < 50; i++) h.point("offgas-a/ppm", ppm(i, i));
       await waitCount("outage", 50);
+      // The rows are in InfluxDB before its answer reaches us: wait for the answer, or the outage
+      // would catch the batch in flight and it would (rightly, at least once) be written again.
+      const deadline0 = Date.now() + 5000;
+      while (h.stats().buffered > 0 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 20));
       await influx.service.stop();
       for (let i = 50; i < 250; i++) h.point("offgas-a/ppm", ppm(i, i));
       h.point("offgas-a/ppm", { value: null, quality: "bad", reason: "comm_fail", sourceTs: T0 + 250_000 });
