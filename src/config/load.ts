@@ -9,6 +9,7 @@ import { toAlarmsConfig } from "./alarms-schema.js";
 import { ConfigError, FirebreakError, type ConfigIssue } from "../errors.js";
 import { fileLimits } from "./config-file.js";
 import { buildMqtt } from "./mqtt-settings.js";
+import { buildOutputs } from "./outputs-settings.js";
 import { readSecretFile, type SecretKind } from "./secret-files.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { buildCommands, buildOperators } from "./operators.js";
@@ -307,11 +308,14 @@ async function buildSite(
     mqtt = m.mqtt;
   }
 
+  const outputs = await buildOutputs(site.alertmanager, site.influx, dirname(file), src);
+  issues.push(...outputs.issues);
+
   const operators = await buildOperators(file, site.operators, src, issues);
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), operators, commands: buildCommands(site.commands), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 

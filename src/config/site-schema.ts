@@ -4,6 +4,7 @@ import { z } from "zod";
 import { alarmsSchema } from "./alarms-schema.js";
 import { countBetween, MAX_COUNT, MAX_DELAY_S, MAX_HOUR_MS, MAX_MIN_SAMPLES, MAX_POLL_MS, MAX_PPM, MAX_QUEUE, MAX_RATE_PER_MIN, MAX_READING, MAX_RECONNECT_MS, MAX_WINDOW_S, msBetween, quantity, secondsUpTo } from "./bounds.js";
 import { MAX_GLOB_LENGTH } from "./point-glob.js";
+import { alertmanagerSchema, influxSchema } from "./outputs-settings.js";
 
 // 128 characters: ids become MQTT topic levels and log keys; longer is a paste accident.
 const id = z.string().max(128, "must be at most 128 characters").regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
@@ -297,6 +298,10 @@ export const siteSchema = z
     devices: z.array(device).min(1),
     rules: z.array(ruleSchema).min(1),
     mqtt: mqtt.optional(),
+    /** Pager: alerts to Alertmanager (./outputs-settings.ts); off when absent. */
+    alertmanager: alertmanagerSchema.optional(),
+    /** History: InfluxDB 1.x (./outputs-settings.ts); off when absent. */
+    influx: influxSchema.optional(),
     /** ISA-18.2 lifecycle limits: chattering, flood, shelving (./alarms-schema.ts). */
     alarms: alarmsSchema,
     operators: z.array(operator).default([]),

@@ -239,6 +239,42 @@ export interface MqttConfig {
   readonly pointTelemetry: { readonly enabled: boolean; readonly minIntervalMs: number };
 }
 
+/** The pager output (src/outputs/pager/): alerts to Alertmanager's v2 API. */
+export interface AlertmanagerConfig {
+  /** Base URL without a trailing slash. */
+  readonly url: string;
+  readonly refreshMs: number;
+  /** endsAt of a firing alert is its post time plus this. */
+  readonly endsAfterMs: number;
+  readonly timeoutMs: number;
+  readonly queueLimit: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+  readonly username?: string;
+  /** Read from password_file at load time. */
+  readonly password?: string;
+}
+
+/** The history output (src/outputs/influx/): InfluxDB 1.x through the `influx` package. */
+export interface InfluxConfig {
+  /** Base URL without a trailing slash. */
+  readonly url: string;
+  readonly database: string;
+  readonly retentionPolicy?: string;
+  readonly username?: string;
+  /** Read from password_file at load time. */
+  readonly password?: string;
+  readonly createDatabase: boolean;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+  readonly bufferLimit: number;
+  /** 0: point values on change only. */
+  readonly pointHeartbeatMs: number;
+  readonly timeoutMs: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
 /** An operator allowed to send signed commands; the public key was read from its file and checked at load time. */
 export interface Operator {
   readonly id: string;
@@ -267,6 +303,10 @@ export interface SiteConfig {
   readonly opcuaDevices?: readonly OpcuaDevice[];
   readonly rules: readonly Rule[];
   readonly mqtt?: MqttConfig;
+  /** Pager output; absent: off. */
+  readonly alertmanager?: AlertmanagerConfig;
+  /** History output; absent: off. */
+  readonly influx?: InfluxConfig;
   /** Alarm lifecycle limits; absent in hand-built configs, which get the defaults. */
   readonly alarms?: AlarmsConfig;
   /** Who may send signed commands; empty: every command is refused as unknown_operator. */

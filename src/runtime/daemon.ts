@@ -12,7 +12,9 @@ import type { AlarmRecord } from "../alarms/lifecycle.js";
 import type { AnnunciatorState } from "../alarms/state.js";
 import type { IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent } from "../events.js";
+import { InfluxHistory } from "../outputs/influx/history.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
+import { AlertmanagerOutput } from "../outputs/pager/alertmanager.js";
 import type { OutMessage } from "../outputs/mqtt/payloads.js";
 import { pointDecimals } from "../outputs/mqtt/rounding.js";
 import { pointKey } from "../points/point.js";
@@ -52,6 +54,9 @@ export class Daemon {
   readonly #pollers: (ModbusPoller | OpcuaSubscriber)[] = [];
   readonly #pollerDevices: string[] = [];
   #mqtt: MqttOutput | undefined;
+  /** Outputs that take every decided event after MQTT: the pager and the history (each off unless configured). */
+  #pager: AlertmanagerOutput | undefined;
+  #history: InfluxHistory | undefined;
   #state: StateStore | undefined;
   #commands: OperatorCommands | undefined;
   /** The alarm records as last written to the state store, by id. */
@@ -177,6 +182,7 @@ export class Daemon {
     } else {
       log.warn("no mqtt section in the config: alarms and triggers go to the log only");
     }
+    this.#startOutputs();
     for (const device of config.devices) {
       const poller = new ModbusPoller({
         device,
@@ -215,6 +221,38 @@ export class Daemon {
         },
         (err: unknown) => log.fatal({ err, component: "opcua" }, "cannot load the OPC UA driver: OPC UA devices stay bad/stale"),
       );
+    }
+  }
+
+  /** The pager and the history, after the restore (the pager starts from the restored alarms) and before the drivers. */
+  #startOutputs(): void {
+    const { config, clock, log } = this.#ctx;
+    if (config.alertmanager !== undefined) {
+      this.#pager = new AlertmanagerOutput({ config: config.alertmanager, site: config.site, instance: config.instance, clock, log: log.child({ component: "pager" }) });
+      this.#pager.start(this.watch.snapshot().alarms);
+    }
+    if (config.influx !== undefined) {
+      const history = new InfluxHistory({ config: config.influx, site: config.site, instance: config.instance, stateDir: config.stateDir, clock, log: log.child({ component: "history" }), pointInfo: (key) => this.store.handle(key)?.info });
+      try {
+        history.start();
+        this.#history = history;
+        this.store.onChange((key, value) => history.point(key, value));
+      } catch (err) {
+        // History is a record, not a decision: a buffer that cannot be opened costs the history, never the watch.
+        log.error({ err, component: "history" }, "history off: its disk buffer cannot be used");
+      }
+    }
+  }
+
+  /** Hand decided events to the pager and the history; one failing never stops the other or the daemon. */
+  #fanOut(events: readonly CoreEvent[]): void {
+    for (const [name, out] of [["pager", this.#pager], ["history", this.#history]] as const) {
+      if (out === undefined) continue;
+      try {
+        out.accept(events);
+      } catch (err) {
+        this.#ctx.log.error({ err, component: name }, `${name} output failed to take events`);
+      }
     }
   }
 
@@ -268,6 +306,7 @@ export class Daemon {
     }
     for (const e of events) this.#log(e);
     if (prepared !== undefined) mqtt!.send(prepared, ids);
+    this.#fanOut(events);
     for (const e of events) this.#ctx.onEvent?.(e);
   }
 
@@ -327,12 +366,22 @@ export class Daemon {
     return this.#mqtt?.stats();
   }
 
+  pagerStats() {
+    return this.#pager?.stats();
+  }
+
+  historyStats() {
+    return this.#history?.stats();
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#tick?.cancel();
     await Promise.all(this.#pollers.map((p) => p.stop()));
     await this.#mqtt?.stop();
+    await this.#pager?.stop();
+    await this.#history?.stop();
     this.#state?.close();
     this.#ctx.log.info("firebreak stopped");
   }
