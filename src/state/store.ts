@@ -58,7 +58,15 @@ export interface OpenOptions {
   readonly dir: string;
   readonly site: string;
   readonly instance: string;
+  /**
+   * How long to wait for a file another process holds before refusing it. A daemon restarted right
+   * after a crash may find its predecessor still exiting; a second daemon never gets the file.
+   */
+  readonly lockWaitMs?: number;
 }
+
+/** [operational choice] long enough for a killed predecessor to be reaped on a loaded machine. */
+const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /** `<site>-<instance>.sqlite`: two daemons of one site may share a state directory, never a file. */
 export function stateFile(dir: string, site: string, instance: string): string {
@@ -105,7 +113,7 @@ export class StateStore {
     let db: Database.Database;
     try {
       mkdirSync(opts.dir, { recursive: true, mode: 0o750 });
-      db = new Database(file, { timeout: 2000 });
+      db = new Database(file, { timeout: opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS });
     } catch (err) {
       throw new StateStoreError(`cannot open ${file}: ${(err as Error).message}; check state_dir and its permissions`);
     }

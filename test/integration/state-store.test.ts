@@ -95,7 +95,7 @@ describe("state store", () => {
     const dir = tempDir();
     const a = StateStore.open({ dir, site: "dc1", instance: "main" });
     a.saveSeq(1); // the exclusive lock is taken at the first write
-    expect(() => StateStore.open({ dir, site: "dc1", instance: "main" })).toThrow(/in use by another firebreak process/);
+    expect(() => StateStore.open({ dir, site: "dc1", instance: "main", lockWaitMs: 200 })).toThrow(/in use by another firebreak process/);
     a.close();
 
     const newer = new Database(stateFile(dir, "dc1", "main"));
