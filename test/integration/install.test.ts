@@ -5,7 +5,8 @@
 // Needs the npm registry (or its cache) for the dependencies; better-sqlite3 and unix-dgram compile
 // on install. Fails, never skips, when it cannot install.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,7 +51,8 @@ beforeAll(async () => {
   console.log(`install test: npm install -g of ${tgz} took ${(installMs / 1000).toFixed(1)} s`);
 }, INSTALL_BOUND_MS + 150_000);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// The installed tree is large (node-opcua): removing it took over 30 s on a loaded machine.
+afterAll(() => rm(dir, { recursive: true, force: true }), 180_000);
 
 function firebreak(args: string[], timeoutMs = 30_000) {
   // Run from an unrelated directory: nothing may come from this checkout.
