@@ -9,6 +9,14 @@ import { runDemo } from "./demo.js";
 import type { OpcuaSecurityMode, OpcuaSecurityPolicy } from "../config/types.js";
 import { runDaemon } from "./run.js";
 
+// `firebreak sim …` is the simulator's own command line (simulators/cli.ts, `firebreak sim --help`),
+// loaded only when asked for: it parses the rest of argv itself.
+const simulating = process.argv[2] === "sim";
+if (simulating) {
+  process.argv.splice(2, 1);
+  await import("../../simulators/cli.js");
+}
+
 /** Exit codes: 0 ok, 1 runtime failure, 2 the config (or a file it names) is invalid. */
 const EXIT_CONFIG = 2;
 
@@ -124,4 +132,7 @@ opcua
 
 registerCtl(program, guard);
 
-await program.parseAsync(process.argv);
+// Listed for --help only: argv starting with `sim` never reaches commander (see the top of this file).
+program.command("sim").description("the simulated battery room: Modbus TCP and OPC UA devices playing a scenario (firebreak sim --help)");
+
+if (!simulating) await program.parseAsync(process.argv);

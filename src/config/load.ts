@@ -10,6 +10,7 @@ import { ConfigError, FirebreakError, type ConfigIssue } from "../errors.js";
 import { fileLimits } from "./config-file.js";
 import { buildMqtt } from "./mqtt-settings.js";
 import { buildOutputs } from "./outputs-settings.js";
+import { buildHttp } from "./http-settings.js";
 import { readSecretFile, type SecretKind } from "./secret-files.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { buildCommands, buildOperators } from "./operators.js";
@@ -17,7 +18,7 @@ import { matchPoints } from "./point-glob.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
 import { zoneKnocks } from "./knocks.js";
-import type { Device, Knock, MqttConfig, OpcuaDevice, OpcuaUser, Room, Rule, SiteConfig, Zone } from "./types.js";
+import type { Device, HttpConfig, Knock, MqttConfig, OpcuaDevice, OpcuaUser, Room, Rule, SiteConfig, Zone } from "./types.js";
 import { capIssues, YamlSource } from "./yaml-source.js";
 
 /** The package's own directory, found from this file whether it runs from src/ or dist/src/. */
@@ -307,6 +308,13 @@ async function buildSite(
     warnings.push(...m.warnings);
     mqtt = m.mqtt;
   }
+  let http: HttpConfig | undefined;
+  if (site.http !== undefined) {
+    const h = await buildHttp(site.http, dirname(file), src);
+    issues.push(...h.issues);
+    warnings.push(...h.warnings);
+    http = h.http;
+  }
 
   const outputs = await buildOutputs(site.alertmanager, site.influx, dirname(file), src);
   issues.push(...outputs.issues);
@@ -315,7 +323,7 @@ async function buildSite(
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 

@@ -2,6 +2,7 @@
 // into the typed objects in ./types.ts; nothing deeper sees YAML.
 import { z } from "zod";
 import { alarmsSchema } from "./alarms-schema.js";
+import { httpSchema } from "./http-settings.js";
 import { countBetween, MAX_COUNT, MAX_DELAY_S, MAX_HOUR_MS, MAX_MIN_SAMPLES, MAX_POLL_MS, MAX_PPM, MAX_QUEUE, MAX_RATE_PER_MIN, MAX_READING, MAX_RECONNECT_MS, MAX_WINDOW_S, msBetween, quantity, secondsUpTo } from "./bounds.js";
 import { MAX_GLOB_LENGTH } from "./point-glob.js";
 import { alertmanagerSchema, influxSchema } from "./outputs-settings.js";
@@ -302,6 +303,8 @@ export const siteSchema = z
     alertmanager: alertmanagerSchema.optional(),
     /** History: InfluxDB 1.x (./outputs-settings.ts); off when absent. */
     influx: influxSchema.optional(),
+    /** Health and metrics over HTTP (./http-settings.ts); off when absent. */
+    http: httpSchema.optional(),
     /** ISA-18.2 lifecycle limits: chattering, flood, shelving (./alarms-schema.ts). */
     alarms: alarmsSchema,
     operators: z.array(operator).default([]),

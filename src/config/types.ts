@@ -289,6 +289,15 @@ export interface CommandsConfig {
   readonly maxSkewMs: number;
 }
 
+/** Where /healthz, /readyz and /metrics listen; secrets were read from their files at load. */
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Requests must carry `Authorization: Bearer <token>` (all three paths). */
+  readonly bearerToken?: string;
+}
+
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 export interface SiteConfig {
@@ -307,6 +316,8 @@ export interface SiteConfig {
   readonly alertmanager?: AlertmanagerConfig;
   /** History output; absent: off. */
   readonly influx?: InfluxConfig;
+  /** Health and metrics over HTTP (README "Health and metrics"); absent: no listener. */
+  readonly http?: HttpConfig;
   /** Alarm lifecycle limits; absent in hand-built configs, which get the defaults. */
   readonly alarms?: AlarmsConfig;
   /** Who may send signed commands; empty: every command is refused as unknown_operator. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { packageRoot } from "../config/load.js";
 import type { SiteConfig } from "../config/types.js";
-import { ModbusPoller } from "../drivers/modbus/poller.js";
+import { ModbusPoller, type PollResult } from "../drivers/modbus/poller.js";
 import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
 import type { AnnunciatorState } from "../alarms/state.js";
@@ -45,6 +45,17 @@ export interface DaemonContext {
   readonly evaluateEveryMs?: number;
   /** Every event the core decides, for the demo's narration and for tests. */
   readonly onEvent?: (e: CoreEvent) => void;
+  /** Every completed poll of every device (the poll duration histogram of /metrics). */
+  readonly onPoll?: (result: PollResult) => void;
+  /** After each evaluation tick: proof that the loop runs (the systemd watchdog). */
+  readonly onTick?: () => void;
+}
+
+/** Evaluation passes so far, for /metrics. */
+export interface EvaluationCounts {
+  readonly poll: number;
+  readonly tick: number;
+  readonly failed: number;
 }
 
 export class Daemon {
@@ -70,6 +81,12 @@ export class Daemon {
   readonly #graceMs: number;
   #stopped = false;
   readonly startedAt: number;
+  readonly #evaluations = { poll: 0, tick: 0, failed: 0 };
+  #stateRestored = false;
+  #devicesStarted = false;
+  #markStarted: () => void = () => undefined;
+  /** Resolves once every device's driver was started (the OPC UA ones load asynchronously) and the state restored. */
+  readonly started: Promise<void> = new Promise((resolve) => (this.#markStarted = resolve));
 
   constructor(ctx: DaemonContext) {
     this.#ctx = ctx;
@@ -133,6 +150,7 @@ export class Daemon {
     const version = firebreakVersion();
     log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
     const restored = this.#restore();
+    this.#stateRestored = true;
     if (config.mqtt !== undefined) {
       const state = this.#state!;
       const alarmIds = new Set(config.rules.flatMap((r) => [r.id, `${r.id}:fault`]));
@@ -189,14 +207,18 @@ export class Daemon {
         clock,
         store: this.store,
         log: log.child({ component: "modbus" }), // the poller adds `device` to its lines: binding it here would repeat the key
-        onPoll: () => this.evaluate(true),
+        onPoll: (r) => this.#onPoll(r),
       });
       this.#pollers.push(poller);
       this.#pollerDevices.push(device.id);
     }
-    this.#tick = clock.setInterval(() => this.evaluate(), this.#ctx.evaluateEveryMs ?? 1000);
+    this.#tick = clock.setInterval(() => {
+      this.evaluate();
+      this.#ctx.onTick?.();
+    }, this.#ctx.evaluateEveryMs ?? 1000);
     for (const p of this.#pollers) p.start();
-    if ((config.opcuaDevices ?? []).length > 0) {
+    if ((config.opcuaDevices ?? []).length === 0) this.#devicesAreStarted();
+    else {
       // node-opcua is large and prints a start-up note when loaded: load it only for sites that use it.
       import("../drivers/opcua/library-log.js")
         .then(({ routeLibraryLog }) => {
@@ -212,12 +234,13 @@ export class Daemon {
               clock,
               store: this.store,
               log: log.child({ component: "opcua" }), // the subscriber adds `device` itself
-              onPoll: () => this.evaluate(true),
+              onPoll: (r) => this.#onPoll(r),
             });
             this.#pollers.push(subscriber);
             this.#pollerDevices.push(device.id);
             subscriber.start();
           }
+          this.#devicesAreStarted();
         },
         (err: unknown) => log.fatal({ err, component: "opcua" }, "cannot load the OPC UA driver: OPC UA devices stay bad/stale"),
       );
@@ -270,10 +293,13 @@ export class Daemon {
       this.#ctx.log.info({ unread }, unread === 0 ? "every point has its first reading: rules evaluating" : "start-up grace over: rules evaluating; unread points count as stale");
     }
     this.#evaluating = true;
+    if (changedOnly) this.#evaluations.poll++;
+    else this.#evaluations.tick++;
     try {
       const events = this.watch.step(now, changedOnly);
       if (events.length > 0) this.#commitAndPublish(events);
     } catch (err) {
+      this.#evaluations.failed++;
       this.#ctx.log.error({ err, component: "rules" }, "rule evaluation failed; the next tick tries again");
     } finally {
       this.#evaluating = false;
@@ -356,6 +382,29 @@ export class Daemon {
       case "command":
         break; // logged where it is decided (operator-commands.ts)
     }
+  }
+
+  #onPoll(r: PollResult): void {
+    this.#ctx.onPoll?.(r);
+    this.evaluate(true);
+  }
+
+  #devicesAreStarted(): void {
+    this.#devicesStarted = true;
+    this.#markStarted();
+  }
+
+  /** What /readyz and READY=1 wait for: devices started, state restored, broker connected (when there is one). */
+  readiness(): { devicesStarted: boolean; stateRestored: boolean; brokerConnected: boolean } {
+    return { devicesStarted: this.#devicesStarted, stateRestored: this.#stateRestored, brokerConnected: this.#mqtt === undefined || this.#mqtt.stats().connected };
+  }
+
+  evaluationCounts(): EvaluationCounts {
+    return { ...this.#evaluations };
+  }
+
+  stateFailures(): number {
+    return this.#stateFailures;
   }
 
   pollerStatus() {

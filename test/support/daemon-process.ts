@@ -20,15 +20,16 @@ export interface DaemonProcess {
 
 export const cliPath = "dist/src/cli/main.js";
 
-export function spawnCli(args: string[]): ChildProcess {
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} missing: run \`npm run build\` (npm test does it first)`);
-  return spawn(process.execPath, [cliPath, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  return spawn(process.execPath, [cliPath, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } });
 }
 
-export function startDaemon(configFile: string, clock?: { speed: number; epoch: number }): DaemonProcess {
+/** `env` is added to the test's environment (e.g. NOTIFY_SOCKET). */
+export function startDaemon(configFile: string, clock?: { speed: number; epoch: number }, env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const args = ["run", "-c", configFile];
   if (clock) args.push("--clock-speed", String(clock.speed), "--clock-epoch", String(clock.epoch));
-  const child = spawnCli(args);
+  const child = spawnCli(args, env);
   let out = "";
   // Waiters re-check on every chunk of output: waiting for a line is an event, not a poll.
   const waiters = new Set<() => void>();
