@@ -8,7 +8,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { writeOperatorKeyPair } from "../../src/commands/keys.js";
 import { privateKeyFromPem } from "../../src/commands/keys.js";
 import { newRequestId, signCommand } from "../../src/commands/sign.js";
@@ -31,8 +31,16 @@ let site: SiteConfig;
 let keys: { alice: { key: string; pub: string }; mallory: { key: string; pub: string } };
 const running: { daemons: DaemonProcess[]; sims: Simulation[]; recs: MqttRecorder[] } = { daemons: [], sims: [], recs: [] };
 
-beforeAll(async () => {
+// A broker per test: a trigger retained by one test must not be adopted by the next.
+beforeEach(async () => {
   broker = await startMosquitto();
+});
+
+afterEach(async () => {
+  await broker?.destroy();
+});
+
+beforeAll(async () => {
   site = await loadSiteConfig("config/example-site.yaml");
   const dir = await mkdtemp(join(tmpdir(), "fb-keys-"));
   const a = await writeOperatorKeyPair(dir, "alice");
@@ -46,9 +54,6 @@ afterEach(async () => {
   for (const s of running.sims.splice(0)) await s.stop();
 });
 
-afterAll(async () => {
-  await broker?.destroy();
-});
 
 /** `firebreak ctl …` as a process: exit code and what it printed. */
 function ctl(args: string[]): Promise<{ code: number | null; out: string }> {

@@ -3,7 +3,7 @@
 // re-announced, seq continuing) before it publishes anything. Real Mosquitto, the simulated room
 // over Modbus TCP, the daemon as its own process on a clock shared with the simulator.
 import mqtt from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadSiteConfig } from "../../src/config/load.js";
 import type { SiteConfig } from "../../src/config/types.js";
 import { acceleratedClock, type Clock } from "../../src/runtime/clock.js";
@@ -20,12 +20,16 @@ const stageRank = ["unknown", "normal", "watch", "pre_alarm", "alarm", "evacuate
 let broker: Broker;
 let site: SiteConfig;
 
-beforeAll(async () => {
+// A broker per test: a trigger retained by one test must not be adopted by the next.
+beforeEach(async () => {
   broker = await startMosquitto();
+});
+
+beforeAll(async () => {
   site = await loadSiteConfig("config/example-site.yaml");
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await broker?.destroy();
 });
 
