@@ -30,6 +30,10 @@ export interface Topics {
   zoneStage(zoneId: string): string;
   evacuate(zoneId: string): string;
   evacuateAck(zoneId: string, consumerId: string): string;
+  /** `evacuate/<zone>/status`: where the zone's evacuation stands across its consumers (retained). */
+  evacuateStatus(zoneId: string): string;
+  /** `consumer/<consumerId>/status`: a reference consumer's own availability and view of the room (retained). */
+  consumerStatus(consumerId: string): string;
   /** Subscription filter for every consumer's acknowledgment of every zone's trigger. */
   readonly evacuateAckFilter: string;
   cmd(verb: string): string;
@@ -51,6 +55,8 @@ export function topics(site: string): Topics {
     evacuate: (zone) => `${p}evacuate/${level("zone id", zone)}`,
     evacuateAck: (zone, consumer) => `${p}evacuate/${level("zone id", zone)}/ack/${level("consumer id", consumer)}`,
     evacuateAckFilter: `${p}evacuate/+/ack/+`,
+    evacuateStatus: (zone) => `${p}evacuate/${level("zone id", zone)}/status`,
+    consumerStatus: (consumer) => `${p}consumer/${level("consumer id", consumer)}/status`,
     cmd: (verb) => `${p}cmd/${level("command verb", verb)}`,
     cmdFilter: `${p}cmd/+`,
     cmdReply: (requestId) => `${p}cmd/reply/${level("request id", requestId)}`,
