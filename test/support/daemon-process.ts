@@ -28,6 +28,11 @@ export function spawnCli(args: string[]): ChildProcess {
 export function startDaemon(configFile: string, clock?: { speed: number; epoch: number }): DaemonProcess {
   const args = ["run", "-c", configFile];
   if (clock) args.push("--clock-speed", String(clock.speed), "--clock-epoch", String(clock.epoch));
+  return startCliProcess(args);
+}
+
+/** Any long-running `firebreak` subcommand (run, consumer) as its own process. */
+export function startCliProcess(args: string[]): DaemonProcess {
   const child = spawnCli(args);
   let out = "";
   child.stdout?.on("data", (b: Buffer) => (out += b.toString()));
