@@ -11,7 +11,7 @@ import { topics, type Topics } from "../outputs/mqtt/topics.js";
 import { signAck, type AckState } from "./ack-wire.js";
 import type { ConsumerConfig } from "./consumer-config.js";
 import { ConsumerStore, type TriggerRow } from "./consumer-store.js";
-import { runHostAction, type HostJob } from "./host-action.js";
+import { runHostAction, type HostJob, type OutputSink } from "./host-action.js";
 import { verifyTrigger } from "./trigger-wire.js";
 
 /** Without any daemon status this long after connecting, the room counts as not watched. */
@@ -35,9 +35,12 @@ export class Consumer {
   #connectedAt = 0;
   #check: NodeJS.Timeout | undefined;
   #stopping = false;
+  readonly #sink: OutputSink | undefined;
 
-  constructor(opts: { config: ConsumerConfig; clock: Clock; log: Logger }) {
+  /** `onActionOutput`: what the action prints, line by line (the demo's screen); otherwise only its tail is kept. */
+  constructor(opts: { config: ConsumerConfig; clock: Clock; log: Logger; onActionOutput?: OutputSink }) {
     this.#cfg = opts.config;
+    this.#sink = opts.onActionOutput;
     this.#clock = opts.clock;
     this.#log = opts.log;
     this.#t = topics(opts.config.site);
@@ -148,7 +151,7 @@ export class Consumer {
       this.#running++;
       this.#store.markRunning(job.trigger, job.host, this.#clock.now());
       this.#log.info({ trigger: job.trigger, host: job.host, rack: job.rack }, `host ${job.host}: action started`);
-      runHostAction(job, this.#cfg.action, (attempt, why) => this.#log.warn({ trigger: job.trigger, host: job.host, attempt }, `host ${job.host}: attempt ${attempt} failed: ${why}`))
+      runHostAction(job, this.#cfg.action, (attempt, why) => this.#log.warn({ trigger: job.trigger, host: job.host, attempt }, `host ${job.host}: attempt ${attempt} failed: ${why}`), this.#sink)
         .then((r) => {
           this.#store.finish(job.trigger, job.host, r.ok, r.ok ? undefined : r.reason, this.#clock.now());
           if (r.ok) this.#log.info({ trigger: job.trigger, host: job.host, attempts: r.attempts }, `host ${job.host}: done`);

@@ -51,8 +51,11 @@ export type HostOutcome = { readonly ok: true; readonly attempts: number } | { r
 const KILL_GRACE_MS = 5000;
 const TAIL_CHARS = 400;
 
+/** Receives each line an action's steps print (the demo shows them; the consumer keeps only a tail). */
+export type OutputSink = (host: string, line: string) => void;
+
 /** Run every step once; resolves with why it failed, or undefined. */
-function runSteps(job: HostJob, cfg: ActionConfig): Promise<string | undefined> {
+function runSteps(job: HostJob, cfg: ActionConfig, sink?: OutputSink): Promise<string | undefined> {
   return new Promise((resolveRun) => {
     const deadline = Date.now() + cfg.timeoutMs;
     const next = (i: number): void => {
@@ -72,6 +75,7 @@ function runSteps(job: HostJob, cfg: ActionConfig): Promise<string | undefined> 
       const child = spawn(argv[0]!, argv.slice(1), { shell: false, detached: true, env: envFor(job, cfg.env), stdio: ["ignore", "pipe", "pipe"] });
       const keep = (b: Buffer) => (tail = (tail + b.toString("utf8")).slice(-TAIL_CHARS));
       child.stdout.on("data", keep);
+      if (sink !== undefined) child.stdout.on("data", (b: Buffer) => b.toString("utf8").split("\n").filter((l) => l.trim() !== "").forEach((l) => sink(job.host, l)));
       child.stderr.on("data", keep);
       const killGroup = (sig: NodeJS.Signals) => {
         try {
@@ -96,11 +100,11 @@ function runSteps(job: HostJob, cfg: ActionConfig): Promise<string | undefined> 
 }
 
 /** The action for one host, retried up to `retries` times with `retryDelayMs` between attempts. */
-export async function runHostAction(job: HostJob, cfg: ActionConfig, onAttemptFailed?: (attempt: number, reason: string) => void): Promise<HostOutcome> {
+export async function runHostAction(job: HostJob, cfg: ActionConfig, onAttemptFailed?: (attempt: number, reason: string) => void, sink?: OutputSink): Promise<HostOutcome> {
   if (!validHostName(job.host)) return { ok: false, attempts: 0, reason: `"${job.host.slice(0, 80)}" is not a valid host name; not run` };
   let reason = "";
   for (let attempt = 1; attempt <= cfg.retries + 1; attempt++) {
-    const why = await runSteps(job, cfg);
+    const why = await runSteps(job, cfg, sink);
     if (why === undefined) return { ok: true, attempts: attempt };
     reason = why;
     onAttemptFailed?.(attempt, why);
