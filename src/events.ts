@@ -128,6 +128,44 @@ export interface EvacuationTrigger {
   readonly evidence: readonly Evidence[];
   readonly issuedAt: number;
   readonly ackBy: number;
+  /** Each host's rack, so a consumer can pass it to its action (absent in triggers stored by older versions). */
+  readonly rackOf?: Readonly<Record<string, string>>;
+  /** 1 for the first announcement; a re-announcement (same id and issuedAt, signed anew) counts up. */
+  readonly announcement?: number;
+}
+
+/** One consumer's last acknowledgment of a trigger, as the tracker keeps it (src/evacuation/tracker.ts). */
+export interface ConsumerAckState {
+  readonly state: "accepted" | "progress" | "done" | "failed";
+  readonly done: readonly string[];
+  readonly failed: readonly string[];
+  readonly reason?: string;
+  /** The consumer's own time of the acknowledgment (wall clock), ms: orders its acknowledgments. */
+  readonly ts: number;
+  /** When the daemon received it, on the daemon's clock. */
+  readonly receivedAt: number;
+}
+
+/** Where the evacuation of a zone stands across its consumers: `evacuate/<zone>/status`, retained. */
+export interface EvacuationStatus {
+  readonly type: "evacuation_status";
+  readonly zone: string;
+  /** The trigger id; with `closed`, the trigger whose incident an operator closed. */
+  readonly id: string;
+  /** waiting: not every required consumer accepted yet; unacknowledged: and ackBy has passed. */
+  readonly state: "waiting" | "unacknowledged" | "accepted" | "progress" | "done" | "failed" | "no_consumers";
+  readonly issuedAt: number;
+  readonly ackBy: number;
+  readonly announcements: number;
+  readonly required: readonly string[];
+  /** Required consumers that have not accepted yet. */
+  readonly missing: readonly string[];
+  readonly consumers: Readonly<Record<string, ConsumerAckState>>;
+  /** Hosts some consumer reported failed. */
+  readonly failedHosts: readonly string[];
+  readonly since: number;
+  /** The incident was closed: the retained status is removed. */
+  readonly closed?: true;
 }
 
 /** An operator's clear closed the zone's incident: its retained trigger is removed; the next evacuation is a new incident. */
@@ -153,4 +191,4 @@ export interface CommandOutcome {
   readonly since: number;
 }
 
-export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger | IncidentClosed | CommandOutcome;
+export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger | EvacuationStatus | IncidentClosed | CommandOutcome;

@@ -76,6 +76,21 @@ export class Annunciator {
     return events;
   }
 
+  /**
+   * Conditions the deciding core judges outside the rules (the evacuation escalations of
+   * src/evacuation/tracker.ts): each input advances its alarm like a rule's result would. An input
+   * for an alarm that was never raised and is not active changes nothing.
+   */
+  raise(inputs: readonly AlarmInput[], now: number): AlarmChange[] {
+    const r = this.#run(now, (events) => {
+      for (const input of inputs) {
+        if (!input.active && !this.#alarms.has(input.id)) continue;
+        this.#condition(input, now, events);
+      }
+    });
+    return r.ok ? r.events : [];
+  }
+
   /** What time alone changes: shelves and maintenance expiring, chattering calming down, a flood ending. */
   tick(now: number): AlarmChange[] {
     return this.update([], now);

@@ -1,12 +1,15 @@
 // `firebreak demo`: an embedded MQTT broker, the simulated battery room of config/example-site.yaml
 // and the daemon, all on one accelerated clock, playing a scenario. What the daemon publishes is
 // narrated in plain words from what a subscriber receives, with the topic it came on.
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { loadSiteConfig, packageRoot } from "../config/load.js";
-import type { Device, SiteConfig } from "../config/types.js";
+import type { Device, EvacuationConfig, SiteConfig } from "../config/types.js";
+import { Consumer } from "../evacuation/consumer.js";
+import type { ConsumerConfig } from "../evacuation/consumer-config.js";
 import { acceleratedClock } from "../runtime/clock.js";
 import { writeOperatorKeyPair } from "../commands/keys.js";
 import { createLogger } from "../runtime/logger.js";
@@ -40,8 +43,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   // A demo operator with a fresh key pair, so the ctl lines printed after the evacuation work as shown.
   const keyDir = mkdtempSync(join(tmpdir(), "firebreak-demo-keys-"));
   const operator = await writeOperatorKeyPair(keyDir, "demo-operator");
+  const keys = demoKeys();
   const config = {
     ...withSimulatorPorts(base, sim.ports, broker.url),
+    evacuation: keys.evacuation,
     operators: [{ id: "demo-operator", publicKeyPem: operator.publicKeyPem, publicKeyFile: operator.pubFile }],
   };
   const ctl = (args: string) => `node ${process.argv[1] ?? "dist/src/cli/main.js"} ctl ${args} --as demo-operator --key ${operator.keyFile} --broker ${broker.url} --site ${config.site}`;
@@ -63,6 +68,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
   const daemon = new Daemon({ config, clock, log: quiet }); // no component: the daemon binds its parts' own
   daemon.start();
+  // The embedded reference consumer: verifies the trigger and "drains" the hosts with a script that
+  // prints what it would run (2 s of room time per host, 4 at a time).
+  const consumer = new Consumer({
+    config: demoConsumer(config, keys, broker.url, opts.speed),
+    clock,
+    log: quiet.child({ component: "consumer" }),
+    onActionOutput: (host, line) => narrator.line(`consumer ${DEMO_CONSUMER} [${host}]: ${line}`),
+  });
+  consumer.start();
+  narrator.line(`embedded consumer ${DEMO_CONSUMER}: verifies triggers signed with key ${DEMO_KID}, runs config/consumer/print-drain.sh per host (4 at a time)`);
   narrator.watchHealth(daemon, config);
 
   let done: () => void = () => {};
@@ -91,11 +106,50 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.once("SIGTERM", done);
   await finished;
 
+  await consumer.stop();
   await daemon.stop();
   narrator.summary();
   watcher.end(true);
   await sim.stop();
   await broker.close();
+}
+
+const DEMO_CONSUMER = "demo-drain";
+const DEMO_KID = "demo";
+
+/** A key pair for the daemon's triggers and one for the consumer's acknowledgments, made for this run. */
+function demoKeys(): { evacuation: EvacuationConfig; consumerKeyPem: string; daemonPubPem: string } {
+  const pair = () => generateKeyPairSync("ed25519", { privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const daemon = pair();
+  const consumer = pair();
+  return {
+    evacuation: { signingKeyPem: daemon.privateKey, kid: DEMO_KID, ackWindowMs: 60_000, reannounceIntervalMs: 15_000, consumers: [{ id: DEMO_CONSUMER, publicKeyPem: consumer.publicKey }] },
+    consumerKeyPem: consumer.privateKey,
+    daemonPubPem: daemon.publicKey,
+  };
+}
+
+function demoConsumer(site: SiteConfig, keys: ReturnType<typeof demoKeys>, mqttUrl: string, speed: number): ConsumerConfig {
+  return {
+    file: "(demo)",
+    consumer: DEMO_CONSUMER,
+    site: site.site,
+    mqtt: { url: mqttUrl, clientId: `firebreak-consumer-${site.site}-${DEMO_CONSUMER}-demo`, cleanSession: false, keepaliveS: 30, queueLimit: 1000, reconnectMinMs: 500, reconnectMaxMs: 30000, pointTelemetry: { enabled: false, minIntervalMs: 1000 } },
+    signingKeyPem: keys.consumerKeyPem,
+    trustedKeys: new Map([[DEMO_KID, keys.daemonPubPem]]),
+    stateFile: join(mkdtempSync(join(tmpdir(), "firebreak-demo-consumer-")), "consumer.sqlite"),
+    maxAgeMs: 300_000,
+    action: {
+      steps: [[join(packageRoot(), "config", "consumer", "print-drain.sh"), "{host}"]],
+      timeoutMs: 60_000,
+      retries: 0,
+      retryDelayMs: 0,
+      concurrency: 4,
+      // 2 s of room time per host, on the demo's compressed clock.
+      env: { DEMO_SLEEP_S: String(2 / speed) },
+    },
+    logLevel: "info",
+  };
 }
 
 /** The example site, pointed at the simulator's ports and the embedded broker. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// firebreak's command line: run, check-config, demo, opcua, ctl.
+// firebreak's command line: run, check-config, demo, consumer, opcua, ctl.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, FirebreakError } from "../errors.js";
 import { firebreakVersion } from "../runtime/daemon.js";
 import { checkConfig } from "./check-config.js";
+import { runConsumer } from "./consumer.js";
 import { registerCtl } from "./ctl.js";
 import { runDemo } from "./demo.js";
 import type { OpcuaSecurityMode, OpcuaSecurityPolicy } from "../config/types.js";
@@ -76,6 +77,16 @@ program
   .option("--scenario <name>", "scenario from simulators/scenarios", "cell-runaway")
   .option("--exit-after <event>", "exit when this happens: evacuate | runaway (default: run until Ctrl-C)")
   .action((o: { mqttPort: number; speed: number; scenario: string; exitAfter?: string }) => guard(() => runDemo(o)));
+
+program
+  .command("consumer")
+  .description("the reference evacuation consumer: verify triggers, run the configured action once per host, acknowledge")
+  .requiredOption("-c, --config <file>", "consumer config (YAML)")
+  .addOption(new Option("--clock-speed <n>", "simulator runs only: accelerated clock").argParser(number("--clock-speed", 1)).hideHelp())
+  .addOption(new Option("--clock-epoch <ms>", "simulator runs only: epoch shared with the daemon").argParser(number("--clock-epoch", 0)).hideHelp())
+  .action((o: { config: string; clockSpeed?: number; clockEpoch?: number }) =>
+    guard(() => runConsumer({ config: o.config, ...(o.clockSpeed !== undefined ? { clockSpeed: o.clockSpeed } : {}), ...(o.clockEpoch !== undefined ? { clockEpoch: o.clockEpoch } : {}) })),
+  );
 
 /** node-opcua loads only for these commands; its own chatter goes to a stderr log first. */
 async function opcuaCli() {

@@ -112,8 +112,18 @@ export class Narrator {
         this.line(`alarm ${String(body.id)} [${String(body.priority)}, ${String(body.class)}]: ${body.active === true ? "ACTIVE" : "inactive"}, ${String(body.state)}: ${String(body.message)}${arrow}`);
         return;
       case "evacuate": {
-        if (parts.length > 5) {
-          this.line(`evacuation acknowledged by ${parts[6]}${arrow}`);
+        if (parts[5] === "ack") {
+          const hosts = body.hosts as { done?: string[]; failed?: string[] } | undefined;
+          const state = String(body.state);
+          if (state === "done") this.#mark("evacuation-done");
+          const detail = `${hosts?.done?.length ?? 0} hosts drained${(hosts?.failed?.length ?? 0) > 0 ? `, FAILED: ${hosts!.failed!.join(", ")}` : ""}`;
+          const text = `consumer ${parts[6]} acknowledges ${String(body.id)}: ${state} (${detail})`;
+          this.line(`${state === "failed" ? red(text) : state === "done" ? bold(text) : text}${arrow}`);
+          return;
+        }
+        if (parts[5] === "status") {
+          const missing = (body.missing as string[] | undefined) ?? [];
+          this.line(`evacuation ${String(body.id)}: ${String(body.state)}${missing.length > 0 ? `, waiting for ${missing.join(", ")}` : ""} (announced ${String(body.announcements)}x)${arrow}`);
           return;
         }
         this.#mark("evacuate");
@@ -121,6 +131,9 @@ export class Narrator {
         for (const f of this.#evacuateListeners) f();
         return;
       }
+      case "consumer":
+        this.line(dim(`consumer ${String(body.consumer)}: ${String(body.status)}, room ${String(body.room)}${body.reason === undefined ? "" : ` (${String(body.reason)})`}`) + arrow);
+        return;
       case "events":
         if (body.type === "command") {
           const outcome = body.ok === true ? "accepted" : `refused (${String(body.code)})`;
@@ -150,7 +163,11 @@ export class Narrator {
     since(heat, first, "fault injected -> first warning");
     since(vent, evac, "first vent -> evacuation trigger");
     since(heat, evac, "fault injected -> evacuation trigger");
+    const drained = this.#marks.get("evacuation-done");
+    since(evac, drained, "evacuation trigger -> consumer done (every host drained)");
+    since(vent, drained, "first vent -> consumer done");
     since(evac, runaway, "evacuation trigger -> thermal runaway (time the orchestrators had)");
+    since(drained, runaway, "consumer done -> thermal runaway (margin)");
     if (evac === undefined) this.#out("  no evacuation trigger was published");
   }
 

@@ -14,6 +14,7 @@ import { buildHttp } from "./http-settings.js";
 import { readSecretFile, type SecretKind } from "./secret-files.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { buildCommands, buildOperators } from "./operators.js";
+import { buildEvacuation } from "./evacuation.js";
 import { matchPoints } from "./point-glob.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
@@ -320,10 +321,11 @@ async function buildSite(
   issues.push(...outputs.issues);
 
   const operators = await buildOperators(file, site.operators, src, issues);
+  const evacuation = await buildEvacuation(file, site.evacuation, new Set(zones.keys()), src, issues);
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), ...(evacuation ? { evacuation } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 

@@ -244,7 +244,7 @@ const disagreeRule = z
 
 export const ruleSchema = z.discriminatedUnion("kind", [thresholdRule, rateOfRiseRule, deviationRule, offgasRule, commLossRule, stuckRule, disagreeRule]);
 
-const mqtt = z
+export const mqttSchema = z
   .object({
     url: z.string().regex(/^mqtts?:\/\/[^\s]+$/, "use mqtt://host:port or mqtts://host:port"),
     client_id: z.string().min(1).optional(),
@@ -290,6 +290,33 @@ const commands = z
   })
   .strict();
 
+/**
+ * Signed evacuation triggers and the consumers that must acknowledge them (README "Evacuation").
+ * Keys are read from their files at load time (./evacuation.ts).
+ */
+const evacuationConsumer = z
+  .object({
+    id,
+    public_key_file: z.string().min(1),
+    /** Zones whose triggers this consumer must acknowledge; default every zone. */
+    zones: z.array(id).min(1).optional(),
+  })
+  .strict();
+
+export const evacuationSchema = z
+  .object({
+    /** The daemon's Ed25519 private key (PKCS#8 PEM, mode 0600): every trigger is signed with it. */
+    signing_key_file: z.string().min(1),
+    /** Key id published in every trigger so consumers can hold the old and the new key while keys rotate. */
+    kid: id,
+    /** Consumers must accept a trigger within this time, or `evacuation-unacknowledged` is raised. */
+    ack_window_s: z.number().finite().min(1).max(3600).default(60),
+    /** A trigger not yet accepted by every required consumer is announced again this often. */
+    reannounce_interval_s: z.number().finite().min(1).max(3600).default(15),
+    consumers: z.array(evacuationConsumer).default([]),
+  })
+  .strict();
+
 export const siteSchema = z
   .object({
     site: id,
@@ -298,7 +325,7 @@ export const siteSchema = z
     rooms: z.array(room).min(1),
     devices: z.array(device).min(1),
     rules: z.array(ruleSchema).min(1),
-    mqtt: mqtt.optional(),
+    mqtt: mqttSchema.optional(),
     /** Pager: alerts to Alertmanager (./outputs-settings.ts); off when absent. */
     alertmanager: alertmanagerSchema.optional(),
     /** History: InfluxDB 1.x (./outputs-settings.ts); off when absent. */
@@ -308,6 +335,7 @@ export const siteSchema = z
     /** ISA-18.2 lifecycle limits: chattering, flood, shelving (./alarms-schema.ts). */
     alarms: alarmsSchema,
     operators: z.array(operator).default([]),
+    evacuation: evacuationSchema.optional(),
     commands: commands.default({ max_skew_s: 30 }),
     log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
     /**

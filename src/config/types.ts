@@ -298,6 +298,25 @@ export interface HttpConfig {
   readonly bearerToken?: string;
 }
 
+/** A consumer that must acknowledge evacuation triggers; its key was read and checked at load time. */
+export interface EvacuationConsumer {
+  readonly id: string;
+  /** SPKI PEM of the consumer's Ed25519 public key: its acknowledgments are verified with it. */
+  readonly publicKeyPem: string;
+  /** Zones whose triggers it must acknowledge; absent: every zone. */
+  readonly zones?: readonly string[];
+}
+
+/** The `evacuation:` section: how triggers are signed and who must acknowledge them. */
+export interface EvacuationConfig {
+  /** PKCS#8 PEM of the daemon's Ed25519 signing key, read from signing_key_file at load time. */
+  readonly signingKeyPem: string;
+  readonly kid: string;
+  readonly ackWindowMs: number;
+  readonly reannounceIntervalMs: number;
+  readonly consumers: readonly EvacuationConsumer[];
+}
+
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 export interface SiteConfig {
@@ -323,6 +342,8 @@ export interface SiteConfig {
   /** Who may send signed commands; empty: every command is refused as unknown_operator. */
   readonly operators: readonly Operator[];
   readonly commands: CommandsConfig;
+  /** Absent: triggers go out unsigned, and no acknowledgment is awaited (a warning at start). */
+  readonly evacuation?: EvacuationConfig;
   readonly logLevel: LogLevel;
   /** Absolute path of the state directory (the SQLite state store lives here). */
   readonly stateDir: string;

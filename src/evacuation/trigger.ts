@@ -7,8 +7,10 @@ import type { Rule, Zone } from "../config/types.js";
 import type { EvacuationTrigger, Evidence } from "../events.js";
 
 /**
- * The ack window: consumers must acknowledge a trigger within this time or it is re-announced and
- * escalated. 60 s is a first choice [unverified: no published figure]; later configurable per site.
+ * The default ack window (`evacuation.ack_window_s`): consumers must accept a trigger within this
+ * time or `evacuation-unacknowledged` is raised. 60 s is a first choice [unverified: no published
+ * figure]: a few re-announcements at the default 15 s interval, far inside the minutes between a
+ * cell's first vent and its runaway (docs/sources.md#vent-to-runaway).
  */
 export const ACK_WINDOW_MS = 60_000;
 
@@ -93,9 +95,11 @@ export class EvacuationLedger {
   readonly #zones: ReadonlyMap<string, Zone>;
   readonly #rules: ReadonlyMap<string, Rule>;
   readonly #incidents = new Map<string, ZoneIncidents>();
+  readonly #ackWindowMs: number;
 
-  constructor(opts: { site: string; zones: ReadonlyMap<string, Zone>; rules: readonly Rule[] }) {
+  constructor(opts: { site: string; zones: ReadonlyMap<string, Zone>; rules: readonly Rule[]; ackWindowMs?: number }) {
     this.#site = opts.site;
+    this.#ackWindowMs = opts.ackWindowMs ?? ACK_WINDOW_MS;
     this.#zones = opts.zones;
     this.#rules = new Map(opts.rules.map((r) => [r.id, r]));
   }
@@ -124,10 +128,11 @@ export class EvacuationLedger {
       incident,
       racks: racks.map((r) => r.id),
       hosts: racks.flatMap((r) => r.hosts),
+      rackOf: Object.fromEntries(racks.flatMap((r) => r.hosts.map((h) => [h, r.id]))),
       reason: reasonFrom(evidence, this.#rules),
       evidence,
       issuedAt: now,
-      ackBy: now + ACK_WINDOW_MS,
+      ackBy: now + this.#ackWindowMs,
     };
     z.open = incident;
     z.trigger = trigger;

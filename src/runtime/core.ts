@@ -18,7 +18,7 @@ export function buildRoomWatch(config: SiteConfig, store: PointStore | PointRead
       devices: [...config.devices, ...(config.opcuaDevices ?? [])].map((d) => d.id),
       ...(config.alarms === undefined ? {} : { config: config.alarms }),
     }),
-    ledger: new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules }),
+    ledger: new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules, ...(config.evacuation === undefined ? {} : { ackWindowMs: config.evacuation.ackWindowMs }) }),
     ...(startedAt === undefined ? {} : { startedAt }),
   });
 }

@@ -1,6 +1,7 @@
 // The daemon: the one place that knows every part. It builds drivers, the point store, the
 // deciding core and the outputs from a validated config, starts them in order (outputs first, so
 // nothing decided is lost; drivers last) and stops them in reverse.
+import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -11,6 +12,7 @@ import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
 import type { AnnunciatorState } from "../alarms/state.js";
 import type { IncidentRecord } from "../evacuation/trigger.js";
+import { triggerSigner } from "../evacuation/trigger-wire.js";
 import type { CoreEvent } from "../events.js";
 import { InfluxHistory } from "../outputs/influx/history.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
@@ -24,6 +26,7 @@ import type { ZoneSnapshot } from "../zones/stage.js";
 import type { RoomWatch } from "../zones/room-watch.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { buildRoomWatch } from "./core.js";
+import { EvacuationDesk } from "./evacuation-desk.js";
 import { OperatorCommands } from "./operator-commands.js";
 
 export function firebreakVersion(): string {
@@ -70,6 +73,7 @@ export class Daemon {
   #history: InfluxHistory | undefined;
   #state: StateStore | undefined;
   #commands: OperatorCommands | undefined;
+  readonly #desk: EvacuationDesk;
   /** The alarm records as last written to the state store, by id. */
   readonly #savedAlarms = new Map<string, AlarmRecord>();
   /** State store writes that failed: each decision was published anyway, but would not survive a restart. */
@@ -112,6 +116,7 @@ export class Daemon {
     // The watch follows the store's changes: after a poll only the rules that read changed points
     // run again; the tick adds those of points gone stale and those time alone can change.
     this.watch = buildRoomWatch(ctx.config, this.store, this.startedAt);
+    this.#desk = new EvacuationDesk({ config: ctx.config.evacuation, alarms: this.watch.alarms, log: ctx.log.child({ component: "evacuation" }) });
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
     // On an accelerated clock (simulator runs) the devices still answer in real time: allow them at
@@ -137,6 +142,8 @@ export class Daemon {
     this.watch.restore({ zones: pic.zones as ZoneSnapshot[], incidents: pic.incidents as IncidentRecord[] });
     if (pic.alarmState !== undefined) this.watch.alarms.restore({ ...(pic.alarmState as AnnunciatorState), alarms: pic.alarms as AlarmRecord[] });
     for (const a of pic.alarms as AlarmRecord[]) this.#savedAlarms.set(a.id, a);
+    this.#desk.restore(pic.evacuations);
+    this.#desk.adoptOpen(this.watch.snapshot().triggers, this.#ctx.clock.now());
     const latched = (pic.zones as ZoneSnapshot[]).filter((z) => z.latched).map((z) => `${z.zone}:${z.stage}`);
     log.info(
       { file: state.file, boot: pic.boots, seq: pic.seq, zones: pic.zones.length, alarms: pic.alarms.length, latched, unsent: pic.outbox.length },
@@ -151,6 +158,8 @@ export class Daemon {
     log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
     const restored = this.#restore();
     this.#stateRestored = true;
+    const evac = config.evacuation;
+    if (evac === undefined) log.warn("no evacuation section in the config: triggers go out unsigned and no consumer's acknowledgment is awaited (README \"Evacuation\")");
     if (config.mqtt !== undefined) {
       const state = this.#state!;
       const alarmIds = new Set(config.rules.flatMap((r) => [r.id, `${r.id}:fault`]));
@@ -167,6 +176,8 @@ export class Daemon {
         pending: restored.pending,
         legacyOwned: (ref) => (ref.kind === "alarm" ? alarmIds.has(ref.id) : config.zones.has(ref.id)),
         adoptTrigger: (zone, id) => this.#adopt(zone, id),
+        triggerSigning: { site: config.site, ...(evac === undefined ? {} : { kid: evac.kid, signer: triggerSigner(createPrivateKey(evac.signingKeyPem)) }) },
+        onAck: (zone, consumer, payload) => this.#onAck(zone, consumer, payload),
         onCommand: (verb, payload) => this.#commands?.handle(verb, payload),
         config: config.mqtt,
         site: config.site,
@@ -177,7 +188,7 @@ export class Daemon {
         pointDecimals: pointDecimals(config),
         retained: () => {
           const snap = this.watch.snapshot();
-          return { zones: snap.zones, alarms: snap.alarms, triggers: snap.triggers };
+          return { zones: snap.zones, alarms: snap.alarms, triggers: snap.triggers, evacuations: this.#desk.statuses(clock.now()) };
         },
       });
       const mqtt = this.#mqtt;
@@ -215,6 +226,7 @@ export class Daemon {
     this.#tick = clock.setInterval(() => {
       this.evaluate();
       this.#ctx.onTick?.();
+      this.#evacuationTick();
     }, this.#ctx.evaluateEveryMs ?? 1000);
     for (const p of this.#pollers) p.start();
     if ((config.opcuaDevices ?? []).length === 0) this.#devicesAreStarted();
@@ -306,12 +318,35 @@ export class Daemon {
     }
   }
 
+  /** Re-announcements and ackBy deadlines: time alone changes these. */
+  #evacuationTick(): void {
+    if (this.#stopped) return;
+    try {
+      const events = this.#desk.tick(this.#ctx.clock.now());
+      if (events.length > 0) this.#commitAndPublish(events);
+    } catch (err) {
+      this.#ctx.log.error({ err, component: "evacuation" }, "evacuation tracking failed; the next tick tries again");
+    }
+  }
+
+  #onAck(zone: string, consumer: string, payload: Buffer): void {
+    if (this.#stopped) return;
+    try {
+      const events = this.#desk.ack(zone, consumer, payload, this.#ctx.clock.now());
+      if (events.length > 0) this.#commitAndPublish(events);
+    } catch (err) {
+      this.#ctx.log.error({ err, component: "evacuation", zone, consumer }, "handling an evacuation acknowledgment failed");
+    }
+  }
+
   /**
    * Commit what the core decided (zone pictures, incidents, changed alarms, the numbered messages)
    * in one transaction, then publish it. A store that fails is logged and counted, and the decision
    * is published anyway: people must hear of a fire even when the disk is full.
    */
-  #commitAndPublish(events: readonly CoreEvent[], alsoInTransaction?: (state: StateStore) => void): void {
+  #commitAndPublish(decided: readonly CoreEvent[], alsoInTransaction?: (state: StateStore) => void): void {
+    // A new trigger starts its tracking, a closed incident ends it: committed with the decision.
+    const events = [...decided, ...this.#desk.observe(decided, this.#ctx.clock.now())];
     const mqtt = this.#mqtt;
     const prepared = mqtt?.prepare(events);
     let ids: number[] | undefined;
@@ -340,6 +375,7 @@ export class Daemon {
     const core = this.watch.exportState();
     state.saveZones(core.zones);
     state.saveIncidents(core.incidents);
+    state.saveEvacuations(this.#desk.exportState());
     // Records are immutable: a record object not the one last saved has changed (also the silent
     // changes, e.g. a chattering alarm's count), so only those rows are written.
     const alarmState = this.watch.alarms.exportState();
@@ -375,6 +411,9 @@ export class Daemon {
         break;
       case "evacuate":
         log.error({ trigger: e.id, zone: e.zone, racks: e.racks, hosts: e.hosts }, `evacuation trigger ${e.id} for zone ${e.zone}: ${e.reason}`);
+        break;
+      case "evacuation_status":
+        if (e.closed !== true) log.info({ trigger: e.id, zone: e.zone, state: e.state, missing: e.missing, failedHosts: e.failedHosts }, `evacuation ${e.id}: ${e.state}`);
         break;
       case "incident_closed":
         log.warn({ trigger: e.id, zone: e.zone, by: e.by }, `incident ${e.id} closed by ${e.by}: the retained trigger is removed`);

@@ -29,6 +29,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_at ON audit (at);
   `,
+  // 2: evacuation tracking: per zone, the open trigger, its announcements and the consumers' acknowledgments.
+  `
+  CREATE TABLE evacuations (zone TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -51,6 +51,8 @@ export interface StoredPicture {
   /** The annunciator's state beyond its records (maintenance, flood window …). */
   readonly alarmState: unknown;
   readonly incidents: readonly unknown[];
+  /** Evacuation tracking per zone (src/evacuation/tracker.ts), as saved. */
+  readonly evacuations: readonly unknown[];
   readonly outbox: readonly JournalEntry[];
 }
 
@@ -147,6 +149,9 @@ export class StateStore {
       putIncident: db.prepare<[string, string]>("INSERT INTO incidents (zone, record) VALUES (?, ?) ON CONFLICT(zone) DO UPDATE SET record = excluded.record"),
       allAlarms: db.prepare<[], { id: string; record: string }>("SELECT id, record FROM alarms ORDER BY id"),
       allZones: db.prepare<[], { id: string; snapshot: string }>("SELECT id, snapshot FROM zones ORDER BY id"),
+      allEvacuations: db.prepare<[], { zone: string; record: string }>("SELECT zone, record FROM evacuations ORDER BY zone"),
+      putEvacuation: db.prepare<[string, string]>("INSERT INTO evacuations (zone, record) VALUES (?, ?) ON CONFLICT(zone) DO UPDATE SET record = excluded.record"),
+      delEvacuation: db.prepare<[string]>("DELETE FROM evacuations WHERE zone = ?"),
       allIncidents: db.prepare<[], { zone: string; record: string }>("SELECT zone, record FROM incidents ORDER BY zone"),
       addOutbox: db.prepare<[string, string, number, number, string, number]>("INSERT INTO outbox (topic, payload, qos, retain, kind, queued_at) VALUES (?, ?, ?, ?, ?, ?)"),
       delOutbox: db.prepare<[number]>("DELETE FROM outbox WHERE id = ?"),
@@ -187,6 +192,7 @@ export class StateStore {
       alarms: this.#st.allAlarms.all().map((r) => parse("alarms", r.id, r.record)),
       alarmState: alarmState === undefined ? undefined : parse("meta", "alarm_state", alarmState),
       incidents: this.#st.allIncidents.all().map((r) => parse("incidents", r.zone, r.record)),
+      evacuations: this.#st.allEvacuations.all().map((r) => parse("evacuations", r.zone, r.record)),
       outbox: this.pendingOutbox(),
     };
   }
@@ -205,6 +211,12 @@ export class StateStore {
 
   saveIncidents(incidents: readonly { readonly zone: string }[]): void {
     for (const i of incidents) this.#st.putIncident.run(i.zone, JSON.stringify(i));
+  }
+
+  /** Replace the evacuation tracking: `records` by zone; zones not among them are no longer tracked. */
+  saveEvacuations(records: Readonly<Record<string, unknown>>): void {
+    for (const r of this.#st.allEvacuations.all()) if (!(r.zone in records)) this.#st.delEvacuation.run(r.zone);
+    for (const [zone, rec] of Object.entries(records)) this.#st.putEvacuation.run(zone, JSON.stringify(rec));
   }
 
   saveSeq(seq: number): void {

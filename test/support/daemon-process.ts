@@ -29,6 +29,11 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
 export function startDaemon(configFile: string, clock?: { speed: number; epoch: number }, env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const args = ["run", "-c", configFile];
   if (clock) args.push("--clock-speed", String(clock.speed), "--clock-epoch", String(clock.epoch));
+  return startCliProcess(args, env);
+}
+
+/** Any long-running `firebreak` subcommand (run, consumer) as its own process. */
+export function startCliProcess(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const child = spawnCli(args, env);
   let out = "";
   // Waiters re-check on every chunk of output: waiting for a line is an event, not a poll.

@@ -49,7 +49,7 @@ export function pointRow(s: RowSite, info: PointInfo, v: PointValue): Row {
   };
 }
 
-/** The rows for one core event; commands leave none (they are in the audit and on MQTT). */
+/** The rows for one core event; commands and consumers' acknowledgments leave none (they are in the audit and on MQTT). */
 export function eventRows(s: RowSite, e: CoreEvent): Row[] {
   const base = { site: s.site, instance: s.instance };
   switch (e.type) {
@@ -103,6 +103,7 @@ export function eventRows(s: RowSite, e: CoreEvent): Row[] {
     case "incident_closed":
       return [{ measurement: "trigger", tags: { ...base, zone: e.zone, event: "closed" }, fields: { id: e.id, incident: e.incident, by: e.by, count: 1 }, timestamp: e.since }];
     case "command":
+    case "evacuation_status":
       return [];
   }
 }

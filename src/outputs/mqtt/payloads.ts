@@ -1,7 +1,9 @@
 // Pure translation of core events into MQTT messages (topic, JSON payload, QoS, retain) per
 // README.md#mqtt-topic-reference-schema-v1, which documents every field. No I/O, no clock: times are passed in.
 // Numbers are rounded here, and only here, to their point's resolution (./rounding.ts).
-import type { AlarmChange, AlarmState, CoreEvent, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../events.js";
+import type { JsonValue } from "../../commands/canonical.js";
+import { signPayload, type TriggerSigner } from "../../evacuation/trigger-wire.js";
+import type { AlarmChange, AlarmState, CoreEvent, EvacuationStatus, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../events.js";
 import type { PointValue } from "../../points/point.js";
 import { type PointDecimals, tidy, tidyEvidence, unknownDecimals } from "./rounding.js";
 import { SCHEMA_VERSION, type Topics } from "./topics.js";
@@ -101,9 +103,43 @@ function triggerBody(e: EvacuationTrigger, r: PointDecimals) {
     hosts: e.hosts,
     reason: e.reason,
     evidence: e.evidence.map((x) => tidyEvidence(x, r)),
+    ...(e.rackOf === undefined ? {} : { rackOf: e.rackOf }),
     issuedAt: iso(e.issuedAt),
     ackBy: iso(e.ackBy),
+    ...(e.announcement === undefined ? {} : { announcement: e.announcement }),
   };
+}
+
+/** How triggers are signed: the site named in each, and the key (absent: unsigned, README "Evacuation"). */
+export interface TriggerSigning {
+  readonly site: string;
+  readonly kid?: string;
+  readonly signer?: TriggerSigner;
+}
+
+function statusBody(s: EvacuationStatus) {
+  return {
+    zone: s.zone,
+    id: s.id,
+    state: s.state,
+    issuedAt: iso(s.issuedAt),
+    ackBy: iso(s.ackBy),
+    announcements: s.announcements,
+    required: s.required,
+    missing: s.missing,
+    failedHosts: s.failedHosts,
+    consumers: Object.fromEntries(
+      Object.entries(s.consumers).map(([c, a]) => [c, { state: a.state, hosts: { done: a.done, failed: a.failed }, ...(a.reason === undefined ? {} : { reason: a.reason }), ts: iso(a.ts), receivedAt: iso(a.receivedAt) }]),
+    ),
+    ...(s.closed === true ? { closed: true } : {}),
+  };
+}
+
+/** `evacuate/<zone>/status`, retained, QoS 1; removed (empty) once the incident is closed. */
+export function evacuationStatusMessage(t: Topics, s: EvacuationStatus, nowMs: number, instance?: string): OutMessage {
+  if (s.closed === true) return removeRetained(t.evacuateStatus(s.zone));
+  const payload = JSON.stringify({ v: SCHEMA_VERSION, ts: iso(nowMs), ...by(instance), ...statusBody(s) });
+  return { topic: t.evacuateStatus(s.zone), payload, qos: 1, retain: true, kind: "state" };
 }
 
 /** Who published a retained message: lets a restarted daemon find and remove only its own stale ones. */
@@ -131,11 +167,17 @@ export function alarmMessage(t: Topics, a: AlarmState, nowMs: number, r: PointDe
   return { topic: t.alarm(a.id), payload, qos: 1, retain: true, kind: "state" };
 }
 
-/** `evacuate/<zone>`, retained, QoS 1. */
-export function evacuateMessage(t: Topics, e: EvacuationTrigger, nowMs: number, r: PointDecimals = unknownDecimals, instance?: string): OutMessage {
+/**
+ * `evacuate/<zone>`, retained, QoS 1. Every announcement (first, re-announcement, republish on
+ * reconnect) has its own `ts` and is signed anew over the canonical JSON of all its other fields.
+ */
+export function evacuateMessage(t: Topics, e: EvacuationTrigger, nowMs: number, r: PointDecimals = unknownDecimals, instance?: string, signing?: TriggerSigning): OutMessage {
   const { id, ...rest } = triggerBody(e, r);
-  const payload = JSON.stringify({ v: SCHEMA_VERSION, id, ts: iso(nowMs), ...by(instance), ...rest });
-  return { topic: t.evacuate(e.zone), payload, qos: 1, retain: true, kind: "state" };
+  const body = { v: SCHEMA_VERSION, id, ts: iso(nowMs), ...by(instance), ...(signing === undefined ? {} : { site: signing.site }), ...rest };
+  if (signing?.signer === undefined || signing.kid === undefined) return { topic: t.evacuate(e.zone), payload: JSON.stringify(body), qos: 1, retain: true, kind: "state" };
+  // Signed as the consumer will parse it: JSON drops undefined fields, so sign the round trip.
+  const plain = JSON.parse(JSON.stringify(body)) as Record<string, JsonValue>;
+  return { topic: t.evacuate(e.zone), payload: JSON.stringify(signPayload(plain, signing.kid, signing.signer)), qos: 1, retain: true, kind: "state" };
 }
 
 function eventBody(e: CoreEvent, r: PointDecimals) {
@@ -148,6 +190,8 @@ function eventBody(e: CoreEvent, r: PointDecimals) {
       return { ...alarmBody(e.alarm, r), previous: e.previous, reason: e.reason };
     case "evacuate":
       return triggerBody(e, r);
+    case "evacuation_status":
+      return statusBody(e);
     case "incident_closed":
       return { zone: e.zone, id: e.id, incident: e.incident, by: e.by, since: iso(e.since) };
     case "command":
@@ -169,7 +213,7 @@ export function eventMessage(t: Topics, p: Publisher, seq: number, e: CoreEvent,
 }
 
 /** The retained state message an event changes, if any (`last` is the zone's last stage picture, for fault changes). */
-export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, r: PointDecimals = unknownDecimals, instance?: string): OutMessage | undefined {
+export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: ZoneStageChange, r: PointDecimals = unknownDecimals, instance?: string, signing?: TriggerSigning): OutMessage | undefined {
   switch (e.type) {
     case "zone_stage":
       return zoneStageMessage(t, e, nowMs, r, instance);
@@ -178,7 +222,9 @@ export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: Zone
     case "alarm":
       return alarmMessage(t, (e as AlarmChange).alarm, nowMs, r, instance);
     case "evacuate":
-      return evacuateMessage(t, e, nowMs, r, instance);
+      return evacuateMessage(t, e, nowMs, r, instance, signing);
+    case "evacuation_status":
+      return evacuationStatusMessage(t, e, nowMs, instance);
     case "incident_closed":
       return removeRetained(t.evacuate(e.zone));
     case "command":

@@ -3,7 +3,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/types.js";
-import type { AlarmState, CoreEvent, EvacuationTrigger, ZoneStageChange } from "../../events.js";
+import type { AlarmState, CoreEvent, EvacuationStatus, EvacuationTrigger, ZoneStageChange } from "../../events.js";
 import type { PointKey, PointValue } from "../../points/point.js";
 import type { Clock } from "../../runtime/clock.js";
 import { explainConnectionError } from "./connection-errors.js";
@@ -12,6 +12,7 @@ import { judgeRetained, parseRetainedTopic, type RetainedRef } from "./retained.
 import {
   alarmMessage,
   evacuateMessage,
+  evacuationStatusMessage,
   eventMessage,
   type OutMessage,
   pointMessage,
@@ -19,17 +20,20 @@ import {
   removeRetained,
   stateMessage,
   statusMessage,
+  type TriggerSigning,
   withFault,
   zoneStageMessage,
 } from "./payloads.js";
 import { type PointDecimals, unknownDecimals } from "./rounding.js";
 import { PointThrottle } from "./telemetry.js";
-import { type Topics, topics } from "./topics.js";
+import { parseInbound, type Topics, topics } from "./topics.js";
 
 export interface RetainedState {
   readonly zones: readonly ZoneStageChange[];
   readonly alarms: readonly AlarmState[];
   readonly triggers: readonly EvacuationTrigger[];
+  /** Where each open trigger's evacuation stands (`evacuate/<zone>/status`). */
+  readonly evacuations?: readonly EvacuationStatus[];
 }
 
 /**
@@ -70,6 +74,10 @@ export interface MqttOutputContext {
   readonly legacyOwned?: (ref: RetainedRef) => boolean;
   /** A retained trigger found on the broker for one of our zones; true when the core adopted it. */
   readonly adoptTrigger?: (zone: string, triggerId: string) => boolean;
+  /** How evacuation triggers are signed (absent: unsigned, without `site`). */
+  readonly triggerSigning?: TriggerSigning;
+  /** A consumer's acknowledgment arrived on `evacuate/<zone>/ack/<consumer>`; with it, the output subscribes to them. */
+  readonly onAck?: (zone: string, consumer: string, payload: Buffer) => void;
   /** An operator command arrived on `cmd/<verb>`. */
   readonly onCommand?: (verb: string, payload: Buffer) => void;
   /** Each point's resolution, to which payload numbers are rounded (./rounding.ts); default: 6 significant digits. */
@@ -197,7 +205,7 @@ export class MqttOutput {
     for (const event of events) {
       try {
         const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
-        const state = stateMessage(this.#topics, event, now, last, this.#decimals, instance);
+        const state = stateMessage(this.#topics, event, now, last, this.#decimals, instance, this.#ctx.triggerSigning);
         const ev = eventMessage(this.#topics, this.#publisher, this.#seq + 1, event, now, this.#decimals);
         this.#seq++;
         if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
@@ -333,7 +341,8 @@ export class MqttOutput {
         this.#write(zoneStageMessage(this.#topics, z, now, this.#decimals, instance));
       }
       for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now, this.#decimals, instance));
-      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now, this.#decimals, instance));
+      for (const t of snap.triggers) this.#write(evacuateMessage(this.#topics, t, now, this.#decimals, instance, this.#ctx.triggerSigning));
+      for (const e of snap.evacuations ?? []) this.#write(evacuationStatusMessage(this.#topics, e, now, instance));
     } catch (err) {
       this.#rejected++;
       this.#ctx.log.error({ err }, "mqtt: republishing the retained picture failed");
@@ -356,6 +365,7 @@ export class MqttOutput {
       [`${t.prefix}evacuate/+`]: { qos: 1 },
     };
     if (this.#ctx.onCommand !== undefined) filters[t.cmdFilter] = { qos: 1 };
+    if (this.#ctx.onAck !== undefined) filters[t.evacuateAckFilter] = { qos: 1 };
     client.subscribe(filters, (err) => {
       if (err) this.#ctx.log.error({ err }, "mqtt: subscribing to our retained and command topics failed; stale retained state may stay on the broker");
     });
@@ -370,11 +380,9 @@ export class MqttOutput {
         if (retain) this.#reconcile(ref, topic, payload.toString());
         return;
       }
-      const prefix = `${this.#topics.prefix}cmd/`;
-      if (topic.startsWith(prefix) && !topic.startsWith(`${prefix}reply/`)) {
-        const verb = topic.slice(prefix.length);
-        if (verb !== "" && !verb.includes("/")) this.#ctx.onCommand?.(verb, payload);
-      }
+      const inbound = parseInbound(this.#topics, topic);
+      if (inbound?.kind === "evacuate_ack") this.#ctx.onAck?.(inbound.zone, inbound.consumer, payload);
+      else if (inbound?.kind === "cmd") this.#ctx.onCommand?.(inbound.verb, payload);
     } catch (err) {
       this.#ctx.log.error({ err, topic }, "mqtt: handling an inbound message failed");
     }

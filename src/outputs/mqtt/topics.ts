@@ -30,6 +30,10 @@ export interface Topics {
   zoneStage(zoneId: string): string;
   evacuate(zoneId: string): string;
   evacuateAck(zoneId: string, consumerId: string): string;
+  /** `evacuate/<zone>/status`: where the zone's evacuation stands across its consumers (retained). */
+  evacuateStatus(zoneId: string): string;
+  /** `consumer/<consumerId>/status`: a reference consumer's own availability and view of the room (retained). */
+  consumerStatus(consumerId: string): string;
   /** Subscription filter for every consumer's acknowledgment of every zone's trigger. */
   readonly evacuateAckFilter: string;
   cmd(verb: string): string;
@@ -51,9 +55,27 @@ export function topics(site: string): Topics {
     evacuate: (zone) => `${p}evacuate/${level("zone id", zone)}`,
     evacuateAck: (zone, consumer) => `${p}evacuate/${level("zone id", zone)}/ack/${level("consumer id", consumer)}`,
     evacuateAckFilter: `${p}evacuate/+/ack/+`,
+    evacuateStatus: (zone) => `${p}evacuate/${level("zone id", zone)}/status`,
+    consumerStatus: (consumer) => `${p}consumer/${level("consumer id", consumer)}/status`,
     cmd: (verb) => `${p}cmd/${level("command verb", verb)}`,
     cmdFilter: `${p}cmd/+`,
     cmdReply: (requestId) => `${p}cmd/reply/${level("request id", requestId)}`,
     point: (device, point) => `${p}point/${level("device id", device)}/${levels("point id", point)}`,
   };
+}
+/** What a received topic under this site's prefix is; undefined when it is none of ours. */
+export type ParsedTopic =
+  | { readonly kind: "evacuate_ack"; readonly zone: string; readonly consumer: string }
+  | { readonly kind: "cmd"; readonly verb: string }
+  | { readonly kind: "cmd_reply"; readonly requestId: string };
+
+export function parseInbound(t: Topics, topic: string): ParsedTopic | undefined {
+  if (!topic.startsWith(t.prefix)) return undefined;
+  const parts = topic.slice(t.prefix.length).split("/");
+  if (parts.length === 4 && parts[0] === "evacuate" && parts[2] === "ack" && parts[1] && parts[3]) {
+    return { kind: "evacuate_ack", zone: parts[1], consumer: parts[3] };
+  }
+  if (parts.length === 3 && parts[0] === "cmd" && parts[1] === "reply" && parts[2]) return { kind: "cmd_reply", requestId: parts[2] };
+  if (parts.length === 2 && parts[0] === "cmd" && parts[1] && parts[1] !== "reply") return { kind: "cmd", verb: parts[1] };
+  return undefined;
 }
