@@ -72,7 +72,7 @@ describe("systemd notify", () => {
     daemon = startDaemon(site, undefined, { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: "2000000" });
     const ready = await sock.waitFor((m) => m.startsWith("READY=1"), 15_000);
     expect(ready).toMatch(/^READY=1\nSTATUS=devices \d+\/\d+ connected; zones .*; 0 open triggers; (no mqtt|mqtt \w+.*)$/);
-    expect(daemon.output()).toContain("state store created");
+    await daemon.waitForOutput("state store created", 30_000); // the log line may reach the pipe after the datagram
     const at = sock.messages.length;
     await sock.waitFor((m) => m === "WATCHDOG=1", 5_000, at);
     await sock.waitFor((m) => m === "WATCHDOG=1", 5_000, sock.messages.indexOf("WATCHDOG=1", at) + 1);
