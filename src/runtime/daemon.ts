@@ -23,6 +23,7 @@ import type { RoomWatch } from "../zones/room-watch.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { buildRoomWatch } from "./core.js";
 import { OperatorCommands } from "./operator-commands.js";
+import { type FlooredLimit, MIN_REAL_STALE_MS, withRealTimeFloors } from "./real-time-floors.js";
 
 export function firebreakVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: string };
@@ -65,8 +66,14 @@ export class Daemon {
   readonly #graceMs: number;
   #stopped = false;
   readonly startedAt: number;
+  /** Staleness and comm-loss limits raised to their real-time floors on an accelerated clock. */
+  readonly #floored: readonly FlooredLimit[];
 
   constructor(ctx: DaemonContext) {
+    // Every part below reads the floored config: the floors live in one place (./real-time-floors.ts).
+    const floored = withRealTimeFloors(ctx.config, ctx.clock.speed);
+    this.#floored = floored.raised;
+    ctx = { ...ctx, config: floored.config };
     this.#ctx = ctx;
     this.startedAt = ctx.clock.now();
     // History is only read by rate-of-rise rules, over their window: a Modbus point keeps enough
@@ -97,7 +104,7 @@ export class Daemon {
     this.#graceMs = Math.max(
       ...ctx.config.devices.map((d) => d.staleAfterMs),
       ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs),
-      2000 * ctx.clock.speed,
+      MIN_REAL_STALE_MS * ctx.clock.speed,
     );
   }
 
@@ -127,6 +134,9 @@ export class Daemon {
     const { config, clock, log } = this.#ctx;
     const version = firebreakVersion();
     log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    if (this.#floored.length > 0) {
+      log.warn({ speed: clock.speed, raised: this.#floored.slice(0, 10), count: this.#floored.length }, `accelerated clock: ${this.#floored.length} staleness and comm-loss limits raised to at least ${(MIN_REAL_STALE_MS * clock.speed) / 1000} s of clock time (${MIN_REAL_STALE_MS / 1000} s real)`);
+    }
     const restored = this.#restore();
     if (config.mqtt !== undefined) {
       const state = this.#state!;
