@@ -14,6 +14,7 @@ import type { IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent } from "../events.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import type { OutMessage } from "../outputs/mqtt/payloads.js";
+import { SESSION_TAKEOVER_ALARM_ID, TAKEOVER_WINDOW_MS } from "../outputs/mqtt/takeover.js";
 import { pointDecimals } from "../outputs/mqtt/rounding.js";
 import { pointKey } from "../points/point.js";
 import { DEFAULT_HISTORY, PointStore } from "../points/store.js";
@@ -155,6 +156,14 @@ export class Daemon {
         legacyOwned: (ref) => (ref.kind === "alarm" ? alarmIds.has(ref.id) : config.zones.has(ref.id)),
         adoptTrigger: (zone, id) => this.#adopt(zone, id),
         onCommand: (verb, payload) => this.#commands?.handle(verb, payload),
+        onSessionTakeover: (s) =>
+          this.#siteTrouble(
+            SESSION_TAKEOVER_ALARM_ID,
+            s.active,
+            s.active
+              ? `MQTT session taken over ${s.count} times in ${TAKEOVER_WINDOW_MS / 1000} s: another client uses this daemon's client id ${config.mqtt?.clientId ?? ""}; the daemon backs off and is offline between attempts`
+              : `MQTT session takeovers ended: connected ${TAKEOVER_WINDOW_MS / 1000} s without one`,
+          ),
         config: config.mqtt,
         site: config.site,
         instance: config.instance,
@@ -292,6 +301,16 @@ export class Daemon {
     state.saveAlarms(changed);
     state.saveAlarmState({ ...alarmState, alarms: [] });
     for (const a of changed) this.#savedAlarms.set(a.id, a);
+  }
+
+  /** A site trouble condition found outside the rules (e.g. by the MQTT output): raised or cleared, committed and published like any decision. */
+  #siteTrouble(id: string, active: boolean, message: string): void {
+    try {
+      const events = this.watch.alarms.siteTrouble(id, active, message, this.#ctx.clock.now());
+      if (events.length > 0) this.#commitAndPublish(events);
+    } catch (err) {
+      this.#ctx.log.error({ err, alarm: id }, "raising a site trouble alarm failed");
+    }
   }
 
   /** A trigger retained on the broker for one of our zones: adopt its incident (and keep it stored). */

@@ -47,6 +47,8 @@ const PROBE_EVERY_MS = 200;
 const PROBE_TIMEOUT_MS = 1000;
 /** Failures that say "nothing answers at that address": worth a TCP probe. A TLS or credentials refusal is not (the broker is up and says no). */
 const NOTHING_LISTENS = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE|connack timeout/i;
+/** How a socket the broker closes looks from our side ("EOF": closed with no error at all); a keepalive timeout is not that. */
+const CLOSED_ON_US = /^EOF$|EPIPE|ECONNRESET/;
 /** MQTT v5 DISCONNECT reason code: Session taken over (MQTT 5.0 §3.14.2.1). */
 const SESSION_TAKEN_OVER = 0x8e;
 
@@ -212,9 +214,10 @@ export class BrokerConnection {
       this.#takenOver("the broker said: session taken over (MQTT v5 reason 0x8E)");
       return;
     }
-    if (wasConnected && errorText === undefined && (reason === undefined || reason === 0) && this.#addr !== undefined) {
+    if (wasConnected && (reason === undefined || reason === 0) && CLOSED_ON_US.test(errorText ?? "EOF") && this.#addr !== undefined) {
       // Closed without a word (as Mosquitto 2.0 does to the older of two clients with one id, and on
-      // shutdown): a broker that still accepts connections closed *us*.
+      // shutdown; EPIPE or ECONNRESET when we were writing at that moment): a broker that still
+      // accepts connections closed *us*.
       this.#judging = true;
       void probeTcp(this.#addr, PROBE_TIMEOUT_MS).then((up) => {
         this.#judging = false;

@@ -2,6 +2,9 @@
 // us. Once is an accident (a restarted twin, an operator's test); more than `limit` in `windowMs` is
 // a fight over the id that would flap forever: trouble, and a growing backoff. Pure: time passed in.
 
+/** The site trouble alarm raised while another client fights us for our client id. */
+export const SESSION_TAKEOVER_ALARM_ID = "mqtt-session-takeover";
+
 /** More than 3 takeovers in 60 s is a fight, not an accident [operational choice, issue 9]. */
 export const TAKEOVER_LIMIT = 3;
 export const TAKEOVER_WINDOW_MS = 60_000;
