@@ -90,6 +90,7 @@ describe("the broker goes away and comes back", () => {
 
     // Events before the outage too, so the check spans before, during and after it.
     await rec.waitFor((m) => m.topic === `${prefix}/events`, 30_000, "a first event");
+    const lastBeforeStop = Math.max(...seqs(rec.messages));
     await r.broker.stop();
     const downAt = Date.now();
     // The room goes on: the daemon decides the incident while nobody can hear it.
@@ -97,11 +98,14 @@ describe("the broker goes away and comes back", () => {
     const outageMs = Math.max(20_000, Date.now() - downAt);
     await new Promise((res) => setTimeout(res, downAt + outageMs - Date.now())); // the outage's length is the test's input
     const seqBeforeReturn = seqs(rec.messages).length;
+    const restartAt = Date.now();
     await r.broker.restart();
+    // When the test saw the port accept (polled every 50 ms): the daemon's own probe may beat it, so
+    // the return delay can come out slightly negative.
     const listeningAt = Date.now();
 
-    await waitUntil(() => logTime(d, "mqtt connected", listeningAt - 100) !== undefined, () => `the daemon to reconnect; its mqtt lines:\n${mqttLines(d)}`, 10_000);
-    const returnMs = logTime(d, "mqtt connected", listeningAt - 100)! - listeningAt;
+    await waitUntil(() => logTime(d, "mqtt connected", restartAt) !== undefined, () => `the daemon to reconnect; its mqtt lines:\n${mqttLines(d)}`, 10_000);
+    const returnMs = logTime(d, "mqtt connected", restartAt)! - listeningAt;
     const trigger = await rec.waitFor((m) => m.at >= listeningAt && m.topic === `${prefix}/events` && m.json?.type === "evacuate", 10_000, "the evacuate event");
     // Let the rest of the incident play a little, then a clean stop flushes what is in flight.
     await new Promise((res) => setTimeout(res, 1500));
@@ -118,17 +122,23 @@ describe("the broker goes away and comes back", () => {
     const redelivered = evs.filter((m) => m.dup).map((m) => m.json!.seq as number);
     const firsts = evs.filter((m) => !m.dup).map((m) => m.json!.seq as number);
     const duplicates = firsts.filter((s, i) => firsts.indexOf(s) !== i);
+    // QoS 1 is at least once on the daemon's leg too: a message the broker took but whose PUBACK its
+    // shutdown cut off is sent again after the return, and the broker cannot tell. That may only
+    // concern what was in flight when the broker went down, never what the daemon decided meanwhile.
+    const decidedAt = new Map(evs.map((m) => [m.json!.seq as number, Date.parse(m.json!.ts as string)]));
+    const clockAtStop = epoch + (downAt - epoch) * SPEED; // the daemon's timeline, on which `ts` is
+    const inFlightAtStop = (s: number) => (decidedAt.get(s) ?? Infinity) <= clockAtStop;
     const missing = Array.from({ length: max }, (_, i) => i + 1).filter((s) => !got.includes(s));
     console.info(
       `broker return: outage ${(outageMs / 1000).toFixed(1)} s; daemon reconnected ${returnMs} ms after the broker listened; ` +
         `the evacuate event (decided during the outage) reached the subscriber ${trigger.at - listeningAt} ms after; ` +
-        `seq 1..${max}: ${got.length} received (${got.length - seqBeforeReturn} after the return), missing [${missing.join(",")}], published twice [${duplicates.join(",")}], redelivered by the broker (dup flag) [${redelivered.join(",")}]`,
+        `seq 1..${max}: ${got.length} received (${got.length - seqBeforeReturn} after the return), missing [${missing.join(",")}], published twice [${duplicates.join(",")}] (last seq received before the stop: ${lastBeforeStop}), redelivered by the broker (dup flag) [${redelivered.join(",")}]`,
     );
     expect(returnMs).toBeLessThan(5000);
     expect(seqBeforeReturn).toBeGreaterThan(0);
     expect(got.length - seqBeforeReturn).toBeGreaterThan(0);
     expect(missing).toEqual([]);
-    expect(duplicates).toEqual([]);
+    expect(duplicates.filter((s) => !inFlightAtStop(s))).toEqual([]);
     expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
   }, 120_000);
 

@@ -9,7 +9,8 @@ import type { PointKey, PointValue } from "../../points/point.js";
 import type { Clock } from "../../runtime/clock.js";
 import { BrokerConnection } from "./connection.js";
 import { Outbox } from "./outbox.js";
-import { judgeRetained, parseRetainedTopic, type RetainedRef } from "./retained.js";
+import { Inbound } from "./inbound.js";
+import type { RetainedRef } from "./retained.js";
 import {
   alarmMessage,
   evacuateMessage,
@@ -18,7 +19,6 @@ import {
   type OutMessage,
   pointMessage,
   type Publisher,
-  removeRetained,
   statusMessage,
   zoneStageMessage,
 } from "./payloads.js";
@@ -103,6 +103,7 @@ export class MqttOutput {
   readonly #sequencer: EventSequencer;
   readonly #acks: JournalAcks;
   readonly #heartbeat: Heartbeat;
+  readonly #inbound: Inbound;
   readonly #listeners = new Set<(connected: boolean) => void>();
   #conn: BrokerConnection | undefined;
   #publisher: Publisher | undefined;
@@ -124,6 +125,16 @@ export class MqttOutput {
     this.#sequencer = new EventSequencer({ topics: this.#topics, decimals: this.#decimals, instance: ctx.instance, log: ctx.log, initialSeq: ctx.initialSeq ?? 0 });
     this.#heartbeat = heartbeatOf(ctx.config.heartbeatS ?? DEFAULT_HEARTBEAT_S, ctx.clock.speed);
     for (const m of ctx.pending ?? []) this.#outbox.push(m);
+    this.#inbound = new Inbound({
+      topics: this.#topics,
+      instance: ctx.instance,
+      log: ctx.log,
+      retained: ctx.retained,
+      send: (m) => this.#send(m),
+      ...(ctx.legacyOwned === undefined ? {} : { legacyOwned: ctx.legacyOwned }),
+      ...(ctx.adoptTrigger === undefined ? {} : { adoptTrigger: ctx.adoptTrigger }),
+      ...(ctx.onCommand === undefined ? {} : { onCommand: ctx.onCommand }),
+    });
   }
 
   /** The sequence number of the last event published (or prepared). */
@@ -146,7 +157,9 @@ export class MqttOutput {
       will: statusMessage(this.#topics, publisher, "offline", clock.now()),
       onConnect: (sessionPresent) => this.#onConnect(sessionPresent),
       onLost: () => this.#setConnected(false),
-      onMessage: (topic, payload, retain) => this.#onMessage(topic, payload, retain),
+      onMessage: (topic, payload, retain) => {
+        if (!this.#stopping) this.#inbound.receive(topic, payload, retain);
+      },
       ...(this.#ctx.onSessionTakeover === undefined ? {} : { onTakeover: this.#ctx.onSessionTakeover }),
     });
     this.#conn.start();
@@ -309,48 +322,6 @@ export class MqttOutput {
     this.#conn?.subscribe(filters, (err) => {
       if (err) this.#ctx.log.error({ err }, "mqtt: subscribing to our retained and command topics failed; stale retained state may stay on the broker");
     });
-  }
-
-  #onMessage(topic: string, payload: Buffer, retain: boolean): void {
-    if (this.#stopping) return;
-    try {
-      const ref = parseRetainedTopic(this.#topics, topic);
-      if (ref !== undefined) {
-        // Only what the broker held when we subscribed tells of earlier runs; live copies are our own echo.
-        if (retain) this.#reconcile(ref, topic, payload.toString());
-        return;
-      }
-      const prefix = `${this.#topics.prefix}cmd/`;
-      if (topic.startsWith(prefix) && !topic.startsWith(`${prefix}reply/`)) {
-        const verb = topic.slice(prefix.length);
-        if (verb !== "" && !verb.includes("/")) this.#ctx.onCommand?.(verb, payload);
-      }
-    } catch (err) {
-      this.#ctx.log.error({ err, topic }, "mqtt: handling an inbound message failed");
-    }
-  }
-
-  #reconcile(ref: RetainedRef, topic: string, payload: string): void {
-    const snap = this.#ctx.retained();
-    const t = this.#topics;
-    const pictureTopics = new Set<string>([...snap.zones.map((z) => t.zoneStage(z.zone)), ...snap.alarms.map((a) => t.alarm(a.id)), ...snap.triggers.map((x) => t.evacuate(x.zone))]);
-    const verdict = judgeRetained(ref, topic, payload, {
-      instance: this.#ctx.instance,
-      pictureTopics,
-      legacyOwned: this.#ctx.legacyOwned ?? (() => false),
-      adoptTrigger: this.#ctx.adoptTrigger ?? (() => false),
-    });
-    switch (verdict.action) {
-      case "keep":
-        return;
-      case "adopted":
-        this.#ctx.log.warn({ trigger: verdict.triggerId, zone: ref.id }, `adopted the evacuation trigger ${verdict.triggerId} retained on the broker: its incident stays open until an operator clears it`);
-        return;
-      case "remove":
-        this.#ctx.log.info({ topic }, `removing a retained ${ref.kind} message of an earlier run: ${verdict.why}`);
-        this.#send(removeRetained(topic));
-        return;
-    }
   }
 
   #setConnected(c: boolean): void {
