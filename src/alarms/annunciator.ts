@@ -91,6 +91,19 @@ export class Annunciator {
     return r.ok ? r.events : [];
   }
 
+  /**
+   * A site-level trouble condition decided outside the rules (e.g. another MQTT client taking our
+   * session over, src/outputs/mqtt/takeover.ts), raised or cleared like a rule's alarm in zone
+   * `site`, as the flood alarm is; operator commands know it from then on.
+   */
+  siteTrouble(id: string, active: boolean, message: string, now: number): AlarmChange[] {
+    const input: AlarmInput = { id, rule: id, zone: FLOOD_ZONE, class: "trouble", priority: "high", active, message, evidence: [] };
+    this.#templates.set(id, { ...input, active: false });
+    if (!active && !this.#alarms.has(id)) return [];
+    const r = this.#run(now, (events) => this.#condition(input, now, events));
+    return r.ok ? r.events : [];
+  }
+
   /** What time alone changes: shelves and maintenance expiring, chattering calming down, a flood ending. */
   tick(now: number): AlarmChange[] {
     return this.update([], now);

@@ -160,10 +160,10 @@ function withSimulatorPorts(c: SiteConfig, ports: ReadonlyMap<string, number>, m
     return { ...d, modbus: { ...d.modbus, host: "127.0.0.1", port } };
   });
   const mqttConfig = c.mqtt ?? {
-    url: mqttUrl, clientId: "", cleanSession: false, keepaliveS: 30, queueLimit: 10000, reconnectMinMs: 500, reconnectMaxMs: 30000,
+    url: mqttUrl, clientId: "", cleanSession: false, keepaliveS: 30, queueLimit: 10000, reconnectMinMs: 500, reconnectMaxMs: 2000,
     pointTelemetry: { enabled: false, minIntervalMs: 1000 },
   };
   // A fresh state directory per demo: each run starts from an empty picture (and needs no root).
   const stateDir = mkdtempSync(join(tmpdir(), "firebreak-demo-state-"));
-  return { ...c, devices, stateDir, mqtt: { ...mqttConfig, url: mqttUrl, clientId: `firebreak-${c.site}-${c.instance}-demo` } };
+  return { ...c, devices, stateDir, mqtt: { ...mqttConfig, url: mqttUrl, clientId: `firebreak-${c.site}-${c.instance}-demo`, protocolVersion: 4 } }; // aedes speaks MQTT 3.1.1 only
 }

@@ -51,6 +51,8 @@ export async function buildMqtt(
     queueLimit: m.queue_limit,
     reconnectMinMs: m.reconnect_min_ms,
     reconnectMaxMs: m.reconnect_max_ms,
+    heartbeatS: m.heartbeat_s,
+    protocolVersion: m.protocol_version,
     pointTelemetry: { enabled: m.point_telemetry.enabled, minIntervalMs: m.point_telemetry.min_interval_ms },
   };
   return { mqtt, issues, warnings };

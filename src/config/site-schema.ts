@@ -261,7 +261,19 @@ export const mqttSchema = z
     /** Messages kept while the broker is away; beyond it the oldest telemetry goes first, then oldest events. */
     queue_limit: countBetween(10, MAX_QUEUE, "messages").default(10000),
     reconnect_min_ms: msBetween(10, MAX_RECONNECT_MS).default(500),
-    reconnect_max_ms: msBetween(10, MAX_RECONNECT_MS).default(30000),
+    /**
+     * Backoff cap. 2 s: after a broker outage the daemon is back within a few seconds of the broker
+     * (a TCP probe between attempts shortens even that); a 30 s cap left consumers ~30 s without the
+     * decisions taken meanwhile (issue 9). At most a minute, for the same reason.
+     */
+    reconnect_max_ms: msBetween(10, 60_000).default(2000),
+    /**
+     * The retained `online` status is re-published this often, with an MQTT v5 message expiry of 3
+     * heartbeats, so a broker restarted from old persistence cannot serve `online` for longer.
+     */
+    heartbeat_s: z.number().int().min(1).max(3600).default(30),
+    /** MQTT 5 (message expiry, session expiry, takeover reason codes); 4 (3.1.1) for brokers without it. */
+    protocol_version: z.union([z.literal(5), z.literal(4)]).default(5),
     point_telemetry: z
       .object({ enabled: z.boolean().default(false), min_interval_ms: msBetween(0, MAX_HOUR_MS).default(1000) })
       .strict()

@@ -236,6 +236,10 @@ export interface MqttConfig {
   readonly queueLimit: number;
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
+  /** Period of the retained `online` heartbeat, s (expiry: 3 heartbeats); default 30 when absent. */
+  readonly heartbeatS?: number;
+  /** 5 (default when absent) or 4 (MQTT 3.1.1, for brokers without v5: no message expiry on `status`). */
+  readonly protocolVersion?: 4 | 5;
   readonly pointTelemetry: { readonly enabled: boolean; readonly minIntervalMs: number };
 }
 

@@ -18,6 +18,7 @@ import { InfluxHistory } from "../outputs/influx/history.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import { AlertmanagerOutput } from "../outputs/pager/alertmanager.js";
 import type { OutMessage } from "../outputs/mqtt/payloads.js";
+import { SESSION_TAKEOVER_ALARM_ID, TAKEOVER_WINDOW_MS } from "../outputs/mqtt/takeover.js";
 import { pointDecimals } from "../outputs/mqtt/rounding.js";
 import { pointKey } from "../points/point.js";
 import { DEFAULT_HISTORY, PointStore } from "../points/store.js";
@@ -28,6 +29,7 @@ import type { Clock, TimerHandle } from "./clock.js";
 import { buildRoomWatch } from "./core.js";
 import { EvacuationDesk } from "./evacuation-desk.js";
 import { OperatorCommands } from "./operator-commands.js";
+import { type FlooredLimit, MIN_REAL_STALE_MS, withRealTimeFloors } from "./real-time-floors.js";
 
 export function firebreakVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: string };
@@ -91,8 +93,14 @@ export class Daemon {
   #markStarted: () => void = () => undefined;
   /** Resolves once every device's driver was started (the OPC UA ones load asynchronously) and the state restored. */
   readonly started: Promise<void> = new Promise((resolve) => (this.#markStarted = resolve));
+  /** Staleness and comm-loss limits raised to their real-time floors on an accelerated clock. */
+  readonly #floored: readonly FlooredLimit[];
 
   constructor(ctx: DaemonContext) {
+    // Every part below reads the floored config: the floors live in one place (./real-time-floors.ts).
+    const floored = withRealTimeFloors(ctx.config, ctx.clock.speed);
+    this.#floored = floored.raised;
+    ctx = { ...ctx, config: floored.config };
     this.#ctx = ctx;
     this.startedAt = ctx.clock.now();
     // History is only read by rate-of-rise rules, over their window: a Modbus point keeps enough
@@ -124,7 +132,7 @@ export class Daemon {
     this.#graceMs = Math.max(
       ...ctx.config.devices.map((d) => d.staleAfterMs),
       ...(ctx.config.opcuaDevices ?? []).map((d) => d.silenceLimitMs),
-      2000 * ctx.clock.speed,
+      MIN_REAL_STALE_MS * ctx.clock.speed,
     );
   }
 
@@ -156,6 +164,9 @@ export class Daemon {
     const { config, clock, log } = this.#ctx;
     const version = firebreakVersion();
     log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    if (this.#floored.length > 0) {
+      log.warn({ speed: clock.speed, raised: this.#floored.slice(0, 10), count: this.#floored.length }, `accelerated clock: ${this.#floored.length} staleness and comm-loss limits raised to at least ${(MIN_REAL_STALE_MS * clock.speed) / 1000} s of clock time (${MIN_REAL_STALE_MS / 1000} s real)`);
+    }
     const restored = this.#restore();
     this.#stateRestored = true;
     const evac = config.evacuation;
@@ -179,6 +190,14 @@ export class Daemon {
         triggerSigning: { site: config.site, ...(evac === undefined ? {} : { kid: evac.kid, signer: triggerSigner(createPrivateKey(evac.signingKeyPem)) }) },
         onAck: (zone, consumer, payload) => this.#onAck(zone, consumer, payload),
         onCommand: (verb, payload) => this.#commands?.handle(verb, payload),
+        onSessionTakeover: (s) =>
+          this.#siteTrouble(
+            SESSION_TAKEOVER_ALARM_ID,
+            s.active,
+            s.active
+              ? `MQTT session taken over ${s.count} times in ${TAKEOVER_WINDOW_MS / 1000} s: another client uses this daemon's client id ${config.mqtt?.clientId ?? ""}; the daemon backs off and is offline between attempts`
+              : `MQTT session takeovers ended: connected ${TAKEOVER_WINDOW_MS / 1000} s without one`,
+          ),
         config: config.mqtt,
         site: config.site,
         instance: config.instance,
@@ -383,6 +402,16 @@ export class Daemon {
     state.saveAlarms(changed);
     state.saveAlarmState({ ...alarmState, alarms: [] });
     for (const a of changed) this.#savedAlarms.set(a.id, a);
+  }
+
+  /** A site trouble condition found outside the rules (e.g. by the MQTT output): raised or cleared, committed and published like any decision. */
+  #siteTrouble(id: string, active: boolean, message: string): void {
+    try {
+      const events = this.watch.alarms.siteTrouble(id, active, message, this.#ctx.clock.now());
+      if (events.length > 0) this.#commitAndPublish(events);
+    } catch (err) {
+      this.#ctx.log.error({ err, alarm: id }, "raising a site trouble alarm failed");
+    }
   }
 
   /** A trigger retained on the broker for one of our zones: adopt its incident (and keep it stored). */

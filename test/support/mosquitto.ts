@@ -42,6 +42,8 @@ export interface Broker {
   log(): string;
   /** SIGTERM by pid (Mosquitto saves its persistence file), SIGKILL if it has not exited in 5 s. Keeps the data. */
   stop(): Promise<void>;
+  /** SIGKILL by pid, as a crash or power loss: nothing is saved beyond the last autosave. Keeps the data. */
+  crash(): Promise<void>;
   /** Stop if running, then start again on the same port with the same persistence. */
   restart(): Promise<void>;
   /** stop() and delete the temp directory. */
@@ -129,6 +131,14 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
     clearTimeout(killTimer);
   }
 
+  async function crash(): Promise<void> {
+    const c = child;
+    if (c === undefined || c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
+    process.kill(c.pid, "SIGKILL");
+    await exited;
+  }
+
   await launch();
   return {
     port,
@@ -139,6 +149,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Broke
     dir,
     log: () => stderr,
     stop,
+    crash,
     async restart() {
       await stop();
       await launch();

@@ -9,6 +9,8 @@ export interface Recorded {
   readonly json?: Record<string, unknown>;
   readonly retain: boolean;
   readonly qos: number;
+  /** The broker's redelivery flag: this subscriber may have had this message already (QoS 1). */
+  readonly dup: boolean;
   /** Real time of arrival, ms. */
   readonly at: number;
 }
@@ -31,7 +33,7 @@ export class MqttRecorder {
       } catch {
         json = undefined;
       }
-      const r: Recorded = { topic, payload, retain: packet.retain, qos: packet.qos, at: Date.now() };
+      const r: Recorded = { topic, payload, retain: packet.retain, qos: packet.qos, dup: packet.dup, at: Date.now() };
       this.#messages.push(json === undefined ? r : { ...r, json });
       for (const w of this.#waiters) w();
     });

@@ -14,6 +14,8 @@ export interface SiteFileOptions {
   readonly staleAfterMs?: number;
   /** The state directory; default a fresh one beside the written file. */
   readonly stateDir?: string;
+  /** More keys of the `mqtt` section, in YAML spelling (e.g. `{ heartbeat_s: 2 }`). */
+  readonly mqtt?: Readonly<Record<string, unknown>>;
   /** Operators allowed to send signed commands: id and public key file. */
   readonly operators?: readonly { readonly id: string; readonly publicKeyFile: string }[];
 }
@@ -29,6 +31,7 @@ export async function writeSiteFile(opts: SiteFileOptions): Promise<string> {
     if (opts.staleAfterMs !== undefined) doc.setIn(["devices", i, "stale_after_ms"], opts.staleAfterMs);
   });
   if (opts.mqttUrl !== undefined) doc.setIn(["mqtt", "url"], opts.mqttUrl);
+  for (const [k, v] of Object.entries(opts.mqtt ?? {})) doc.setIn(["mqtt", k], v);
   doc.setIn(["profiles_dir"], resolve("config/profiles"));
   doc.setIn(["log"], doc.createNode({ level: opts.logLevel ?? "info" }));
   const dir = await mkdtemp(join(tmpdir(), "fb-site-"));

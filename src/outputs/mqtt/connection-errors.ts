@@ -18,6 +18,7 @@ const hints: readonly [RegExp, string][] = [
   [/ECONNRESET|EPIPE/, "the broker closed the connection"],
   [/Not authorized|Bad username or password/i, "the broker refused our credentials: check mqtt.username and password_file, and the broker's ACL"],
   [/Identifier rejected/i, "the broker refused our client id"],
+  [/protocol version/i, "the broker does not speak MQTT 5: set mqtt.protocol_version: 4 (the retained status then has no broker-side expiry)"],
   [/connack timeout/i, "the broker did not answer CONNECT in time"],
 ];
 

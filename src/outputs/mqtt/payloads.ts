@@ -21,6 +21,11 @@ export interface OutMessage {
   readonly qos: 0 | 1;
   readonly retain: boolean;
   readonly kind: MessageKind;
+  /**
+   * MQTT v5 message expiry interval, s: the broker drops the message (retained copy included) this
+   * long after it got it. Absent: never expires (zone stages, alarms and triggers must persist).
+   */
+  readonly expiryS?: number;
   /** Its row in the state store's journal, for QoS 1 messages decided by the core: removed once the broker has it. */
   readonly journalId?: number;
 }
@@ -37,9 +42,31 @@ export type Status = "online" | "offline";
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function statusMessage(t: Topics, p: Publisher, status: Status, nowMs: number): OutMessage {
-  const body = { v: SCHEMA_VERSION, ts: iso(nowMs), status, instance: p.instance, version: p.version, startedAt: iso(p.startedAt) };
-  return { topic: t.status, payload: JSON.stringify(body), qos: 1, retain: true, kind: "status" };
+/** The `online` heartbeat: re-published every `heartbeatS`, expiring (broker-side, MQTT v5) after `expiryS`. */
+export interface Heartbeat {
+  readonly heartbeatS: number;
+  readonly expiryS: number;
+  /** Clock ms per real ms: `expiresAt` is on the clock's timeline, like `ts` (1 on a real site). */
+  readonly speed: number;
+}
+
+/** How many heartbeats an `online` status outlives: two may be missed before it expires [operational choice]. */
+export const HEARTBEATS_TO_EXPIRY = 3;
+
+export function heartbeatOf(heartbeatS: number, speed = 1): Heartbeat {
+  return { heartbeatS, expiryS: HEARTBEATS_TO_EXPIRY * heartbeatS, speed };
+}
+
+/**
+ * `status`, retained, QoS 1. `online` with a heartbeat carries `heartbeatS` and `expiresAt` (so that
+ * consumers without MQTT v5 can judge freshness) and expires on the broker at the same moment;
+ * `offline` (also the Last Will) never expires.
+ */
+export function statusMessage(t: Topics, p: Publisher, status: Status, nowMs: number, hb?: Heartbeat): OutMessage {
+  const base = { v: SCHEMA_VERSION, ts: iso(nowMs), status, instance: p.instance, version: p.version, startedAt: iso(p.startedAt) };
+  if (status === "offline" || hb === undefined) return { topic: t.status, payload: JSON.stringify(base), qos: 1, retain: true, kind: "status" };
+  const body = { ...base, heartbeatS: hb.heartbeatS, expiresAt: iso(nowMs + hb.expiryS * 1000 * hb.speed) };
+  return { topic: t.status, payload: JSON.stringify(body), qos: 1, retain: true, kind: "status", expiryS: hb.expiryS };
 }
 
 function zoneBody(z: ZoneStageChange, r: PointDecimals) {

@@ -1,32 +1,37 @@
-// The MQTT output: one connection to the site broker, the retained picture kept right across
-// reconnects, events numbered, and a bounded, counted queue while the broker is away (README.md#mqtt-topic-reference-schema-v1).
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+// The MQTT output: the retained picture kept right across reconnects, events numbered, a bounded,
+// counted queue while the broker is away, and the retained `online` heartbeat
+// (README.md#mqtt-topic-reference-schema-v1). The connection lives in ./connection.ts, numbering
+// and the journal in ./sequencer.ts; this file decides what is written when.
 import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/types.js";
 import type { AlarmState, CoreEvent, EvacuationStatus, EvacuationTrigger, ZoneStageChange } from "../../events.js";
 import type { PointKey, PointValue } from "../../points/point.js";
 import type { Clock } from "../../runtime/clock.js";
-import { explainConnectionError } from "./connection-errors.js";
+import { BrokerConnection } from "./connection.js";
 import { Outbox } from "./outbox.js";
-import { judgeRetained, parseRetainedTopic, type RetainedRef } from "./retained.js";
+import { Inbound } from "./inbound.js";
+import type { RetainedRef } from "./retained.js";
 import {
   alarmMessage,
   evacuateMessage,
   evacuationStatusMessage,
-  eventMessage,
+  type Heartbeat,
+  heartbeatOf,
   type OutMessage,
   pointMessage,
   type Publisher,
-  removeRetained,
-  stateMessage,
   statusMessage,
   type TriggerSigning,
-  withFault,
   zoneStageMessage,
 } from "./payloads.js";
 import { type PointDecimals, unknownDecimals } from "./rounding.js";
+import { EventSequencer, type Journal, JournalAcks, type Prepared } from "./sequencer.js";
+import type { TakeoverState } from "./takeover.js";
 import { PointThrottle } from "./telemetry.js";
-import { parseInbound, type Topics, topics } from "./topics.js";
+import { type Topics, topics } from "./topics.js";
+
+export type { Journal, Prepared } from "./sequencer.js";
+export type { TakeoverState } from "./takeover.js";
 
 export interface RetainedState {
   readonly zones: readonly ZoneStageChange[];
@@ -34,24 +39,6 @@ export interface RetainedState {
   readonly triggers: readonly EvacuationTrigger[];
   /** Where each open trigger's evacuation stands (`evacuate/<zone>/status`). */
   readonly evacuations?: readonly EvacuationStatus[];
-}
-
-/**
- * Where QoS 1 messages the core decided are kept until the broker acknowledges them (the state
- * store), so that neither a broker outage nor our own restart loses them.
- */
-export interface Journal {
-  /** Called before the messages are written, inside the caller's transaction; ids in order. */
-  append(msgs: readonly OutMessage[], seq: number): number[];
-  /** The broker acknowledged these, or they were superseded or dropped (and counted). */
-  done(ids: readonly number[]): void;
-}
-
-/** Events numbered and turned into messages, not yet sent: the caller commits them first. */
-export interface Prepared {
-  readonly messages: readonly OutMessage[];
-  /** The sequence number of the last event in `messages`. */
-  readonly seq: number;
 }
 
 export interface MqttOutputContext {
@@ -80,6 +67,8 @@ export interface MqttOutputContext {
   readonly onAck?: (zone: string, consumer: string, payload: Buffer) => void;
   /** An operator command arrived on `cmd/<verb>`. */
   readonly onCommand?: (verb: string, payload: Buffer) => void;
+  /** Another client keeps taking our session over (more than 3 times in 60 s), or stopped doing so. */
+  readonly onSessionTakeover?: (s: TakeoverState) => void;
   /** Each point's resolution, to which payload numbers are rounded (./rounding.ts); default: 6 significant digits. */
   readonly pointDecimals?: PointDecimals;
 }
@@ -99,6 +88,10 @@ export interface MqttStats {
   readonly reconnects: number;
   /** Connection attempts that ended without a session (broker down, TLS or auth refused). */
   readonly connectFailures: number;
+  /** Times another client took our session over (or the broker closed us while it stayed up). */
+  readonly takeovers: number;
+  /** A fight over our client id is on: more than 3 takeovers in 60 s, not yet 60 s connected in peace. */
+  readonly sessionTakeover: boolean;
   /** Events whose ids cannot form a topic: logged and counted, never sent. */
   readonly rejected: number;
   /** The last connection error, e.g. a TLS verification failure or "Not authorized". */
@@ -107,90 +100,78 @@ export interface MqttStats {
 
 /** How long stop() waits for the broker to acknowledge what is in flight (real ms) [operational choice]. */
 const STOP_FLUSH_MS = 3000;
-/** A TCP + TLS + CONNACK that takes longer than this is retried [operational choice]. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/** `status` heartbeat period when the config names none, s (README: mqtt.heartbeat_s). */
+export const DEFAULT_HEARTBEAT_S = 30;
 
 export class MqttOutput {
   readonly #ctx: MqttOutputContext;
   readonly #topics: Topics;
   readonly #decimals: PointDecimals;
   readonly #outbox: Outbox;
-  readonly #lastStage = new Map<string, ZoneStageChange>();
+  readonly #sequencer: EventSequencer;
+  readonly #acks: JournalAcks;
+  readonly #heartbeat: Heartbeat;
+  readonly #inbound: Inbound;
   readonly #listeners = new Set<(connected: boolean) => void>();
+  #conn: BrokerConnection | undefined;
   #publisher: Publisher | undefined;
-  #client: MqttClient | undefined;
   #throttle: PointThrottle | undefined;
-  #seq = 0;
-  #connected = false;
-  #everConnected = false;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
   #stopping = false;
-  #backoffMs: number;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #announcedRetry = false;
+  /** As last told to the listeners. */
+  #connected = false;
   #inFlight = 0;
   #published = 0;
-  #reconnects = 0;
-  #connectFailures = 0;
   #rejected = 0;
-  #lastError: string | undefined;
-  #loggedError: string | undefined;
-
-  /** Journal rows the broker has acknowledged, removed in one transaction per turn of the event loop. */
-  #acked: number[] = [];
-  #ackFlush: NodeJS.Immediate | undefined;
 
   constructor(ctx: MqttOutputContext) {
     this.#ctx = ctx;
     this.#topics = topics(ctx.site);
     this.#decimals = ctx.pointDecimals ?? unknownDecimals;
-    this.#outbox = new Outbox(ctx.config.queueLimit, (m) => this.#journalDone(m));
-    this.#backoffMs = ctx.config.reconnectMinMs;
-    this.#seq = ctx.initialSeq ?? 0;
+    this.#acks = new JournalAcks(ctx.journal, ctx.log);
+    this.#outbox = new Outbox(ctx.config.queueLimit, (m) => this.#acks.done(m));
+    this.#sequencer = new EventSequencer({ topics: this.#topics, decimals: this.#decimals, instance: ctx.instance, log: ctx.log, initialSeq: ctx.initialSeq ?? 0, ...(ctx.triggerSigning === undefined ? {} : { triggerSigning: ctx.triggerSigning }) });
+    this.#heartbeat = heartbeatOf(ctx.config.heartbeatS ?? DEFAULT_HEARTBEAT_S, ctx.clock.speed);
     for (const m of ctx.pending ?? []) this.#outbox.push(m);
+    this.#inbound = new Inbound({
+      topics: this.#topics,
+      instance: ctx.instance,
+      log: ctx.log,
+      retained: ctx.retained,
+      send: (m) => this.#send(m),
+      ...(ctx.legacyOwned === undefined ? {} : { legacyOwned: ctx.legacyOwned }),
+      ...(ctx.adoptTrigger === undefined ? {} : { adoptTrigger: ctx.adoptTrigger }),
+      ...(ctx.onCommand === undefined ? {} : { onCommand: ctx.onCommand }),
+      ...(ctx.onAck === undefined ? {} : { onAck: ctx.onAck }),
+    });
   }
 
   /** The sequence number of the last event published (or prepared). */
   get seq(): number {
-    return this.#seq;
+    return this.#sequencer.seq;
   }
 
   /** Connect in the background; never throws or waits for the broker. */
   start(): void {
-    if (this.#client !== undefined) return;
+    if (this.#conn !== undefined) return;
     const { config, clock } = this.#ctx;
-    this.#publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
+    const publisher: Publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
+    this.#publisher = publisher;
     if (config.pointTelemetry.enabled) {
       this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now(), this.#decimals)));
     }
-    const will = statusMessage(this.#topics, this.#publisher, "offline", clock.now());
-    const opts: IClientOptions = {
-      clientId: config.clientId,
-      clean: config.cleanSession,
-      keepalive: config.keepaliveS,
-      protocolVersion: 4,
-      // We schedule reconnects ourselves, with backoff; mqtt.js only knows a fixed period.
-      reconnectPeriod: 0,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      queueQoSZero: false,
-      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
-      ...(config.username === undefined ? {} : { username: config.username }),
-      ...(config.password === undefined ? {} : { password: config.password }),
-      ...(config.ca === undefined ? {} : { ca: config.ca }),
-      ...(config.cert === undefined ? {} : { cert: config.cert }),
-      ...(config.key === undefined ? {} : { key: config.key }),
-    };
-    this.#ctx.log.info({ url: config.url, clientId: config.clientId, cleanSession: config.cleanSession }, "mqtt connecting");
-    try {
-      const client = mqtt.connect(config.url, opts);
-      this.#client = client;
-      client.on("connect", (connack) => this.#onConnect(connack.sessionPresent));
-      client.on("close", () => this.#onClose());
-      client.on("error", (err) => this.#onError(err));
-      client.on("message", (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
-    } catch (err) {
-      // A URL mqtt.js refuses: the config loader should have caught it; report, never crash.
-      this.#onError(err instanceof Error ? err : new Error(String(err)));
-    }
+    this.#conn = new BrokerConnection({
+      config,
+      log: this.#ctx.log,
+      will: statusMessage(this.#topics, publisher, "offline", clock.now()),
+      onConnect: (sessionPresent) => this.#onConnect(sessionPresent),
+      onLost: () => this.#setConnected(false),
+      onMessage: (topic, payload, retain) => {
+        if (!this.#stopping) this.#inbound.receive(topic, payload, retain);
+      },
+      ...(this.#ctx.onSessionTakeover === undefined ? {} : { onTakeover: this.#ctx.onSessionTakeover }),
+    });
+    this.#conn.start();
   }
 
   /**
@@ -198,26 +179,8 @@ export class MqttOutput {
    * `events`, per event) without sending them: the runtime commits them to the state store first.
    */
   prepare(events: readonly CoreEvent[]): Prepared {
-    const messages: OutMessage[] = [];
-    if (this.#publisher === undefined || this.#stopping) return { messages, seq: this.#seq };
-    const now = this.#ctx.clock.now();
-    const instance = this.#ctx.instance;
-    for (const event of events) {
-      try {
-        const last = event.type === "zone_fault" ? this.#lastStage.get(event.zone) : undefined;
-        const state = stateMessage(this.#topics, event, now, last, this.#decimals, instance, this.#ctx.triggerSigning);
-        const ev = eventMessage(this.#topics, this.#publisher, this.#seq + 1, event, now, this.#decimals);
-        this.#seq++;
-        if (event.type === "zone_stage") this.#lastStage.set(event.zone, event);
-        if (event.type === "zone_fault") this.#lastStage.set(event.zone, withFault(last, event));
-        if (state !== undefined) messages.push(state);
-        messages.push(ev);
-      } catch (err) {
-        this.#rejected++;
-        this.#ctx.log.error({ err, event: event.type }, "mqtt: event not published");
-      }
-    }
-    return { messages, seq: this.#seq };
+    if (this.#publisher === undefined || this.#stopping) return { messages: [], seq: this.#sequencer.seq };
+    return this.#sequencer.prepare(this.#publisher, events, this.#ctx.clock.now());
   }
 
   /** Send prepared messages; `ids` are their journal rows (parallel to the messages), if journaled. */
@@ -272,44 +235,39 @@ export class MqttOutput {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#throttle?.stop();
-    clearTimeout(this.#retryTimer);
-    const client = this.#client;
-    if (client === undefined) return;
-    if (this.#connected && this.#publisher !== undefined) {
+    clearInterval(this.#heartbeatTimer);
+    const conn = this.#conn;
+    if (conn === undefined) return;
+    if (conn.connected && this.#publisher !== undefined) {
       this.#write(statusMessage(this.#topics, this.#publisher, "offline", this.#ctx.clock.now()));
     }
     const unsent = this.#outbox.size;
     if (unsent > 0) this.#ctx.log.warn({ unsent }, "mqtt: stopping with messages the broker never got");
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), STOP_FLUSH_MS);
-    });
-    const ended = client.endAsync(!this.#connected).then(() => false, () => false);
-    if (await Promise.race([ended, timedOut])) {
+    if (await conn.end(STOP_FLUSH_MS)) {
       this.#ctx.log.warn({ inFlight: this.#inFlight }, `mqtt: broker did not acknowledge within ${STOP_FLUSH_MS} ms; closing anyway`);
-      await client.endAsync(true).catch(() => undefined);
     }
-    clearTimeout(timer);
-    clearImmediate(this.#ackFlush);
-    this.#flushAcked();
+    this.#acks.flush();
     this.#setConnected(false);
     this.#ctx.log.info({ published: this.#published, dropped: this.#outbox.dropped }, "mqtt stopped");
   }
 
   stats(): MqttStats {
+    const c = this.#conn?.stats();
     const s = {
-      connected: this.#connected,
+      connected: c?.connected ?? false,
       queued: this.#outbox.size,
       inFlight: this.#inFlight,
       dropped: this.#outbox.dropped,
       droppedTelemetry: this.#outbox.droppedTelemetry,
       droppedEvents: this.#outbox.droppedEvents,
       published: this.#published,
-      reconnects: this.#reconnects,
-      connectFailures: this.#connectFailures,
-      rejected: this.#rejected,
+      reconnects: c?.reconnects ?? 0,
+      connectFailures: c?.connectFailures ?? 0,
+      takeovers: c?.takeovers ?? 0,
+      sessionTakeover: c?.sessionTakeover ?? false,
+      rejected: this.#rejected + this.#sequencer.rejected,
     };
-    return this.#lastError === undefined ? s : { ...s, lastError: this.#lastError };
+    return c?.lastError === undefined ? s : { ...s, lastError: c.lastError };
   }
 
   /** Called with true on every connect and false on every loss; returns the unsubscribe. */
@@ -320,16 +278,11 @@ export class MqttOutput {
 
   #onConnect(sessionPresent: boolean): void {
     if (this.#publisher === undefined || this.#stopping) return;
-    if (this.#everConnected) this.#reconnects++;
-    this.#everConnected = true;
-    this.#backoffMs = this.#ctx.config.reconnectMinMs;
-    this.#announcedRetry = false;
-    this.#loggedError = undefined;
-    this.#lastError = undefined;
-    this.#ctx.log.info({ url: this.#ctx.config.url, sessionPresent, queued: this.#outbox.size }, "mqtt connected");
+    this.#ctx.log.debug({ sessionPresent, queued: this.#outbox.size }, "mqtt: republishing");
     this.#setConnected(true);
     const now = this.#ctx.clock.now();
-    this.#write(statusMessage(this.#topics, this.#publisher, "online", now));
+    this.#write(statusMessage(this.#topics, this.#publisher, "online", now, this.#heartbeat));
+    this.#startHeartbeat();
     // What waited while the broker was away goes first, in order; the current retained picture
     // last, so it wins over any older state message in the queue and repairs a broker that lost it.
     for (const m of this.#outbox.drain()) this.#write(m);
@@ -337,7 +290,7 @@ export class MqttOutput {
       const snap = this.#ctx.retained();
       const instance = this.#ctx.instance;
       for (const z of snap.zones) {
-        this.#lastStage.set(z.zone, z);
+        this.#sequencer.noteStage(z);
         this.#write(zoneStageMessage(this.#topics, z, now, this.#decimals, instance));
       }
       for (const a of snap.alarms) this.#write(alarmMessage(this.#topics, a, now, this.#decimals, instance));
@@ -351,13 +304,24 @@ export class MqttOutput {
   }
 
   /**
+   * Re-publish the retained `online` every heartbeat (real time: the broker's expiry is real time),
+   * so it never expires while we are connected, and always does within 3 heartbeats once we are gone.
+   */
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => {
+      if (this.#stopping || this.#publisher === undefined || this.#conn?.connected !== true) return;
+      this.#write(statusMessage(this.#topics, this.#publisher, "online", this.#ctx.clock.now(), this.#heartbeat));
+    }, this.#heartbeat.heartbeatS * 1000);
+    this.#heartbeatTimer.unref();
+  }
+
+  /**
    * Our own retained state topics (to find what an earlier run left behind) and the command topics.
    * With a persistent session the broker remembers these subscriptions; subscribing again is harmless
    * and re-delivers the retained messages we must reconcile.
    */
   #subscribe(): void {
-    const client = this.#client;
-    if (client === undefined) return;
     const t = this.#topics;
     const filters: Record<string, { qos: 0 | 1 }> = {
       [`${t.prefix}alarm/+`]: { qos: 1 },
@@ -366,85 +330,13 @@ export class MqttOutput {
     };
     if (this.#ctx.onCommand !== undefined) filters[t.cmdFilter] = { qos: 1 };
     if (this.#ctx.onAck !== undefined) filters[t.evacuateAckFilter] = { qos: 1 };
-    client.subscribe(filters, (err) => {
+    this.#conn?.subscribe(filters, (err) => {
       if (err) this.#ctx.log.error({ err }, "mqtt: subscribing to our retained and command topics failed; stale retained state may stay on the broker");
     });
   }
 
-  #onMessage(topic: string, payload: Buffer, retain: boolean): void {
-    if (this.#stopping) return;
-    try {
-      const ref = parseRetainedTopic(this.#topics, topic);
-      if (ref !== undefined) {
-        // Only what the broker held when we subscribed tells of earlier runs; live copies are our own echo.
-        if (retain) this.#reconcile(ref, topic, payload.toString());
-        return;
-      }
-      const inbound = parseInbound(this.#topics, topic);
-      if (inbound?.kind === "evacuate_ack") this.#ctx.onAck?.(inbound.zone, inbound.consumer, payload);
-      else if (inbound?.kind === "cmd") this.#ctx.onCommand?.(inbound.verb, payload);
-    } catch (err) {
-      this.#ctx.log.error({ err, topic }, "mqtt: handling an inbound message failed");
-    }
-  }
-
-  #reconcile(ref: RetainedRef, topic: string, payload: string): void {
-    const snap = this.#ctx.retained();
-    const t = this.#topics;
-    const pictureTopics = new Set<string>([...snap.zones.map((z) => t.zoneStage(z.zone)), ...snap.alarms.map((a) => t.alarm(a.id)), ...snap.triggers.map((x) => t.evacuate(x.zone))]);
-    const verdict = judgeRetained(ref, topic, payload, {
-      instance: this.#ctx.instance,
-      pictureTopics,
-      legacyOwned: this.#ctx.legacyOwned ?? (() => false),
-      adoptTrigger: this.#ctx.adoptTrigger ?? (() => false),
-    });
-    switch (verdict.action) {
-      case "keep":
-        return;
-      case "adopted":
-        this.#ctx.log.warn({ trigger: verdict.triggerId, zone: ref.id }, `adopted the evacuation trigger ${verdict.triggerId} retained on the broker: its incident stays open until an operator clears it`);
-        return;
-      case "remove":
-        this.#ctx.log.info({ topic }, `removing a retained ${ref.kind} message of an earlier run: ${verdict.why}`);
-        this.#send(removeRetained(topic));
-        return;
-    }
-  }
-
-  #onClose(): void {
-    if (this.#connected) {
-      this.#ctx.log.warn({ reason: this.#lastError ?? "connection closed", inFlight: this.#inFlight }, "mqtt disconnected");
-      this.#setConnected(false);
-    } else if (!this.#stopping) {
-      this.#connectFailures++;
-    }
-    if (this.#stopping || this.#retryTimer !== undefined) return;
-    const delay = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#ctx.config.reconnectMaxMs);
-    if (!this.#announcedRetry) {
-      this.#announcedRetry = true;
-      this.#ctx.log.info({ inMs: delay, maxMs: this.#ctx.config.reconnectMaxMs }, "mqtt reconnecting, with backoff");
-    }
-    // Real time, not the injected clock: backoff is about the network, not about the incident's timeline.
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      const c = this.#client;
-      if (c === undefined || this.#stopping) return;
-      // Keep mqtt.js's stores: they hold QoS 1 messages sent but not yet acknowledged.
-      c.reconnect({ incomingStore: c.incomingStore, outgoingStore: c.outgoingStore });
-    }, delay);
-    this.#retryTimer.unref();
-  }
-
-  #onError(err: Error & { code?: string | number }): void {
-    const msg = explainConnectionError(err);
-    this.#lastError = msg;
-    if (msg === this.#loggedError) return;
-    this.#loggedError = msg;
-    this.#ctx.log.warn({ err: { message: err.message, code: err.code }, url: this.#ctx.config.url }, `mqtt connection error: ${msg}`);
-  }
-
   #setConnected(c: boolean): void {
+    if (!c) clearInterval(this.#heartbeatTimer);
     if (this.#connected === c) return;
     this.#connected = c;
     for (const fn of this.#listeners) {
@@ -456,44 +348,24 @@ export class MqttOutput {
     }
   }
 
-  #journalDone(m: OutMessage): void {
-    if (m.journalId === undefined || this.#ctx.journal === undefined) return;
-    this.#acked.push(m.journalId);
-    this.#ackFlush ??= setImmediate(() => this.#flushAcked());
-  }
-
-  #flushAcked(): void {
-    this.#ackFlush = undefined;
-    const ids = this.#acked;
-    this.#acked = [];
-    try {
-      this.#ctx.journal?.done(ids);
-    } catch (err) {
-      // Not fatal: the rows stay and are sent again after a restart (QoS 1 is at least once anyway).
-      this.#ctx.log.error({ err, rows: ids.length }, "mqtt: could not remove acknowledged messages from the state store");
-    }
-  }
-
   #send(m: OutMessage): void {
-    if (this.#connected) this.#write(m);
+    if (this.#conn?.connected === true) this.#write(m);
     else this.#outbox.push(m);
   }
 
   #write(m: OutMessage): void {
-    const client = this.#client;
-    if (client === undefined) {
-      this.#outbox.push(m);
-      return;
-    }
     if (m.qos === 1) this.#inFlight++;
-    client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
+    const handed = this.#conn?.publish(m, (err) => {
       if (m.qos === 1) this.#inFlight--;
-      if (err === undefined || err === null) {
+      if (err === undefined) {
         this.#published++;
-        this.#journalDone(m);
-      }
-      else if (m.kind === "telemetry") this.#outbox.droppedTelemetry++;
+        this.#acks.done(m);
+      } else if (m.kind === "telemetry") this.#outbox.droppedTelemetry++;
       else if (m.kind === "event" || m.kind === "state") this.#outbox.push(m); // not taken: keep it for the next connection
     });
+    if (handed !== true) {
+      if (m.qos === 1) this.#inFlight--;
+      this.#outbox.push(m);
+    }
   }
 }
