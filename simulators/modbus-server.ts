@@ -1,6 +1,6 @@
 // A lean Modbus TCP server on node:net for the simulators and tests: MBAP framing by hand, because
 // modbus-serial's ServerTCP costs ~10x more per request. Serves one RegisterBank per unit id and
-// answers as the MODBUS Application Protocol v1.1b3 §6 assigns exception codes (README "Simulator").
+// answers as the MODBUS Application Protocol v1.1b3 §6 assigns exception codes (README "The simulator on its own").
 import net from "node:net";
 import { RegisterBank } from "./register-bank.js";
 

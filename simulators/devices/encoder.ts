@@ -46,7 +46,7 @@ export function sentinelWords(p: Exclude<DevicePoint, { source: "layout" }>): nu
   const def = p.def;
   if (def.type === "i8" || def.type === "u8") {
     // The override writes whole registers: the sentinel byte goes into both bytes, so the point
-    // packed beside this one reads "no reading" as well (stated in README "Simulator").
+    // packed beside this one reads "no reading" as well (stated in README "The simulator on its own").
     const b = (def.sentinels[0] ?? (def.type === "i8" ? -128 : 0xff)) & 0xff;
     return [(b << 8) | b];
   }

@@ -36,7 +36,7 @@ const pointCommon = {
   scale: z.number().finite().default(1),
   /**
    * For datasheets that say "divide by 10": value = raw / divisor, exact where `scale: 0.1` is not
-   * (3301 / 10 is 330.1; 3301 * 0.1 is 330.09999999999997).
+   * (971 / 10 is 97.1; 971 * 0.1 is 97.10000000000001).
    */
   divisor: z.number().int().min(1).max(1_000_000).default(1),
   /** For i8/u8: which byte of the register holds the value ("high": the first on the wire). */

@@ -136,7 +136,7 @@ describe("register decoding: packed bytes and divide-by-scale (vendor maps, docs
     { name: "u8 high byte", spec: { type: "u8", byte: "high" }, words: [0xc819], want: 200 },
     { name: "i8 low byte with swapped bytes", spec: { type: "i8", byte: "low", byteOrder: "little" }, words: [0xf619], want: -10 },
     { name: "i8 with an offset (temperature + 40 encodings)", spec: { type: "u8", byte: "low", offset: -40 }, words: [0x0041], want: 25 },
-    { name: "divisor 10 is exact where scale 0.1 is not", spec: { type: "u16", divisor: 10 }, words: [3301], want: 330.1 },
+    { name: "divisor 10 is exact where scale 0.1 is not (971 * 0.1 is 97.10000000000001)", spec: { type: "u16", divisor: 10 }, words: [971], want: 97.1 },
     { name: "divisor then scale", spec: { type: "u32", wordOrder: "little", divisor: 1000 }, words: [0x86a0, 0x0001], want: 100 },
   ];
   for (const c of cases) {

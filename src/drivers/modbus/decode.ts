@@ -244,7 +244,7 @@ class RegisterDecoder implements CompiledPoint {
         if (sfWord === SUNSSF_NOT_IMPLEMENTED) return bad("sentinel", ts, `scale factor at ${sfAddress} is 0x8000, the SunSpec not-implemented value`);
         const sf = sfWord >= 0x8000 ? sfWord - 0x10000 : sfWord;
         if (Math.abs(sf) > SUNSSF_MAX) return bad("out_of_range", ts, `scale factor at ${sfAddress} is ${sf}, outside -10..10`);
-        // Divide for negative exponents: 3301 / 10 is exactly 330.1, 3301 * 0.1 is not.
+        // Divide for negative exponents: 971 / 10 is exactly 97.1, 971 * 0.1 is not.
         value = sf < 0 ? value / 10 ** -sf : value * 10 ** sf;
       }
       if (sh.divisor !== 1) value /= sh.divisor;
