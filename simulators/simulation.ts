@@ -10,6 +10,7 @@ import { tableOf, type DeviceEncoder, type PointLocation } from "./devices/encod
 import { offgasDetector } from "./devices/offgas-detector.js";
 import { roomSensor } from "./devices/room-sensor.js";
 import { sunspecCabinet } from "./devices/sunspec-cabinet.js";
+import { RACK_LAYOUT, RACK_PROFILE_ID, vendorRack } from "./devices/vendor-rack.js";
 import { RegisterBank, startModbusTcpServer, type ModbusTcpServer } from "./modbus-server.js";
 import type { InjectCommand, Scenario } from "./scenario.js";
 import { refName, ThermalModel, type CellRef, type ThermalEvent } from "./thermal-model.js";
@@ -111,10 +112,18 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   const startMs = clock.now();
   const model = new ThermalModel({
     zones: [...site.zones.keys()],
-    cabinets: site.devices.filter((d) => d.layout !== undefined && d.profile.sunspec !== undefined).map((d) => ({ device: d.id, zone: d.zone, ...d.layout! })),
+    cabinets: [
+      ...site.devices.filter((d) => d.layout !== undefined && d.profile.sunspec !== undefined).map((d) => ({ device: d.id, zone: d.zone, ...d.layout! })),
+      // A plain-map rack has no layout in the site config: its profile fixes it.
+      ...site.devices.filter((d) => d.profile.id === RACK_PROFILE_ID).map((d) => ({ device: d.id, zone: d.zone, ...RACK_LAYOUT })),
+    ],
   });
   const devices = new Map<string, SimDevice>();
-  for (const d of site.devices) devices.set(d.id, { device: d, bank: new RegisterBank(), silent: false, overrides: new Map(), ...encoderFor(d, model, startMs) });
+  for (const d of site.devices) {
+    const sd: SimDevice = { device: d, bank: new RegisterBank(), silent: false, overrides: new Map(), ...encoderFor(d, model, startMs) };
+    sd.encoder.declareMap(sd.bank);
+    devices.set(d.id, sd);
+  }
 
   const listeners = new Map<SimEventKind, ((e: SimEvent) => void)[]>();
   const vents: SimEvent[] = [];
@@ -224,12 +233,14 @@ function encoderFor(d: Device, model: ThermalModel, startMs: number): { encoder:
       return { encoder: roomSensor(d, model) };
     case "offgas-detector":
       return { encoder: offgasDetector(d, model) };
+    case RACK_PROFILE_ID:
+      return { encoder: vendorRack(d, model, startMs) };
     case "clean-agent-panel": {
       const panel = cleanAgentPanel(d);
       return { encoder: panel, panel };
     }
     default:
-      throw new InjectError(`device ${d.id}: the simulator has no model of profile "${d.profile.id}"; it simulates li-ion-cabinet (any SunSpec profile), room-sensor, offgas-detector, clean-agent-panel`);
+      throw new InjectError(`device ${d.id}: the simulator has no model of profile "${d.profile.id}"; it simulates li-ion-cabinet (any SunSpec profile), ${RACK_PROFILE_ID}, room-sensor, offgas-detector, clean-agent-panel`);
   }
 }
 

@@ -2,7 +2,7 @@
 // 0–8 (armed … trouble) and holding 0 (countdown s). States per docs/sources.md#panel-states (Kidde ARIES-style).
 import type { Device } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
-import { locatePlain, u16, type DeviceEncoder } from "./encoder.js";
+import { declarePlain, locatePlain, u16, type DeviceEncoder } from "./encoder.js";
 
 export const panelStates = ["normal", "pre_alarm", "pre_release", "abort_active", "released", "hold", "supervisory", "trouble"] as const;
 export type PanelState = (typeof panelStates)[number];
@@ -58,5 +58,6 @@ export function cleanAgentPanel(device: Device): PanelEncoder {
       bank.holding[0] = state === "pre_release" || state === "abort_active" ? u16(Math.ceil(countdownLeftMs / 1000)) : 0;
     },
     locate: (pointId) => locatePlain(device, pointId),
+    declareMap: (bank) => declarePlain(device, bank),
   };
 }

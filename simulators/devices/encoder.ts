@@ -19,6 +19,12 @@ export interface DeviceEncoder {
   encode(bank: RegisterBank, nowMs: number): void;
   /** Where a point of this device lives, or undefined for an unknown point id. */
   locate(pointId: string): PointLocation | undefined;
+  /**
+   * Declare the device's register map on its bank (RegisterBank.define / allowWrite), once, before
+   * serving: reads outside it answer exception 02 and writes outside its writable registers are
+   * refused, as a device does.
+   */
+  declareMap(bank: RegisterBank): void;
 }
 
 /** Registers of one table as a flat array (coils and discrete inputs hold 0/1). */
@@ -38,6 +44,12 @@ export function tableOf(bank: RegisterBank, table: ModbusTable): Uint16Array | U
 /** The raw words a point of this type writes for "no reading": SunSpec not-implemented values (docs/sources.md#sunspec-not-implemented), or the profile's first sentinel. */
 export function sentinelWords(p: Exclude<DevicePoint, { source: "layout" }>): number[] {
   const def = p.def;
+  if (def.type === "i8" || def.type === "u8") {
+    // The override writes whole registers: the sentinel byte goes into both bytes, so the point
+    // packed beside this one reads "no reading" as well (stated in README "The simulator on its own").
+    const b = (def.sentinels[0] ?? (def.type === "i8" ? -128 : 0xff)) & 0xff;
+    return [(b << 8) | b];
+  }
   if (def.sentinels.length > 0 && registerCount[def.type] === 1) return [def.sentinels[0]! & 0xffff];
   switch (def.type) {
     case "i16":
@@ -63,6 +75,23 @@ export function locatePlain(device: Device, pointId: string): PointLocation | un
   if (p === undefined || p.source !== "plain") return undefined;
   const bit = p.def.table === "coil" || p.def.table === "discrete";
   return { table: p.def.table, address: p.def.address, count: bit ? 1 : registerCount[p.def.type], sentinel: sentinelWords(p) };
+}
+
+/**
+ * declareMap() for a plain register map: per table, the block from the profile's first address to
+ * its last (a device's map is a block; the planner reads through small gaps in it), and the points
+ * marked `writable` open to writes.
+ */
+export function declarePlain(device: Device, bank: RegisterBank): void {
+  const spans = new Map<ModbusTable, [number, number]>();
+  for (const p of device.points) {
+    if (p.source !== "plain") continue;
+    const loc = locatePlain(device, p.pointId)!;
+    const s = spans.get(loc.table);
+    spans.set(loc.table, s === undefined ? [loc.address, loc.address + loc.count] : [Math.min(s[0], loc.address), Math.max(s[1], loc.address + loc.count)]);
+    if (p.def.writable && (loc.table === "holding" || loc.table === "coil")) bank.allowWrite(loc.table, loc.address, loc.count);
+  }
+  for (const [table, [a, b]] of spans) bank.define(table, a, b - a);
 }
 
 /** Clamp and round a value to an unsigned 16-bit register. */

@@ -3,7 +3,7 @@
 import type { Device } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
 import type { ThermalModel } from "../thermal-model.js";
-import { locatePlain, u16, type DeviceEncoder } from "./encoder.js";
+import { declarePlain, locatePlain, u16, type DeviceEncoder } from "./encoder.js";
 
 /** The detector's full scale, ppm: the profile's range [0, 5000]. Above it the reading saturates. */
 const FULL_SCALE_PPM = 5000;
@@ -18,5 +18,6 @@ export function offgasDetector(device: Device, model: ThermalModel): DeviceEncod
       bank.input[2] = 0;
     },
     locate: (pointId) => locatePlain(device, pointId),
+    declareMap: (bank) => declarePlain(device, bank),
   };
 }

@@ -3,7 +3,7 @@
 import type { Device } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
 import type { ThermalModel } from "../thermal-model.js";
-import { i16, locatePlain, u16, type DeviceEncoder } from "./encoder.js";
+import { i16, declarePlain, locatePlain, u16, type DeviceEncoder } from "./encoder.js";
 
 export function roomSensor(device: Device, model: ThermalModel): DeviceEncoder {
   return {
@@ -15,5 +15,6 @@ export function roomSensor(device: Device, model: ThermalModel): DeviceEncoder {
       bank.input[2] = 0; // bit 0 sensing element fault: never, unless a test injects a sentinel
     },
     locate: (pointId) => locatePlain(device, pointId),
+    declareMap: (bank) => declarePlain(device, bank),
   };
 }

@@ -1,5 +1,6 @@
 // A Li-ion UPS battery cabinet BMS as config/profiles/li-ion-cabinet.yaml reads it: the SunSpec
-// chain at base 40000 (docs/sources.md#sunspec-map): "SunS", 802 battery, one 804 per string, one 805 per module, end.
+// chain at base 40000 (docs/sources.md#sunspec-map): "SunS", the common model 1 (every SunSpec
+// device starts with it), 802 battery, one 804 per string, one 805 per module, end.
 import type { Device, DevicePoint } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
 import type { Cell, ThermalModel } from "../thermal-model.js";
@@ -32,8 +33,19 @@ interface Layout {
   readonly cellsPerModule: number;
 }
 
+/** Common model 1: ID, L = 66 (Mn 16, Md 16, Opt 8, Vr 8, SN 16, DA 1, Pad 1). */
+const COMMON_LENGTH = 66;
+
+/**
+ * Offsets in 802 a client may write (SunSpec marks AlmRst 20, SetOp 50, SetInvState 51 as W). None
+ * yet: the hook for a simulated cabinet that resets latched alarms or opens its contactors (804
+ * SetCon 37) is to list them here and act in the server's onWrite; every other write is refused.
+ */
+const WRITABLE_802_OFFSETS: readonly number[] = [];
+
 /** Start addresses of every model instance in the chain. */
 interface ChainMap {
+  readonly m1: number;
   readonly m802: number;
   readonly m804: readonly number[];
   /** Per string, per module. */
@@ -43,6 +55,8 @@ interface ChainMap {
 
 export function chainMap(base: number, l: Layout): ChainMap {
   let at = base + 2; // after "SunS"
+  const m1 = at;
+  at += 2 + COMMON_LENGTH;
   const m802 = at;
   at += 64;
   const m804: number[] = [];
@@ -60,7 +74,7 @@ export function chainMap(base: number, l: Layout): ChainMap {
     m805.push(row);
   }
   if (at + 2 > 65536) throw new RangeError(`the SunSpec map of this layout ends past register 65535 (at ${at})`);
-  return { m802, m804, m805, end: at };
+  return { m1, m802, m804, m805, end: at };
 }
 
 /** Max, min (with 1-based index) and average of a list. */
@@ -86,6 +100,11 @@ function evt1(temps: readonly number[], volts: readonly number[]): number {
   return bits >>> 0;
 }
 
+/** A SunSpec string: two ASCII characters per register, NUL-padded. */
+function putString(h: Uint16Array, at: number, registers: number, text: string): void {
+  for (let i = 0; i < registers; i++) h[at + i] = ((text.charCodeAt(2 * i) || 0) << 8) | (text.charCodeAt(2 * i + 1) || 0);
+}
+
 function put32(h: Uint16Array, at: number, v: number): void {
   h[at] = (v >>> 16) & 0xffff;
   h[at + 1] = v & 0xffff;
@@ -105,6 +124,13 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
     const h = bank.holding;
     h[base] = 0x5375; // "Su"
     h[base + 1] = 0x6e53; // "nS"
+    h[map.m1] = 1;
+    h[map.m1 + 1] = COMMON_LENGTH;
+    putString(h, map.m1 + 2, 16, "firebreak"); // Mn
+    putString(h, map.m1 + 18, 16, "simulated Li-ion cabinet"); // Md
+    putString(h, map.m1 + 42, 8, "sim-1"); // Vr
+    putString(h, map.m1 + 50, 16, device.id); // SN
+    h[map.m1 + 66] = device.modbus.unitId; // DA: the device's Modbus address
     const allT = cells.map((c) => c.surfaceC);
     const allV = cells.map((c) => c.voltageV);
     const stringV: number[] = [];
@@ -129,8 +155,7 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
         h[at + 10] = u16(modV * 100);
         [h[at + 11], h[at + 12], h[at + 13], h[at + 14], h[at + 15]] = [u16(v.max * 1000), v.maxIdx, u16(v.min * 1000), v.minIdx, u16(v.avg * 1000)];
         [h[at + 16], h[at + 17], h[at + 18], h[at + 19], h[at + 20]] = [i16(t.max * 10), t.maxIdx, i16(t.min * 10), t.minIdx, i16(t.avg * 10)];
-        const sn = `${device.id}-S${s + 1}M${m + 1}`;
-        for (let i = 0; i < 16; i++) h[at + 22 + i] = ((sn.charCodeAt(2 * i) || 0) << 8) | (sn.charCodeAt(2 * i + 1) || 0);
+        putString(h, at + 22, 16, `${device.id}-S${s + 1}M${m + 1}`);
         [h[at + 38], h[at + 39], h[at + 40]] = [i16(SOC_SF), 0, 0];
         [h[at + 41], h[at + 42], h[at + 43]] = [i16(MOD_V_SF), i16(CELLV_SF), i16(TMP_SF)];
         for (let c = 0; c < cpm; c++) {
@@ -161,7 +186,7 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
       h[at + 14] = u16(stringV[s]! * 10);
       [h[at + 15], h[at + 16], h[at + 17], h[at + 18], h[at + 19]] = [u16(v.max * 1000), Math.ceil(v.maxIdx / cpm), u16(v.min * 1000), Math.ceil(v.minIdx / cpm), u16(v.avg * 1000)];
       [h[at + 20], h[at + 21], h[at + 22], h[at + 23], h[at + 24]] = [i16(mt.max * 10), mt.maxIdx, i16(mt.min * 10), mt.minIdx, i16(mt.avg * 10)];
-      h[at + 26] = 2; // ConSt: closed [unverified enum value]
+      put32(h, at + 26, 0b1); // ConSt bitfield32: bit 0, the string's main contactor, closed
       put32(h, at + 28, evt1(sc.map((c) => c.surfaceC), sc.map((c) => c.voltageV)));
       [h[at + 38], h[at + 39], h[at + 40], h[at + 41], h[at + 42], h[at + 43], h[at + 44]] = [i16(SOC_SF), 0, 0, i16(A_SF), i16(V_SF), i16(CELLV_SF), i16(TMP_SF)];
       for (let m = 0; m < mps; m++) {
@@ -212,7 +237,12 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
     return { table: "holding", address, count: p.def.type.endsWith("32") ? 2 : 1, sentinel: sentinelWords(p) };
   }
 
-  return { encode, locate };
+  function declareMap(bank: RegisterBank): void {
+    bank.define("holding", base, map.end + 2 - base);
+    for (const o of WRITABLE_802_OFFSETS) bank.allowWrite("holding", map.m802 + o, 1);
+  }
+
+  return { encode, locate, declareMap };
 }
 
 function sunspecAddress(p: Extract<DevicePoint, { source: "sunspec" }>, map: ChainMap): number {

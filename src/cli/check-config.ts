@@ -2,6 +2,34 @@
 import { loadSiteConfig } from "../config/load.js";
 import { formatConfigIssue } from "../errors.js";
 import type { SiteConfig } from "../config/types.js";
+import { sampleSpanProblem } from "../rules/rate-of-rise.js";
+
+/**
+ * rate_of_rise rules whose window is too short for how often their points are sampled (Modbus:
+ * the device's poll interval; OPC UA: the node's sampling interval): such a rule never judges,
+ * silently. One line per rule and interval.
+ */
+export function sampleSpanWarnings(c: SiteConfig): string[] {
+  const interval = new Map<string, number>();
+  for (const d of c.devices) for (const p of d.points) interval.set(`${d.id}/${p.pointId}`, d.pollIntervalMs);
+  for (const d of c.opcuaDevices ?? []) for (const p of d.points) interval.set(`${d.id}/${p.pointId}`, p.samplingIntervalMs);
+  const out: string[] = [];
+  for (const r of c.rules) {
+    if (r.kind !== "rate_of_rise") continue;
+    const byInterval = new Map<number, string[]>();
+    for (const p of r.points) {
+      const ms = interval.get(p);
+      if (ms !== undefined) byInterval.set(ms, [...(byInterval.get(ms) ?? []), p]);
+    }
+    for (const [ms, points] of byInterval) {
+      const problem = sampleSpanProblem(r.windowMs, r.minSamples, ms);
+      if (problem === undefined) continue;
+      const which = points.length === 1 ? points[0]! : `${points.length} points (e.g. ${points[0]!})`;
+      out.push(`rule ${r.id} (rate_of_rise) never judges ${which}: ${problem}; lengthen window_s, lower min_samples or shorten the poll (sampling) interval (README "Rules")`);
+    }
+  }
+  return out;
+}
 
 export async function checkConfig(file: string, opts: { points?: boolean }): Promise<SiteConfig> {
   const c = await loadSiteConfig(file);
@@ -37,5 +65,6 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
   console.log(out.join("\n"));
   // Accepted on purpose but worth a word (e.g. allow_plaintext_password); stderr, like the refusals.
   for (const w of c.warnings ?? []) console.error(`warning: ${formatConfigIssue(w)}`);
+  for (const w of sampleSpanWarnings(c)) console.error(`warning: ${w}`);
   return c;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// firebreak's command line: run, check-config, demo, consumer, opcua, ctl.
+// firebreak's command line: run, check-config, demo, consumer, opcua, modbus, ctl.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, FirebreakError } from "../errors.js";
 import { firebreakVersion } from "../runtime/daemon.js";
 import { checkConfig } from "./check-config.js";
 import { runConsumer } from "./consumer.js";
 import { registerCtl } from "./ctl.js";
+import { registerModbus } from "./modbus.js";
 import { runDemo } from "./demo.js";
 import type { OpcuaSecurityMode, OpcuaSecurityPolicy } from "../config/types.js";
 import { runDaemon } from "./run.js";
@@ -141,6 +142,7 @@ opcua
   .option("--pki <dir>", "PKI folder", "pki/opcua")
   .action((o: { pki: string }) => guard(async () => (await opcuaCli()).opcuaListCertificates({ pki: o.pki })));
 
+registerModbus(program, guard);
 registerCtl(program, guard);
 
 // Listed for --help only: argv starting with `sim` never reaches commander (see the top of this file).

@@ -9,13 +9,19 @@ const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-
 export const modbusTables = ["holding", "input", "coil", "discrete"] as const;
 export type ModbusTable = (typeof modbusTables)[number];
 
-export const dataTypes = ["u16", "i16", "u32", "i32", "f32", "f64", "bitfield16", "bitfield32"] as const;
+/** i8/u8: one byte of a register (`byte: high | low`), e.g. two signed 8-bit temperatures packed in one register (docs/sources.md#vendor-maps). */
+export const dataTypes = ["u16", "i16", "u32", "i32", "f32", "f64", "bitfield16", "bitfield32", "i8", "u8"] as const;
 export type DataType = (typeof dataTypes)[number];
 
 /** Registers (16-bit words) each data type occupies. Coils and discrete inputs are one bit each. */
 export const registerCount: Readonly<Record<DataType, number>> = {
-  u16: 1, i16: 1, bitfield16: 1, u32: 2, i32: 2, bitfield32: 2, f32: 2, f64: 4,
+  u16: 1, i16: 1, bitfield16: 1, u32: 2, i32: 2, bitfield32: 2, f32: 2, f64: 4, i8: 1, u8: 1,
 };
+
+/** Types that take one byte of their register and need `byte`. */
+export function isByteType(t: DataType): t is "i8" | "u8" {
+  return t === "i8" || t === "u8";
+}
 
 const order = z.enum(["big", "little"]);
 
@@ -26,8 +32,15 @@ const pointCommon = {
   /** high word first ("big", Modbus convention and SunSpec) or low word first ("little"). */
   word_order: order.optional(),
   byte_order: order.optional(),
-  /** value = raw * scale + offset (after the SunSpec scale factor, if any). */
+  /** value = raw / divisor * scale + offset (after the SunSpec scale factor, if any). */
   scale: z.number().finite().default(1),
+  /**
+   * For datasheets that say "divide by 10": value = raw / divisor, exact where `scale: 0.1` is not
+   * (971 / 10 is 97.1; 971 * 0.1 is 97.10000000000001).
+   */
+  divisor: z.number().int().min(1).max(1_000_000).default(1),
+  /** For i8/u8: which byte of the register holds the value ("high": the first on the wire). */
+  byte: z.enum(["high", "low"]).optional(),
   offset: z.number().finite().default(0),
   /** For a bit of a bitfield: the point's value is that bit, 0 or 1. */
   bit: z.number().int().min(0).max(31).optional(),
@@ -38,14 +51,27 @@ const pointCommon = {
   sentinels: z.array(z.number()).default([]),
 };
 
+/** `byte` goes with i8/u8 and nothing else; a bit number stays inside the byte. */
+function checkByte(p: { type: DataType; byte?: "high" | "low" | undefined; bit?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (isByteType(p.type) && p.byte === undefined) ctx.addIssue({ code: "custom", path: ["byte"], message: `type ${p.type} needs byte: high or byte: low (which byte of the register)` });
+  if (!isByteType(p.type) && p.byte !== undefined) ctx.addIssue({ code: "custom", path: ["byte"], message: `byte applies to i8 and u8 only, not ${p.type}` });
+  if (isByteType(p.type) && p.bit !== undefined && p.bit > 7) ctx.addIssue({ code: "custom", path: ["bit"], message: `bit ${p.bit} does not exist in a ${p.type}` });
+}
+
 export const plainPointSchema = z
   .object({
     ...pointCommon,
     table: z.enum(modbusTables).default("holding"),
     /** Protocol (0-based) address, as on the wire. */
     address: z.number().int().min(0).max(65535),
+    /**
+     * The device accepts writes to this register (FC 6/16; coils FC 5/15). firebreak's poller never
+     * writes; the simulators answer writes only to such registers and refuse the rest.
+     */
+    writable: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine(checkByte);
 
 export const sunspecModels = [802, 803, 804, 805] as const;
 export type SunspecModelId = (typeof sunspecModels)[number];
@@ -61,7 +87,10 @@ export const sunspecPointSchema = z
     /** Offset of this point's sunssf scale-factor register, inside the same model instance. */
     sf_offset: z.number().int().min(0).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (isByteType(p.type)) ctx.addIssue({ code: "custom", path: ["type"], message: `SunSpec models have no ${p.type} type; use u16/i16 and a plain point for packed bytes` });
+  });
 
 export const profileSchema = z
   .object({

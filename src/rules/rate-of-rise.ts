@@ -36,6 +36,20 @@ function trendOf(samples: readonly HistorySample[]): Trend {
   return { samples: samples.length, spanMs, slopePerMs: samples.length > 0 ? leastSquaresSlope(samples) : 0, ...(samples.length > 0 ? { firstMs: samples[0]!.t } : {}) };
 }
 
+/**
+ * Why points sampled every `intervalMs` can never give this rule a verdict, or undefined when they
+ * can. The rule judges only with at least `minSamples` good samples in its window spanning at least
+ * half of it (evaluate() below); a window holds at most floor(window / interval) + 1 samples.
+ */
+export function sampleSpanProblem(windowMs: number, minSamples: number, intervalMs: number): string | undefined {
+  if (!(intervalMs > 0)) return undefined;
+  const most = Math.floor(windowMs / intervalMs) + 1;
+  const span = (most - 1) * intervalMs;
+  if (most < minSamples) return `a ${windowMs / 1000} s window holds at most ${most} samples at one every ${intervalMs / 1000} s, fewer than min_samples ${minSamples}`;
+  if (span < windowMs / 2) return `samples every ${intervalMs / 1000} s span at most ${span / 1000} s of the ${windowMs / 1000} s window, less than the half (${windowMs / 2000} s) the rule needs`;
+  return undefined;
+}
+
 export function rateOfRiseEvaluator(rule: RateOfRiseRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const stage: RaisedStage = rule.stage;

@@ -19,7 +19,7 @@ describe("firebreak check-config", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("config/example-site.yaml: OK");
-    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 157 points");
+    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 163 points");
     expect(r.stdout).toContain("rule cell-dev-a (deviation): 128 points");
   });
 
@@ -30,8 +30,19 @@ describe("firebreak check-config", () => {
     await writeFile(file, text.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
     const r = await runCli(["check-config", "-c", file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, offgas-detector, room-sensor`);
+    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor`);
     expect(r.stdout).toBe("");
+  });
+
+  it("warns when a rate_of_rise window is too short for how often its points are polled", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fb-cli-"));
+    const file = join(dir, "site.yaml");
+    const text = await readFile("config/example-site.yaml", "utf8");
+    await writeFile(file, text.replace("{ id: cab1, profile: li-ion-cabinet, zone: batt-a,", "{ id: cab1, profile: li-ion-cabinet, zone: batt-a, poll_interval_ms: 10000,"));
+    const r = await runCli(["check-config", "-c", file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("warning: rule cell-ror-a (rate_of_rise) never judges 64 points (e.g. cab1/s1/m1/c1/tempC): a 60 s window holds at most 7 samples at one every 10 s, fewer than min_samples 10");
+    expect(r.stderr).not.toContain("cab2/");
   });
 
   it("refuses to run a daemon with a bad config: exit 2, nothing started", async () => {

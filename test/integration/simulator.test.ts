@@ -110,14 +110,66 @@ describe("Modbus TCP server", () => {
     expect(Array.from(bank.holding.subarray(200, 203))).toEqual([1, 2, 3]);
   });
 
-  it("answers exception 02 for a range past 65535 or more than 125 registers, 0x0B for an unknown unit", async () => {
+  it("answers as the Application Protocol assigns: 03 for a quantity of 0 or past the limit, 02 past 65535, 0x0B for an unknown unit", async () => {
     const srv = await serve(new Map([[1, new RegisterBank()]]));
     const c = await client(srv.port);
     await expect(c.readHoldingRegisters(65530, 10)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
-    await expect(c.readHoldingRegisters(0, 126)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
-    await expect(c.readCoils(0, 2001)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    await expect(c.readHoldingRegisters(0, 126)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 3);
+    await expect(c.readCoils(0, 2001)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 3);
+    const zero = await raw(srv.port, [readHoldingFrame(5, 1, 0, 0)], 9);
+    expect(Array.from(zero.data)).toEqual([0, 5, 0, 0, 0, 3, 1, 0x83, 0x03]);
     c.setID(9);
     await expect(c.readHoldingRegisters(0, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 0x0b);
+  });
+
+  it("a device's bank answers 02 beyond its map instead of zeros, and refuses writes outside its writable registers", async () => {
+    const bank = new RegisterBank();
+    bank.define("holding", 100, 10);
+    bank.holding[109] = 42;
+    const srv = await serve(new Map([[1, bank]]));
+    const c = await client(srv.port);
+    expect((await c.readHoldingRegisters(108, 2)).data).toEqual([0, 42]);
+    await expect(c.readHoldingRegisters(109, 2)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    await expect(c.readHoldingRegisters(0, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    await expect(c.readInputRegisters(100, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    // No writable register at all: the device does not implement the write functions (01).
+    await expect(c.writeRegister(100, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 1);
+    await expect(c.writeRegisters(100, [1, 2])).rejects.toSatisfy((e: unknown) => modbusCode(e) === 1);
+    await expect(c.writeCoil(0, true)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 1);
+    expect(bank.holding[100]).toBe(0);
+    // One writable register: writes to it land, to its neighbours are 02.
+    bank.allowWrite("holding", 105, 1);
+    await c.writeRegister(105, 7);
+    expect(bank.holding[105]).toBe(7);
+    await expect(c.writeRegister(104, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    await expect(c.writeRegisters(105, [1, 2])).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    expect(bank.holding[106]).toBe(0);
+  });
+
+  it("a truncated PDU inside an honest MBAP length is answered with 03 and the connection stays open", async () => {
+    const bank = new RegisterBank();
+    bank.holding[0] = 7;
+    const srv = await serve(new Map([[1, bank]]));
+    const truncated = Buffer.from([0, 1, 0, 0, 0, 4, 1, 3, 0, 0]); // FC 3 with only the start address
+    const fine = readHoldingFrame(2, 1, 0, 1);
+    const { data, closed } = await raw(srv.port, [truncated, fine], 9 + 11);
+    expect(closed).toBe(false);
+    expect(Array.from(data.subarray(0, 9))).toEqual([0, 1, 0, 0, 0, 3, 1, 0x83, 0x03]);
+    expect(data.readUInt16BE(9)).toBe(2);
+    expect(data.readUInt16BE(9 + 9)).toBe(7);
+  });
+
+  it("a write hook sees accepted writes (where a simulated device acts on a command register)", async () => {
+    const bank = new RegisterBank();
+    bank.define("holding", 0, 4);
+    bank.allowWrite("holding", 2, 2);
+    const seen: string[] = [];
+    const srv = await startModbusTcpServer({ port: 0, units: new Map([[1, bank]]), onWrite: (u, _b, t, a, n) => seen.push(`${u} ${t} ${a}+${n}`) });
+    cleanups.push(() => srv.close());
+    const c = await client(srv.port);
+    await c.writeRegisters(2, [5, 6]);
+    await expect(c.writeRegister(0, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    expect(seen).toEqual(["1 holding 2+2"]);
   });
 
   it("answers exception 01 for an unknown function code", async () => {
@@ -220,8 +272,12 @@ describe("simulation of the example site", () => {
     expect([...sim.ports.keys()].sort()).toEqual(site.devices.map((d) => d.id).sort());
     const c = await client(sim.ports.get("cab2")!);
     const models = await sunspecModels(c);
-    expect(models.map((m) => m.id)).toEqual([802, 804, 804, ...Array<number>(8).fill(805)]);
-    expect(models.map((m) => m.len)).toEqual([62, 46 + 16 * 4, 46 + 16 * 4, ...Array<number>(8).fill(42 + 4 * 8)]);
+    expect(models.map((m) => m.id)).toEqual([1, 802, 804, 804, ...Array<number>(8).fill(805)]);
+    expect(models.map((m) => m.len)).toEqual([66, 62, 46 + 16 * 4, 46 + 16 * 4, ...Array<number>(8).fill(42 + 4 * 8)]);
+    // Past the end marker the map ends: exception 02, not zeros.
+    const end = models[models.length - 1]!;
+    await expect(c.readHoldingRegisters(end.at + 2 + end.len + 2, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
+    await expect(c.writeRegister(40000, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 1);
     expect(await cellTempC(c, 1, 3, 7)).toBeCloseTo(24, 0);
   });
 

@@ -36,7 +36,21 @@ describe("config loading", () => {
   it("loads every shipped profile without an issue", async () => {
     const { profiles, issues } = await loadProfiles(shippedProfilesDir());
     expect(issues).toEqual([]);
-    expect([...profiles.keys()].sort()).toEqual(["clean-agent-panel", "li-ion-cabinet", "offgas-detector", "room-sensor"]);
+    expect([...profiles.keys()].sort()).toEqual(["clean-agent-panel", "li-ion-cabinet", "li-ion-rack-bms", "offgas-detector", "room-sensor"]);
+  });
+
+  it("reads the SunSpec contactor state as the bitfield32 it is (804 ConSt, offsets 26-27), and SoH from 802", async () => {
+    const cab = (await loadProfiles(shippedProfilesDir())).profiles.get("li-ion-cabinet")!;
+    expect(cab.sunspec!.points.find((p) => p.model === 804 && p.id === "contactorState")).toMatchObject({ offset: 26, type: "bitfield32" });
+    expect(cab.sunspec!.points.find((p) => p.id === "soh")).toMatchObject({ model: 802, offset: 13, sf_offset: 58 });
+  });
+
+  it("loads the vendor-style rack profile: low word first, divisors, packed signed bytes, one writable register", async () => {
+    const rack = (await loadProfiles(shippedProfilesDir())).profiles.get("li-ion-rack-bms")!;
+    expect(rack.defaults.word_order).toBe("little");
+    expect(rack.points.find((p) => p.id === "voltV")).toMatchObject({ type: "u32", divisor: 1000 });
+    expect(rack.points.find((p) => p.id === "mod2TempC")).toMatchObject({ type: "i8", byte: "low", address: 16, sentinels: [-128] });
+    expect(rack.points.filter((p) => p.writable).map((p) => p.id)).toEqual(["alarmReset"]);
   });
 
   it("loads the example site into typed, frozen objects", async () => {
@@ -57,7 +71,7 @@ describe("config loading", () => {
   it("names file, line, column and key path of an unknown profile, listing the known ones", async () => {
     const file = await variant((t) => t.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
     expect(await issuesOf(file)).toEqual([
-      '31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, offgas-detector, room-sensor',
+      '31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor',
     ]);
   });
 

@@ -128,3 +128,33 @@ describe("register decoding: sentinels, NaN and range", () => {
     expect(compilePoint({ ...base, type: "u32" }).decode(img, TS)).toMatchObject({ quality: "good", value: 65538 });
   });
 });
+
+describe("register decoding: packed bytes and divide-by-scale (vendor maps, docs/sources.md#vendor-maps)", () => {
+  const cases: { name: string; spec: Partial<DecodeSpec>; words: number[]; want: number }[] = [
+    { name: "i8 high byte, negative", spec: { type: "i8", byte: "high" }, words: [0xf619], want: -10 },
+    { name: "i8 low byte of the same register", spec: { type: "i8", byte: "low" }, words: [0xf619], want: 25 },
+    { name: "u8 high byte", spec: { type: "u8", byte: "high" }, words: [0xc819], want: 200 },
+    { name: "i8 low byte with swapped bytes", spec: { type: "i8", byte: "low", byteOrder: "little" }, words: [0xf619], want: -10 },
+    { name: "i8 with an offset (temperature + 40 encodings)", spec: { type: "u8", byte: "low", offset: -40 }, words: [0x0041], want: 25 },
+    { name: "divisor 10 is exact where scale 0.1 is not (971 * 0.1 is 97.10000000000001)", spec: { type: "u16", divisor: 10 }, words: [971], want: 97.1 },
+    { name: "divisor then scale", spec: { type: "u32", wordOrder: "little", divisor: 1000 }, words: [0x86a0, 0x0001], want: 100 },
+  ];
+  for (const c of cases) {
+    it(`decodes ${c.name}`, () => {
+      const v = decode(c.spec, c.words);
+      expect(v.quality).toBe("good");
+      expect(v.value).toBe(c.want);
+    });
+  }
+
+  it("a listed 8-bit sentinel (-128, no sensor) is bad/sentinel and names the byte", () => {
+    const v = decode({ type: "i8", byte: "high", sentinels: [-128] }, [0x8019]);
+    expect(v).toMatchObject({ quality: "bad", reason: "sentinel" });
+    expect(v.detail).toContain("0x80");
+    expect(decode({ type: "i8", byte: "low", sentinels: [-128] }, [0x8019]).value).toBe(25);
+  });
+
+  it("a bit beyond 7 of an 8-bit value is refused when the decoder is compiled", () => {
+    expect(() => compilePoint({ ...base, type: "u8", byte: "low", bit: 8 })).toThrow(ConfigError);
+  });
+});

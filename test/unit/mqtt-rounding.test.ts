@@ -39,6 +39,12 @@ describe("the resolution of a point", () => {
       expect(d("offgas-a/sensorFault")).toBe(0);
       expect(d("panel-1/preRelease")).toBe(0);
     });
+    it("a divisor counts like a scale (divide by 1000 resolves 3 places), and packed bytes like integers", async () => {
+      const rack = pointDecimals(await loadSiteConfig("test/interop/commissioning-site.yaml"));
+      expect(rack("rack/voltV")).toBe(3);
+      expect(rack("rack/soc")).toBe(1);
+      expect(rack("rack/mod2TempC")).toBe(0);
+    });
     it("a SunSpec point has none: its scale factor is the device's, read at every poll", () => {
       expect(d("cab2/s1/m3/c7/tempC")).toBeUndefined();
       expect(d("no-such/point")).toBeUndefined();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bad } from "../../src/points/point.js";
-import { leastSquaresSlope, rateOfRiseEvaluator } from "../../src/rules/rate-of-rise.js";
+import { leastSquaresSlope, rateOfRiseEvaluator, sampleSpanProblem } from "../../src/rules/rate-of-rise.js";
 import { feed, rateOfRiseRule, storeWith, T0 } from "./fixtures-rules.js";
 
 const P = "cab1/s1/m1/c1/tempC";
@@ -79,5 +79,35 @@ describe("rate-of-rise rule", () => {
     const r = rule.evaluate(store, T0 + 61_000);
     expect(r.active).toBe(false);
     expect(r.faults.map((f) => f.reason)).toEqual(["timeout"]);
+  });
+});
+
+describe("rate of rise: the sample span a window needs (what check-config warns about)", () => {
+  const cases: { name: string; windowS: number; minSamples: number; intervalS: number; never: RegExp | undefined }[] = [
+    { name: "60 s window, 10 samples, polled every second: judges", windowS: 60, minSamples: 10, intervalS: 1, never: undefined },
+    { name: "60 s window, 10 samples, every 6 s: 11 samples fit, judges", windowS: 60, minSamples: 10, intervalS: 6, never: undefined },
+    { name: "60 s window, 10 samples, every 7 s: 9 fit, never judges", windowS: 60, minSamples: 10, intervalS: 7, never: /at most 9 samples .* fewer than min_samples 10/ },
+    { name: "60 s window, 3 samples, every 40 s: 2 fit", windowS: 60, minSamples: 3, intervalS: 40, never: /at most 2 samples/ },
+    { name: "60 s window, 2 samples, every 31 s: enough samples, but they span 31 s of 60: judges", windowS: 60, minSamples: 2, intervalS: 31, never: undefined },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = sampleSpanProblem(c.windowS * 1000, c.minSamples, c.intervalS * 1000);
+      if (c.never === undefined) expect(p).toBeUndefined();
+      else expect(p).toMatch(c.never);
+    });
+  }
+
+  it("agrees with the evaluator: points polled every 7 s never get a verdict from a 60 s / 10-sample rule, every 6 s they do", () => {
+    for (const [intervalS, judged] of [[7, false], [6, true]] as const) {
+      const ev = rateOfRiseEvaluator(rateOfRiseRule({ id: "ror", points: [P], ratePerMin: 1, windowMs: 60_000, minSamples: 10 }));
+      const store = storeWith([P]);
+      let last = T0;
+      for (let i = 0; i <= 30; i++) {
+        last = T0 + i * intervalS * 1000;
+        feed(store, { [P]: 20 + i * intervalS }, last); // +1 degC per second: far above 1 per minute
+      }
+      expect(ev.evaluate(store, last).active).toBe(judged);
+    }
   });
 });

@@ -20,8 +20,12 @@ export interface DecodeSpec {
   /** "big": high byte first inside each register (Modbus convention); "little": bytes swapped. */
   readonly byteOrder: Order;
   readonly scale: number;
+  /** value = raw / divisor * scale + offset: exact for datasheets that say "divide by 10". */
+  readonly divisor?: number;
   readonly offset: number;
   readonly bit?: number;
+  /** For i8/u8: the byte of the register (after byteOrder) that holds the value. */
+  readonly byte?: "high" | "low";
   readonly unit: string;
   readonly range?: readonly [number, number];
   readonly sentinels: readonly number[];
@@ -67,7 +71,7 @@ export interface CompiledPoint {
 
 /** SunSpec not-implemented raw values by data type (docs/sources.md#sunspec-not-implemented); floats use NaN, checked for every point. */
 const SUNSPEC_NOT_IMPLEMENTED: Readonly<Record<DataType, number | undefined>> = {
-  i16: 0x8000, u16: 0xffff, bitfield16: 0xffff, i32: 0x80000000, u32: 0xffffffff, bitfield32: 0xffffffff, f32: undefined, f64: undefined,
+  i16: 0x8000, u16: 0xffff, bitfield16: 0xffff, i32: 0x80000000, u32: 0xffffffff, bitfield32: 0xffffffff, f32: undefined, f64: undefined, i8: undefined, u8: undefined,
 };
 const SUNSSF_NOT_IMPLEMENTED = 0x8000;
 /** sunssf registers hold -10..10 (SunSpec Information Model Specification, "sunssf"). */
@@ -84,7 +88,7 @@ let rawValue = 0;
 /** Its unsigned bit pattern, for sentinels and messages (f32: the IEEE bits; f64: the high word's). */
 let rawPattern = 0;
 
-function readRaw(type: DataType, words: number, wordOrder: Order, byteOrder: Order, data: readonly number[], at: number): void {
+function readRaw(type: DataType, words: number, wordOrder: Order, byteOrder: Order, data: readonly number[], at: number, byte: "high" | "low" | undefined): void {
   for (let k = 0; k < words; k++) {
     const w = data[at + (wordOrder === "big" ? k : words - 1 - k)]!;
     scratch.setUint16(k * 2, fixBytes(w, byteOrder));
@@ -114,13 +118,20 @@ function readRaw(type: DataType, words: number, wordOrder: Order, byteOrder: Ord
       rawValue = scratch.getFloat64(0);
       rawPattern = scratch.getUint32(0);
       return;
+    case "i8":
+      rawValue = scratch.getInt8(byte === "low" ? 1 : 0);
+      rawPattern = scratch.getUint8(byte === "low" ? 1 : 0);
+      return;
+    case "u8":
+      rawValue = rawPattern = scratch.getUint8(byte === "low" ? 1 : 0);
+      return;
   }
 }
 
 /** Compile the decoder of one point. A bit beyond its type's width is a ConfigError. */
 export function compilePoint(spec: DecodeSpec, file = "(profile)"): CompiledPoint {
   if (isBitTable(spec.table)) return new BitDecoder(spec);
-  const width = registerCount[spec.type] * 16;
+  const width = spec.type === "i8" || spec.type === "u8" ? 8 : registerCount[spec.type] * 16;
   if (spec.bit !== undefined && (spec.bit >= width || spec.type === "f32" || spec.type === "f64")) {
     throw new ConfigError([{ file, line: 0, column: 0, path: spec.label, message: `bit ${spec.bit} does not exist in a ${spec.type}` }]);
   }
@@ -136,6 +147,8 @@ interface Shape {
   readonly byteOrder: Order;
   readonly bitfield: boolean;
   readonly bit: number | undefined;
+  readonly byte: "high" | "low" | undefined;
+  readonly divisor: number;
   /** The SunSpec not-implemented pattern of this type, for SunSpec points. */
   readonly ni: number | undefined;
   /** Profile sentinels; undefined when there are none (the usual case). */
@@ -153,7 +166,7 @@ const shapes = new Map<string, Shape>();
 function shapeOf(spec: DecodeSpec): Shape {
   const [lo, hi] = spec.range ?? [-Infinity, Infinity];
   const ni = spec.sunspec !== undefined ? SUNSPEC_NOT_IMPLEMENTED[spec.type] : undefined;
-  const key = [spec.table, spec.type, spec.wordOrder, spec.byteOrder, spec.bit, ni, spec.sentinels.join(","), spec.scale, spec.offset, spec.unit, lo, hi].join("|");
+  const key = [spec.table, spec.type, spec.wordOrder, spec.byteOrder, spec.bit, spec.byte, spec.divisor ?? 1, ni, spec.sentinels.join(","), spec.scale, spec.offset, spec.unit, lo, hi].join("|");
   let shape = shapes.get(key);
   if (shape === undefined) {
     shape = {
@@ -164,6 +177,8 @@ function shapeOf(spec: DecodeSpec): Shape {
       byteOrder: spec.byteOrder,
       bitfield: spec.type === "bitfield16" || spec.type === "bitfield32" || spec.bit !== undefined,
       bit: spec.bit,
+      byte: spec.byte,
+      divisor: spec.divisor ?? 1,
       ni,
       listed: spec.sentinels.length > 0 ? new Set(spec.sentinels) : undefined,
       scale: spec.scale,
@@ -199,7 +214,8 @@ class RegisterDecoder implements CompiledPoint {
   }
 
   #hex(p: number): string {
-    return `0x${p.toString(16).toUpperCase().padStart(Math.min(this.#shape.words * 16, 32) / 4, "0")}`;
+    const bits = this.#shape.byte !== undefined ? 8 : Math.min(this.#shape.words * 16, 32);
+    return `0x${p.toString(16).toUpperCase().padStart(bits / 4, "0")}`;
   }
 
   decode(image: RegisterImage, ts: number): PointValue {
@@ -208,7 +224,7 @@ class RegisterDecoder implements CompiledPoint {
     const words = sh.words;
     const block = image.locate(table, this.#address, words);
     if (block === undefined) return bad("comm_fail", ts, `${table} ${this.#address}+${words} missing from the response`);
-    readRaw(sh.type, words, sh.wordOrder, sh.byteOrder, block.data, block.at);
+    readRaw(sh.type, words, sh.wordOrder, sh.byteOrder, block.data, block.at, sh.byte);
     const raw = rawValue;
     const pattern = rawPattern;
     if (sh.listed !== undefined && (sh.listed.has(raw) || sh.listed.has(pattern))) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is a sentinel listed in the profile`);
@@ -228,9 +244,10 @@ class RegisterDecoder implements CompiledPoint {
         if (sfWord === SUNSSF_NOT_IMPLEMENTED) return bad("sentinel", ts, `scale factor at ${sfAddress} is 0x8000, the SunSpec not-implemented value`);
         const sf = sfWord >= 0x8000 ? sfWord - 0x10000 : sfWord;
         if (Math.abs(sf) > SUNSSF_MAX) return bad("out_of_range", ts, `scale factor at ${sfAddress} is ${sf}, outside -10..10`);
-        // Divide for negative exponents: 3301 / 10 is exactly 330.1, 3301 * 0.1 is not.
+        // Divide for negative exponents: 971 / 10 is exactly 97.1, 971 * 0.1 is not.
         value = sf < 0 ? value / 10 ** -sf : value * 10 ** sf;
       }
+      if (sh.divisor !== 1) value /= sh.divisor;
       if (sh.scale !== 1) value *= sh.scale;
       if (sh.offset !== 0) value += sh.offset;
     }
@@ -279,8 +296,10 @@ export function plainSpec(label: string, def: PlainPointDef, defaults: ProfileDe
     wordOrder: def.word_order ?? defaults.word_order,
     byteOrder: def.byte_order ?? defaults.byte_order,
     scale: def.scale,
+    ...(def.divisor !== 1 ? { divisor: def.divisor } : {}),
     offset: def.offset,
     ...(def.bit !== undefined ? { bit: def.bit } : {}),
+    ...(def.byte !== undefined ? { byte: def.byte } : {}),
     unit: def.unit,
     ...(def.range !== undefined ? { range: def.range } : {}),
     sentinels: def.sentinels,
@@ -300,6 +319,7 @@ export function sunspecSpec(label: string, def: SunspecPointDef, defaults: Profi
     wordOrder: def.word_order ?? defaults.word_order,
     byteOrder: def.byte_order ?? defaults.byte_order,
     scale: def.scale,
+    ...(def.divisor !== 1 ? { divisor: def.divisor } : {}),
     offset: 0,
     ...(def.bit !== undefined ? { bit: def.bit } : {}),
     unit: def.unit,

@@ -3,7 +3,8 @@
 // full precision; only what a consumer reads is rounded. The rule (README, "MQTT topic reference"):
 //
 //  - A point's resolution, in decimal places, comes from its profile: an integer Modbus register
-//    (u16, i16, u32, i32) resolves the decimals of its `scale` and `offset` (scale 0.1 -> 1 place);
+//    (u16, i16, u32, i32, i8, u8) resolves the decimals of its `scale` / `divisor` and `offset`
+//    (scale 0.1 or divisor 10 -> 1 place);
 //    a bit or bitfield resolves 0. SunSpec points (their scale factor is the device's, read at every
 //    poll), f32/f64 registers and OPC UA values have no resolution known from the config.
 //  - Evidence figures in the point's own unit (`value`, `groupMedian`, `deviation`, `baseline`,
@@ -71,11 +72,11 @@ export function pointDecimals(config: SiteConfig): PointDecimals {
         byKey.set(pointKey(device.id, p.pointId), 0); // a count of unwatched elements
         continue;
       }
-      const { type, bit, scale, offset } = p.def;
+      const { type, bit, scale, offset, divisor } = p.def;
       let d: number | undefined;
       if (bit !== undefined || type === "bitfield16" || type === "bitfield32") d = 0;
       else if (p.source === "plain" && type !== "f32" && type !== "f64") {
-        const s = decimalsOf(scale);
+        const s = decimalsOf(scale / divisor);
         const o = decimalsOf(offset);
         d = s === undefined || o === undefined ? undefined : Math.max(s, o);
       }
