@@ -1,7 +1,7 @@
 // `firebreak check-config`: validate a site config and explain what it will watch.
 import { loadSiteConfig } from "../config/load.js";
 import { formatConfigIssue } from "../errors.js";
-import type { SiteConfig } from "../config/types.js";
+import { describeModbus, type SiteConfig } from "../config/types.js";
 
 export async function checkConfig(file: string, opts: { points?: boolean }): Promise<SiteConfig> {
   const c = await loadSiteConfig(file);
@@ -19,7 +19,7 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
       const policy = z.degradedKnock === "hold" ? "the zone holds at alarm" : "another knock at alarm evacuates alone";
       for (const k of z.knocks ?? []) out.push(`    knock ${k.name}: rules ${k.rules.join(", ")}${k.guardedBy.length > 0 ? `; blind when ${k.guardedBy.join(", ")} flag a point` : ""}; in fault: ${policy} (degraded_knock)`);
       for (const d of devices) {
-        out.push(`    device ${d.id}: ${d.profile.id} at ${d.modbus.host}:${d.modbus.port} unit ${d.modbus.unitId}, ${d.points.length} points, every ${d.pollIntervalMs} ms (timeout ${d.timeoutMs} ms, stale after ${d.staleAfterMs} ms)`);
+        out.push(`    device ${d.id}: ${d.profile.id} at ${describeModbus(d.modbus)}, ${d.points.length} points, every ${d.pollIntervalMs} ms (timeout ${d.timeoutMs} ms, stale after ${d.staleAfterMs} ms)`);
       }
       for (const d of opcuaDevices) {
         out.push(`    device ${d.id}: ${d.profile.id} at ${d.opcua.endpoint} (${d.opcua.securityMode}/${d.opcua.securityPolicy}, user ${d.opcua.user.type}), ${d.points.length} points, stale after ${d.silenceLimitMs} ms of silence`);
