@@ -1,7 +1,7 @@
 // `firebreak check-config`: validate a site config and explain what it will watch.
 import { loadSiteConfig } from "../config/load.js";
 import { formatConfigIssue } from "../errors.js";
-import { describeModbus, type SiteConfig } from "../config/types.js";
+import { describeModbus, siteDevices, type SiteConfig } from "../config/types.js";
 
 export async function checkConfig(file: string, opts: { points?: boolean }): Promise<SiteConfig> {
   const c = await loadSiteConfig(file);
@@ -31,7 +31,7 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
     }
   }
   out.push(c.mqtt ? `mqtt ${c.mqtt.url} as ${c.mqtt.clientId}${c.mqtt.username ? ` user ${c.mqtt.username}` : ""}${c.mqtt.url.startsWith("mqtts://") ? `, TLS${c.mqtt.ca ? " with CA file" : ""}${c.mqtt.cert ? " and client certificate" : ""}` : ", NO TLS"}` : "mqtt: none configured (alarms go to the log only)");
-  if (opts.points) for (const d of [...c.devices, ...(c.opcuaDevices ?? [])]) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
+  if (opts.points) for (const d of siteDevices(c)) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
   console.log(out.join("\n"));
   // Accepted on purpose but worth a word (e.g. allow_plaintext_password); stderr, like the refusals.
   for (const w of c.warnings ?? []) console.error(`warning: ${formatConfigIssue(w)}`);

@@ -5,9 +5,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { packageRoot } from "../config/load.js";
-import type { SiteConfig } from "../config/types.js";
-import { ModbusPoller } from "../drivers/modbus/poller.js";
-import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
+import { siteDevices, type SiteConfig } from "../config/types.js";
+import type { Driver, DriverStatus } from "../drivers/driver.js";
+import { DriverFactory } from "../drivers/factory.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
 import type { AnnunciatorState } from "../alarms/state.js";
 import type { IncidentRecord } from "../evacuation/trigger.js";
@@ -49,8 +49,8 @@ export class Daemon {
   readonly store = new PointStore();
   readonly watch: RoomWatch;
   readonly #ctx: DaemonContext;
-  readonly #pollers: (ModbusPoller | OpcuaSubscriber)[] = [];
-  readonly #pollerDevices: string[] = [];
+  #drivers: readonly Driver[] = [];
+  #factory: DriverFactory | undefined;
   #mqtt: MqttOutput | undefined;
   #state: StateStore | undefined;
   #commands: OperatorCommands | undefined;
@@ -75,7 +75,7 @@ export class Daemon {
     const windowOf = new Map<string, number>();
     for (const r of ctx.config.rules) if (r.kind === "rate_of_rise") for (const k of r.points) windowOf.set(k, Math.max(windowOf.get(k) ?? 0, r.windowMs));
     const intervalOf = new Map(ctx.config.devices.map((d) => [d.id, d.pollIntervalMs]));
-    for (const d of [...ctx.config.devices, ...(ctx.config.opcuaDevices ?? [])]) {
+    for (const d of siteDevices(ctx.config)) {
       for (const p of d.points) {
         const key = pointKey(d.id, p.pointId);
         const windowMs = windowOf.get(key) ?? 0;
@@ -126,7 +126,7 @@ export class Daemon {
   start(): void {
     const { config, clock, log } = this.#ctx;
     const version = firebreakVersion();
-    log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    log.info({ site: config.site, instance: config.instance, devices: siteDevices(config).length, points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
     const restored = this.#restore();
     if (config.mqtt !== undefined) {
       const state = this.#state!;
@@ -177,45 +177,12 @@ export class Daemon {
     } else {
       log.warn("no mqtt section in the config: alarms and triggers go to the log only");
     }
-    for (const device of config.devices) {
-      const poller = new ModbusPoller({
-        device,
-        clock,
-        store: this.store,
-        log: log.child({ component: "modbus" }), // the poller adds `device` to its lines: binding it here would repeat the key
-        onPoll: () => this.evaluate(true),
-      });
-      this.#pollers.push(poller);
-      this.#pollerDevices.push(device.id);
-    }
+    // One factory builds every device's driver (Modbus TCP, RTU on a line or gateway, OPC UA, which
+    // loads node-opcua only when the site has OPC UA devices).
+    this.#factory = new DriverFactory({ clock, store: this.store, log, onPoll: () => this.evaluate(true) });
+    this.#drivers = this.#factory.createAll(siteDevices(config));
     this.#tick = clock.setInterval(() => this.evaluate(), this.#ctx.evaluateEveryMs ?? 1000);
-    for (const p of this.#pollers) p.start();
-    if ((config.opcuaDevices ?? []).length > 0) {
-      // node-opcua is large and prints a start-up note when loaded: load it only for sites that use it.
-      import("../drivers/opcua/library-log.js")
-        .then(({ routeLibraryLog }) => {
-          routeLibraryLog(log); // it adds component "node-opcua" to each line itself
-          return import("../drivers/opcua/subscriber.js");
-        })
-        .then(
-        ({ OpcuaSubscriber: Subscriber }) => {
-          if (this.#stopped) return;
-          for (const device of config.opcuaDevices ?? []) {
-            const subscriber: OpcuaSubscriber = new Subscriber({
-              device,
-              clock,
-              store: this.store,
-              log: log.child({ component: "opcua" }), // the subscriber adds `device` itself
-              onPoll: () => this.evaluate(true),
-            });
-            this.#pollers.push(subscriber);
-            this.#pollerDevices.push(device.id);
-            subscriber.start();
-          }
-        },
-        (err: unknown) => log.fatal({ err, component: "opcua" }, "cannot load the OPC UA driver: OPC UA devices stay bad/stale"),
-      );
-    }
+    for (const d of this.#drivers) d.start();
   }
 
   /**
@@ -319,8 +286,9 @@ export class Daemon {
     }
   }
 
-  pollerStatus() {
-    return this.#pollers.map((p, i) => ({ device: this.#pollerDevices[i]!, ...p.status() }));
+  /** Every driver's status, in config order (Modbus devices first). */
+  pollerStatus(): DriverStatus[] {
+    return this.#drivers.map((d) => d.status());
   }
 
   mqttStats() {
@@ -331,7 +299,8 @@ export class Daemon {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#tick?.cancel();
-    await Promise.all(this.#pollers.map((p) => p.stop()));
+    await Promise.all(this.#drivers.map((d) => d.stop()));
+    await this.#factory?.close();
     await this.#mqtt?.stop();
     this.#state?.close();
     this.#ctx.log.info("firebreak stopped");

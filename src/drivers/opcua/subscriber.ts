@@ -35,6 +35,11 @@ export interface OpcuaSubscriberContext {
 }
 
 export interface OpcuaSubscriberStatus extends PollerStatus {
+  readonly state: OpcuaState;
+  /** Clock time of the last batch of notifications. */
+  readonly lastSuccessAt?: number;
+  /** Connection losses and retried connects. */
+  readonly reconnects: number;
   readonly monitoredItems: number;
   readonly notifications: number;
 }
@@ -47,7 +52,8 @@ const OPERATOR_RETRY_MS = 30_000;
 /** Values read per Read request when resynchronising (a server's MaxNodesPerRead is often 1000+). */
 const READ_CHUNK = 500;
 
-type State = "idle" | "connecting" | "connected" | "disconnected" | "needs_operator" | "stopped";
+export type OpcuaState = "idle" | "connecting" | "connected" | "disconnected" | "needs_operator" | "stopped";
+type State = OpcuaState;
 
 interface Live {
   readonly client: OPCUAClient;
@@ -70,6 +76,8 @@ export class OpcuaSubscriber {
   #lastError: string | undefined;
   #lastHeard = 0;
   #batches = 0;
+  #lastBatchAt: number | undefined;
+  #reconnects = 0;
   #notifications = 0;
   #failures = 0;
   #monitored = 0;
@@ -109,6 +117,9 @@ export class OpcuaSubscriber {
       overruns: 0,
       lastPollMs: 0,
       requestsPerPoll: 1,
+      state: this.#state,
+      ...(this.#lastBatchAt !== undefined ? { lastSuccessAt: this.#lastBatchAt } : {}),
+      reconnects: this.#reconnects,
       monitoredItems: this.#monitored,
       notifications: this.#notifications,
     };
@@ -231,6 +242,7 @@ export class OpcuaSubscriber {
     this.#pendingBatch = 0;
     this.#batches++;
     this.#heard();
+    this.#lastBatchAt = this.#lastHeard;
     try {
       this.#ctx.onPoll?.({ device: this.#ctx.device.id, startedAt: this.#batchStart, durationMs: this.#ctx.clock.now() - this.#batchStart, requests: n, failedRequests: 0, overrun: false });
     } catch (e) {
@@ -246,6 +258,7 @@ export class OpcuaSubscriber {
   #watchClient(live: Live): void {
     live.client.on("connection_lost", () => {
       if (this.#live !== live) return;
+      this.#reconnects++;
       this.#markAll("comm_fail", `connection to ${this.#ctx.device.opcua.endpoint} lost; reconnecting`, "disconnected");
     });
     live.client.on("connection_reestablished", () => {
@@ -310,6 +323,7 @@ export class OpcuaSubscriber {
 
   #reconnectLater(delayMs?: number): void {
     if (this.#state === "stopped") return;
+    this.#reconnects++;
     const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#attempt++);
     this.#after(delayMs ?? backoff * (0.8 + 0.4 * Math.random()));
   }
