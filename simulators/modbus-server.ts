@@ -101,8 +101,8 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
   });
 }
 
-/** One complete ADU (MBAP header + PDU) in, one response ADU out. */
-function answer(adu: Buffer, opts: ModbusTcpServerOptions): Buffer {
+/** One complete ADU (MBAP header + PDU) in, one response ADU out (also the RTU transport's, simulators/rtu-server.ts). */
+export function answer(adu: Buffer, opts: ModbusTcpServerOptions): Buffer {
   const unitId = adu[6]!;
   const pdu = adu.subarray(MBAP_HEADER);
   const fc = pdu[0]!;

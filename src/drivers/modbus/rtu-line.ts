@@ -88,12 +88,21 @@ export class RtuLine {
     return unit;
   }
 
-  /** @internal A unit is done: fail what it still has queued; close the stream after the last one. */
+  /** @internal A unit is done: fail what it still has queued or on the wire; close the stream after the last one. */
   async detach(unit: RtuUnit, why: Error): Promise<void> {
     if (!this.#units.delete(unit)) return;
     for (let i = this.#queue.length - 1; i >= 0; i--) if (this.#queue[i]!.unit === unit) this.#queue.splice(i, 1)[0]!.reject(why);
-    // A request of its on the wire finishes by itself (answer or timeout): the bus cannot be interrupted.
-    if (this.#units.size === 0 && this.#current === undefined) await this.#closeStream();
+    const cur = this.#current;
+    if (cur?.unit === unit) {
+      cur.reject(why);
+      // Its request is still on the bus: the line waits for its answer or timeout before the next
+      // one, unless no unit is left, when the stream closes now.
+      this.#current = { ...cur, resolve: () => undefined, reject: () => undefined };
+    }
+    if (this.#units.size > 0) return;
+    if (this.#current !== undefined) clearTimeout(this.#current.timer);
+    this.#current = undefined;
+    await this.#closeStream();
   }
 
   /** @internal */
