@@ -22,6 +22,8 @@ export async function startPtyPair(): Promise<PtyPair> {
   const b = join(dir, "b");
   const child: ChildProcess = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
+  // Listened to from the start: the exit can only be seen once.
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`socat did not start its PTY pair within 5 s: ${stderr}`)), 5000);
     const fail = (e: Error): void => {
@@ -30,17 +32,17 @@ export async function startPtyPair(): Promise<PtyPair> {
       reject(e);
     };
     child.once("error", fail);
-    child.once("exit", (code) => fail(new Error(`socat exited with ${code}: ${stderr}`)));
+    const early = (code: number | null): void => fail(new Error(`socat exited with ${code}: ${stderr}`));
+    child.once("exit", early);
     child.stderr!.on("data", (c: Buffer) => {
       stderr += c.toString();
       if (stderr.includes("starting data transfer loop")) {
         clearTimeout(timer);
-        child.removeAllListeners("exit");
+        child.off("exit", early);
         resolve();
       }
     });
   });
-  const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve())));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     process.kill(child.pid!, "SIGTERM");
