@@ -20,6 +20,8 @@ export interface RtuServerOptions {
 export interface RtuServer {
   /** Frames answered so far. */
   requests(): number;
+  /** Requests that came while an earlier answer was still on the (paced) wire: a second master talking, or a master not waiting. */
+  overlaps(): number;
   /** A unit that never answers (dead, or unplugged from the bus). */
   setSilent(unitId: number, silent: boolean): void;
   close(): Promise<void>;
@@ -47,6 +49,7 @@ class RtuSession {
     readonly opts: RtuServerOptions,
     readonly silent: ReadonlySet<number>,
     readonly served: () => void,
+    readonly overlapped: () => void,
   ) {}
 
   data(chunk: Buffer): void {
@@ -68,6 +71,7 @@ class RtuSession {
     const frame = this.#rx.subarray(0, n);
     this.#rx = Buffer.from(this.#rx.subarray(n));
     if (frame.length < 4 || frame.readUInt16LE(frame.length - 2) !== crc16(frame, frame.length - 2)) return;
+    if (this.#timers.size > 0) this.overlapped();
     const unit = frame[0]!;
     if (unit === 0 || !this.opts.units.has(unit) || this.silent.has(unit)) return;
     const pdu = frame.subarray(1, frame.length - 2);
@@ -106,13 +110,15 @@ function server(opts: RtuServerOptions, start: (session: (write: (b: Buffer) => 
   const silent = new Set<number>();
   const sessions = new Set<RtuSession>();
   let served = 0;
+  let overlaps = 0;
   const make = (write: (b: Buffer) => void): RtuSession => {
-    const s = new RtuSession(write, opts, silent, () => void served++);
+    const s = new RtuSession(write, opts, silent, () => void served++, () => void overlaps++);
     sessions.add(s);
     return s;
   };
   return start(make).then((stop) => ({
     requests: () => served,
+    overlaps: () => overlaps,
     setSilent: (unit, on) => void (on ? silent.add(unit) : silent.delete(unit)),
     close: async () => {
       for (const s of sessions) s.close();
@@ -133,6 +139,8 @@ export function startRtuSerialServer(path: string, format: CharFormat, opts: Rtu
 
 export interface RtuGatewayServer extends RtuServer {
   readonly port: number;
+  /** TCP connections open now. */
+  connections(): number;
 }
 
 /** Serve the units behind an RTU-over-TCP gateway on 127.0.0.1:`port` (0 = ephemeral). */
@@ -160,5 +168,5 @@ export async function startRtuGatewayServer(port: number, opts: RtuServerOptions
       });
     });
   });
-  return { ...s, port: bound };
+  return { ...s, port: bound, connections: () => sockets.size };
 }
