@@ -22,12 +22,16 @@ export const serialLineSchema = z
     /** RTU's default is even parity (Serial Line v1.02 §2.5.1: 8E1); `none` should go with 2 stop bits. */
     parity: z.enum(["none", "even", "odd"]).default("even"),
     /** RTU frames carry 8 data bits (Serial Line v1.02 §2.5.1); 7 bits is Modbus ASCII, which firebreak does not speak. */
-    data_bits: z.literal(8, "RTU uses 8 data bits (7 is Modbus ASCII)").default(8),
+    data_bits: z
+      .number()
+      .refine((n) => n === 8, "RTU uses 8 data bits (7 is Modbus ASCII)")
+      .transform(() => 8 as const)
+      .default(8),
     stop_bits: z.union([z.literal(1), z.literal(2)], "must be 1 or 2").default(1),
     /** Silence kept between frames; never less than t3.5 at the baud rate (1.75 ms above 19200 baud). */
     inter_frame_ms: z.number().min(0, "must be at least 0 ms").max(1000, "must be at most 1000 ms").optional(),
-    /** How long a unit on this line has to answer, unless the device sets its own timeout_ms. */
-    timeout_ms: msBetween(10, MAX_POLL_MS).default(1000),
+    /** How long a unit on this line has to answer, unless the device sets its own timeout_ms; default: the devices' usual default. */
+    timeout_ms: msBetween(10, MAX_POLL_MS).optional(),
   })
   .strict();
 

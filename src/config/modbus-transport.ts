@@ -24,7 +24,7 @@ export function buildSerialLines(parsed: readonly SerialLineParsed[], src: YamlS
       dataBits: l.data_bits,
       stopBits: l.stop_bits,
       ...(l.inter_frame_ms !== undefined ? { interFrameMs: l.inter_frame_ms } : {}),
-      timeoutMs: l.timeout_ms,
+      ...(l.timeout_ms !== undefined ? { timeoutMs: l.timeout_ms } : {}),
     });
   });
   return lines;

@@ -92,7 +92,7 @@ export interface SerialLine {
   /** Configured silence between frames; the driver never goes below t3.5 at the baud rate. */
   readonly interFrameMs?: number;
   /** Default timeout of the units on the line (a device's own timeout_ms wins). */
-  readonly timeoutMs: number;
+  readonly timeoutMs?: number;
 }
 
 /**
