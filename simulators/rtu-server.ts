@@ -4,7 +4,7 @@
 // `answer`), so both transports behave alike; this file only frames. Like a real slave, it stays
 // silent on a bad CRC, on a unit it does not have, and on broadcasts.
 import net from "node:net";
-import { crc16, frameMs, type CharFormat } from "../src/drivers/modbus/rtu-frame.js";
+import { crc16, frameMs, t35Ms, type CharFormat } from "../src/drivers/modbus/rtu-frame.js";
 import { openSerialStream, type ByteStream } from "../src/drivers/modbus/rtu-stream.js";
 import { answer, type RegisterBank } from "./modbus-server.js";
 
@@ -12,7 +12,8 @@ export interface RtuServerOptions {
   readonly units: ReadonlyMap<number, RegisterBank>;
   /**
    * Answer only after the time the request and the answer take on a wire at this format's baud
-   * rate: a PTY carries bytes at memory speed, so without this a test line is faster than any real one.
+   * rate, plus the t3.5 of silence a slave keeps before answering: a PTY carries bytes at memory
+   * speed, so without this a test line is faster than any real one.
    */
   readonly wire?: CharFormat;
 }
@@ -95,7 +96,7 @@ class RtuSession {
     const t = setTimeout(() => {
       this.#timers.delete(t);
       this.write(out);
-    }, Math.round(frameMs(frame.length + out.length, wire)));
+    }, Math.round(frameMs(frame.length + out.length, wire) + t35Ms(wire)));
     this.#timers.add(t);
   }
 
