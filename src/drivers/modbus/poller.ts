@@ -8,7 +8,7 @@ import { bad, good, pointKey, type PointKey, type PointValue, type QualityReason
 import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../backoff.js";
 import { classifyFailure, tcpLinkOpener, type LinkCounters, type LinkOpener, type ModbusLink } from "./connection.js";
 import { RegisterImage } from "./decode.js";
 import { DeviceState, type PollerState } from "./device-state.js";

@@ -20,6 +20,7 @@ import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { PollerStatus, PollResult } from "../modbus/poller.js";
 import { certificateManager, createClient, explainConnectFailure, OPCUA_KEEPALIVE_COUNT, userIdentityOf } from "./client.js";
+import { Backoff, DEFAULT_BACKOFF } from "../backoff.js";
 import { OpcuaServerMismatchError } from "./errors.js";
 import { filterOf, limitsOf, parametersKey, rawSample } from "./monitoring.js";
 import { toPointValue } from "./quality.js";
@@ -44,9 +45,8 @@ export interface OpcuaSubscriberStatus extends PollerStatus {
   readonly notifications: number;
 }
 
-// First-connect backoff as the Modbus poller's: 250 ms doubling to 30 s, ±20 % jitter.
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
+/** After a bug-class failure: the longest backoff, not a storm. */
+const AFTER_UNEXPECTED_MS = DEFAULT_BACKOFF.maxMs;
 /** Certificate, identity or namespace problems need a person; retry them slowly. */
 const OPERATOR_RETRY_MS = 30_000;
 /** Values read per Read request when resynchronising (a server's MaxNodesPerRead is often 1000+). */
@@ -72,7 +72,8 @@ export class OpcuaSubscriber {
   #watchdog: TimerHandle | undefined;
   #busy: Promise<void> | undefined;
   #state: State = "idle";
-  #attempt = 0;
+  /** The drivers' one backoff (../backoff.ts): 250 ms doubling to 30 s, ±20 % jitter. */
+  readonly #backoff = new Backoff();
   #lastError: string | undefined;
   #lastHeard = 0;
   #batches = 0;
@@ -133,7 +134,7 @@ export class OpcuaSubscriber {
       const run = this.#connect().catch((e: unknown) => {
         this.#failures++;
         this.#ctx.log.error({ device: this.#ctx.device.id, err: e }, "opcua subscriber failed unexpectedly; reconnecting");
-        void this.#teardown().then(() => this.#reconnectLater(BACKOFF_MAX_MS));
+        void this.#teardown().then(() => this.#reconnectLater(AFTER_UNEXPECTED_MS));
       });
       this.#busy = run.finally(() => (this.#busy = undefined));
     }, Math.max(0, delayMs));
@@ -168,7 +169,7 @@ export class OpcuaSubscriber {
       this.#reconnectLater(needsOperator ? OPERATOR_RETRY_MS : undefined);
       return;
     }
-    this.#attempt = 0;
+    this.#backoff.reset();
     this.#lastHeard = this.#ctx.clock.now();
     this.#watchClient(live);
     this.#setState("connected", `connected to ${cfg.endpoint} (${cfg.securityMode}/${cfg.securityPolicy}, user ${cfg.user.type}), ${this.#monitored} monitored items`);
@@ -324,8 +325,8 @@ export class OpcuaSubscriber {
   #reconnectLater(delayMs?: number): void {
     if (this.#state === "stopped") return;
     this.#reconnects++;
-    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#attempt++);
-    this.#after(delayMs ?? backoff * (0.8 + 0.4 * Math.random()));
+    const backoff = this.#backoff.next();
+    this.#after(delayMs ?? backoff);
   }
 
   #markAll(reason: QualityReason, detail: string, state: State): void {
