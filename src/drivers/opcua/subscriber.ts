@@ -234,7 +234,7 @@ export class OpcuaSubscriber {
     }
     this.#pendingBatch++;
     this.#notifications++;
-    this.#ctx.store.update(this.#keys[i]!, toPointValue(rawSample(dv), limitsOf(p), now));
+    this.#ctx.store.update(this.#keys[i]!, toPointValue(rawSample(dv), limitsOf(p), now, p.def.unit));
   }
 
   /** One publish response's notifications are all in the store: let the rules look. */
