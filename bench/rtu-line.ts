@@ -1,5 +1,6 @@
 // How many polls a second one Modbus RTU line carries with 8 units, against the line's theoretical
-// limit: `npm run build && node dist/bench/rtu-line.js [seconds]`. The line is a real socat PTY
+// limit: `npm run build && node dist/bench/rtu-line.js [seconds]` (each case runs at least that long,
+// and at least five rounds of all eight units). The line is a real socat PTY
 // pair; a PTY moves bytes at memory speed, so the simulator answers each request only after the
 // wire time of request and answer at the line's baud rate plus the t3.5 a slave keeps before it
 // answers (simulators/rtu-server.ts `wire`); the driver adds its own t3.5 after every answer. The
@@ -85,7 +86,8 @@ async function run(kind: "room-sensor" | "li-ion-cabinet", baud: number): Promis
   while (!drivers.every((d) => d.status().polls > 0) && Date.now() < warmEnd) await new Promise((r) => setTimeout(r, 50));
   const from = polls.length;
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  // At least five rounds of all eight units, whatever the baud rate.
+  await new Promise((r) => setTimeout(r, Math.max(seconds, Math.ceil((5 * UNITS * pollMs) / 1000)) * 1000));
   const counted = polls.slice(from);
   const elapsedS = (performance.now() - t0) / 1000;
   const failed = counted.filter((p) => p.error !== undefined || p.failedRequests > 0).length;

@@ -25,6 +25,8 @@ export interface RtuServer {
   overlaps(): number;
   /** A unit that never answers (dead, or unplugged from the bus). */
   setSilent(unitId: number, silent: boolean): void;
+  /** A unit that answers `ms` late (0: on time): its answers come after the master gave up on them. */
+  setDelay(unitId: number, ms: number): void;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ class RtuSession {
     readonly write: (b: Buffer) => void,
     readonly opts: RtuServerOptions,
     readonly silent: ReadonlySet<number>,
+    readonly delays: ReadonlyMap<number, number>,
     readonly served: () => void,
     readonly overlapped: () => void,
   ) {}
@@ -92,11 +95,12 @@ class RtuSession {
     out.writeUInt16LE(crc16(out, body.length), body.length);
     this.served();
     const wire = this.opts.wire;
-    if (wire === undefined) return this.write(out);
+    const late = this.delays.get(unit) ?? 0;
+    if (wire === undefined && late === 0) return this.write(out);
     const t = setTimeout(() => {
       this.#timers.delete(t);
       this.write(out);
-    }, Math.round(frameMs(frame.length + out.length, wire) + t35Ms(wire)));
+    }, late + (wire === undefined ? 0 : Math.round(frameMs(frame.length + out.length, wire) + t35Ms(wire))));
     this.#timers.add(t);
   }
 
@@ -109,11 +113,12 @@ class RtuSession {
 
 function server(opts: RtuServerOptions, start: (session: (write: (b: Buffer) => void) => RtuSession) => Promise<() => Promise<void>>): Promise<RtuServer> {
   const silent = new Set<number>();
+  const delays = new Map<number, number>();
   const sessions = new Set<RtuSession>();
   let served = 0;
   let overlaps = 0;
   const make = (write: (b: Buffer) => void): RtuSession => {
-    const s = new RtuSession(write, opts, silent, () => void served++, () => void overlaps++);
+    const s = new RtuSession(write, opts, silent, delays, () => void served++, () => void overlaps++);
     sessions.add(s);
     return s;
   };
@@ -121,6 +126,7 @@ function server(opts: RtuServerOptions, start: (session: (write: (b: Buffer) => 
     requests: () => served,
     overlaps: () => overlaps,
     setSilent: (unit, on) => void (on ? silent.add(unit) : silent.delete(unit)),
+    setDelay: (unit, ms) => void delays.set(unit, ms),
     close: async () => {
       for (const s of sessions) s.close();
       await stop();

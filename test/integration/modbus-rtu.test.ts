@@ -10,6 +10,7 @@ import { loadProfile, shippedProfilesDir } from "../../src/config/load.js";
 import type { Device, ModbusTransport, SerialLine } from "../../src/config/types.js";
 import type { Driver, PollResult } from "../../src/drivers/driver.js";
 import { DriverFactory } from "../../src/drivers/factory.js";
+import type { ModbusDriver } from "../../src/drivers/modbus/driver.js";
 import { pointKey, type PointValue } from "../../src/points/point.js";
 import { PointStore } from "../../src/points/store.js";
 import { systemClock } from "../../src/runtime/clock.js";
@@ -143,6 +144,32 @@ describe("Modbus RTU through a TCP gateway", () => {
     expect(gw.connections()).toBe(1);
     expect(r.drivers.map((d) => d.status().transport)).toEqual(["rtu_over_tcp", "rtu_over_tcp", "rtu_over_tcp"]);
   });
+});
+
+describe("Modbus RTU: a unit that answers after its timeout", () => {
+  it("its late answers are dropped and counted, never taken for its neighbour's", async () => {
+    const gw = await startRtuGatewayServer(0, { units: new Map([1, 2].map((u) => [u, bank(u)])) });
+    const devs = await devices("late-", [1, 2], (u) => ({ transport: "rtu_over_tcp", host: "127.0.0.1", port: gw.port, unitId: u }));
+    const r = rig(devs);
+    try {
+      await until(r.store, "both units good", () => devs.every((d) => read(r.store, d.id, "tempC").quality === "good"), 10_000);
+      const neighbourBad: string[] = [];
+      r.store.onChange((key, v) => void (key.startsWith("late-1/") && v.quality === "bad" && neighbourBad.push(`${key}: ${v.reason} ${v.detail ?? ""}`)));
+      gw.setDelay(2, TIMEOUT_MS + 60); // arrives while unit 1's next request waits
+      await until(r.store, "unit 2 bad/timeout", () => read(r.store, "late-2", "tempC").reason === "timeout", 5_000);
+      const slow = (r.drivers[1] as ModbusDriver).poller;
+      await until(r.store, "a late answer counted", () => slow.status().lateAnswers > 0, 5_000);
+      const from = r.polls.length;
+      await until(r.store, "5 more polls of unit 1", () => r.polls.slice(from).filter((p) => p.device === "late-1").length >= 5, 10_000);
+      expect(neighbourBad).toEqual([]);
+      expect((r.drivers[0] as ModbusDriver).poller.status().malformedResponses).toBe(0);
+      expect(slow.status().malformedResponses).toBe(0);
+    } finally {
+      await Promise.all(r.drivers.map((d) => d.stop()));
+      await r.factory.close();
+      await gw.close();
+    }
+  }, 30_000);
 });
 
 describe("Modbus RTU on a serial port that is not there", () => {

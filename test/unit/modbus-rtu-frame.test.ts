@@ -52,7 +52,7 @@ describe("Modbus RTU frame codec", () => {
   });
 
   it("a flipped data bit is a CRC error, not a value", () => {
-    const v = checkRtuResponse(answer(req, (b) => void (b[4] ^= 0x10), false), req);
+    const v = checkRtuResponse(answer(req, (b) => void (b[4] = b[4]! ^ 0x10), false), req);
     expect(v).toMatchObject({ kind: "malformed", field: "crc" });
   });
 
@@ -66,7 +66,7 @@ describe("Modbus RTU frame codec", () => {
     expect(lateRtuFrameBytes(late, 7, 3)).toBe(11);
     expect(lateRtuFrameBytes(late.subarray(0, 6), 7, 3)).toBe("incomplete");
     expect(lateRtuFrameBytes(late, 8, 3)).toBeUndefined();
-    expect(lateRtuFrameBytes(answer(req, (b) => void (b[4] ^= 1), false), 7, 3)).toBeUndefined();
+    expect(lateRtuFrameBytes(answer(req, (b) => void (b[4] = b[4]! ^ 1), false), 7, 3)).toBeUndefined();
   });
 });
 

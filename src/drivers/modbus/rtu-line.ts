@@ -224,7 +224,10 @@ export class RtuLine {
     if (cur === undefined) return this.#unexpected();
     const v = checkRtuResponse(this.#rx, cur.req);
     if (v.kind === "incomplete") return;
-    if (v.kind === "malformed" && v.field === "unit id" && this.#dropLateAnswer()) return this.#onData(stream, EMPTY);
+    if (v.kind === "malformed" && v.field === "unit id") {
+      if (this.#dropLateAnswer()) return this.#onData(stream, EMPTY);
+      if (this.#partialLateAnswer()) return; // the rest of a late answer is still coming
+    }
     clearTimeout(cur.timer);
     this.#current = undefined;
     this.#rx = EMPTY;
@@ -259,12 +262,16 @@ export class RtuLine {
     return false;
   }
 
+  /** The bytes at the head of rx could still become a late answer. */
+  #partialLateAnswer(): boolean {
+    return this.#abandoned.some((a) => lateRtuFrameBytes(this.#rx, a.unitId, a.fc) === "incomplete");
+  }
+
   /** Bytes while no request waits: a late answer, or a stray frame that is dropped and counted. */
   #unexpected(): void {
     while (this.#rx.length > 0) {
       if (this.#dropLateAnswer()) continue;
-      const partial = this.#abandoned.some((a) => lateRtuFrameBytes(this.#rx, a.unitId, a.fc) === "incomplete");
-      if (partial) return; // part of a late answer: wait for the rest
+      if (this.#partialLateAnswer()) return; // part of a late answer: wait for the rest
       this.counters.strayFrames++;
       this.#rx = EMPTY;
     }
