@@ -37,7 +37,7 @@ function stats(): DaemonStats {
   const lastErrors: string[] = [];
   for (const s of daemon.pollerStatus()) {
     polls += s.polls;
-    overruns += s.overruns;
+    overruns += s.overruns ?? 0;
     failures += s.failures;
     pointUpdates += s.polls * (pointsOf.get(s.device) ?? 0);
     if (s.connected) connected++;

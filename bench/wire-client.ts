@@ -24,6 +24,7 @@ interface Prepared {
 
 async function prepare(d: Device): Promise<Prepared> {
   const client = new Client();
+  if (!("host" in d.modbus)) throw new Error(`${d.id}: the wire bench speaks Modbus TCP only`);
   await client.connectTCP(d.modbus.host, { port: d.modbus.port, timeout: 5000 });
   client.setID(d.modbus.unitId);
   client.setTimeout(5000);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { pino } from "pino";
 import { loadSiteConfig, packageRoot } from "../src/config/load.js";
+import { tcpPort } from "../src/config/types.js";
 import { FirebreakError } from "../src/errors.js";
 import { acceleratedClock } from "../src/runtime/clock.js";
 import { readFile } from "node:fs/promises";
@@ -42,7 +43,7 @@ const program = new Command()
     if ((site.opcuaDevices ?? []).length > 0) {
       // OPC UA devices are served by one node-opcua server, their values from the same simulation.
       const password = o.opcuaPasswordFile !== undefined ? (await readFile(o.opcuaPasswordFile, "utf8")).trim() : "firebreak-sim";
-      room = await startOpcuaRoom({ site, clock, scenario, log, port: o.opcuaPort, pkiDir: o.opcuaPki, users: [{ username: "firebreak", password }], modbusPort: (id) => site.devices.find((d) => d.id === id)?.modbus.port ?? 0 });
+      room = await startOpcuaRoom({ site, clock, scenario, log, port: o.opcuaPort, pkiDir: o.opcuaPki, users: [{ username: "firebreak", password }], modbusPort: (id) => tcpPort(site.devices.find((d) => d.id === id)?.modbus) });
       sim = room.sim;
     } else {
       sim = await startSimulation({ site, clock, scenario, log, ...(o.controlPort !== undefined ? { controlPort: o.controlPort } : {}) });

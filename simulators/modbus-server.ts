@@ -116,8 +116,8 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
   });
 }
 
-/** One complete ADU (MBAP header + PDU) in, one response ADU out (undefined: no answer). */
-function answer(adu: Buffer, opts: ModbusTcpServerOptions): Buffer | undefined {
+/** One complete ADU (MBAP header + PDU) in, one response ADU out (undefined: no answer); also the RTU transport's (simulators/rtu-server.ts). */
+export function answer(adu: Buffer, opts: ModbusTcpServerOptions): Buffer | undefined {
   const unitId = adu[6]!;
   const pdu = adu.subarray(MBAP_HEADER);
   const fc = pdu[0]!;

@@ -2,7 +2,7 @@
 // re-encoded from the thermal model every step of the injected (possibly accelerated) clock, a
 // scenario played on that clock, and injections from tests or the HTTP control.
 import { pino, type Logger } from "pino";
-import type { Device, SiteConfig } from "../src/config/types.js";
+import { tcpPort, type Device, type SiteConfig } from "../src/config/types.js";
 import type { Clock, TimerHandle } from "../src/runtime/clock.js";
 import { startControlServer, type ControlServer } from "./control.js";
 import { cleanAgentPanel, type PanelEncoder } from "./devices/clean-agent-panel.js";
@@ -178,7 +178,7 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   const ports = new Map<string, number>();
   const plan: { port: number; group: SimDevice[] }[] = [];
   for (const d of devices.values()) {
-    const port = opts.portOverride ? opts.portOverride(d.device.id) : d.device.modbus.port;
+    const port = opts.portOverride ? opts.portOverride(d.device.id) : tcpPort(d.device.modbus);
     const shared = port === 0 ? undefined : plan.find((p) => p.port === port);
     if (shared !== undefined) shared.group.push(d);
     else plan.push({ port, group: [d] });

@@ -1,7 +1,7 @@
 // `firebreak check-config`: validate a site config and explain what it will watch.
 import { loadSiteConfig } from "../config/load.js";
 import { formatConfigIssue } from "../errors.js";
-import type { SiteConfig } from "../config/types.js";
+import { describeModbus, siteDevices, type SiteConfig } from "../config/types.js";
 import { sampleSpanProblem } from "../rules/rate-of-rise.js";
 
 /**
@@ -47,7 +47,7 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
       const policy = z.degradedKnock === "hold" ? "the zone holds at alarm" : "another knock at alarm evacuates alone";
       for (const k of z.knocks ?? []) out.push(`    knock ${k.name}: rules ${k.rules.join(", ")}${k.guardedBy.length > 0 ? `; blind when ${k.guardedBy.join(", ")} flag a point` : ""}; in fault: ${policy} (degraded_knock)`);
       for (const d of devices) {
-        out.push(`    device ${d.id}: ${d.profile.id} at ${d.modbus.host}:${d.modbus.port} unit ${d.modbus.unitId}, ${d.points.length} points, every ${d.pollIntervalMs} ms (timeout ${d.timeoutMs} ms, stale after ${d.staleAfterMs} ms)`);
+        out.push(`    device ${d.id}: ${d.profile.id} at ${describeModbus(d.modbus)}, ${d.points.length} points, every ${d.pollIntervalMs} ms (timeout ${d.timeoutMs} ms, stale after ${d.staleAfterMs} ms)`);
       }
       for (const d of opcuaDevices) {
         out.push(`    device ${d.id}: ${d.profile.id} at ${d.opcua.endpoint} (${d.opcua.securityMode}/${d.opcua.securityPolicy}, user ${d.opcua.user.type}), ${d.points.length} points, stale after ${d.silenceLimitMs} ms of silence`);
@@ -61,7 +61,7 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
   out.push(c.mqtt ? `mqtt ${c.mqtt.url} as ${c.mqtt.clientId}${c.mqtt.username ? ` user ${c.mqtt.username}` : ""}${c.mqtt.url.startsWith("mqtts://") ? `, TLS${c.mqtt.ca ? " with CA file" : ""}${c.mqtt.cert ? " and client certificate" : ""}` : ", NO TLS"}` : "mqtt: none configured (alarms go to the log only)");
   if (c.alertmanager) out.push(`alertmanager ${c.alertmanager.url}: firing alarms re-posted every ${c.alertmanager.refreshMs / 1000} s, each ending ${c.alertmanager.endsAfterMs / 1000} s after its post`);
   if (c.influx) out.push(`influx ${c.influx.url} database ${c.influx.database}: batches of ${c.influx.batchSize} rows every ${c.influx.flushIntervalMs} ms, disk buffer up to ${c.influx.bufferLimit} rows in ${c.stateDir}`);
-  if (opts.points) for (const d of [...c.devices, ...(c.opcuaDevices ?? [])]) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
+  if (opts.points) for (const d of siteDevices(c)) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
   console.log(out.join("\n"));
   // Accepted on purpose but worth a word (e.g. allow_plaintext_password); stderr, like the refusals.
   for (const w of c.warnings ?? []) console.error(`warning: ${formatConfigIssue(w)}`);

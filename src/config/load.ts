@@ -16,6 +16,7 @@ import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { buildCommands, buildOperators } from "./operators.js";
 import { buildEvacuation } from "./evacuation.js";
 import { matchPoints } from "./point-glob.js";
+import { buildModbusTransport, buildSerialLines } from "./modbus-transport.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
 import { siteSchema, type RuleParsed, type SiteParsed } from "./site-schema.js";
 import { zoneKnocks } from "./knocks.js";
@@ -222,6 +223,7 @@ async function buildSite(
   const knownProfiles = () => [...profiles.keys()].sort().join(", ");
   const knownOpcuaProfiles = () => [...opcuaProfiles.keys()].sort().join(", ") || "none (OPC UA profiles have protocol: opcua)";
 
+  const serialLines = buildSerialLines(site.serial_lines, src, issues);
   const endpoints = new Map<string, string>();
   // Devices that could not be built: rules naming their points get no second, misleading issue.
   const failedDevices = new Set<string>();
@@ -247,8 +249,13 @@ async function buildSite(
       issues.push(src.issue(at("profile"), `profile ${d.profile} is an OPC UA profile: give the device opcua: { endpoint, … } instead of modbus:`));
       return;
     }
-    const endpoint = `${d.modbus.host}:${d.modbus.port}/${d.modbus.unit_id}`;
-    if (endpoints.has(endpoint)) issues.push(src.issue(at("modbus"), `device ${d.id} has the same host, port and unit id as ${endpoints.get(endpoint)}`));
+    const built = buildModbusTransport(d.modbus, serialLines, at("modbus"), src, issues);
+    if (built === undefined) {
+      failedDevices.add(d.id);
+      return;
+    }
+    const { transport, endpoint } = built;
+    if (endpoints.has(endpoint)) issues.push(src.issue(at("modbus"), `device ${d.id} has the same ${transport.transport === "tcp" ? "host, port" : transport.transport === "rtu" ? "line" : "gateway"} and unit id as ${endpoints.get(endpoint)}`));
     endpoints.set(endpoint, d.id);
     const profile = profiles.get(d.profile);
     if (profile === undefined) {
@@ -261,14 +268,16 @@ async function buildSite(
       issues.push(src.issue(at(), `profile ${profile.id} is a SunSpec battery map: add layout: { strings, modules_per_string, cells_per_module }`));
     }
     if (profile.sunspec === undefined && d.layout !== undefined) issues.push(src.issue(at("layout"), `profile ${profile.id} has no SunSpec map: remove layout`));
-    const timeoutMs = d.timeout_ms ?? Math.min(1000, Math.floor(d.poll_interval_ms / 2));
-    if (timeoutMs >= d.poll_interval_ms) issues.push(src.issue(at("timeout_ms"), `timeout_ms (${timeoutMs}) must be shorter than poll_interval_ms (${d.poll_interval_ms}), or a hung device would hold up its own schedule`));
+    const lineTimeoutMs = transport.transport === "rtu" ? transport.line.timeoutMs : undefined;
+    const timeoutMs = d.timeout_ms ?? lineTimeoutMs ?? Math.min(1000, Math.floor(d.poll_interval_ms / 2));
+    if (timeoutMs >= d.poll_interval_ms) issues.push(src.issue(at("timeout_ms"), `timeout_ms (${timeoutMs}${d.timeout_ms === undefined && lineTimeoutMs !== undefined ? `, the line's` : ""}) must be shorter than poll_interval_ms (${d.poll_interval_ms}), or a hung device would hold up its own schedule`));
     const layout = d.layout === undefined ? undefined : { strings: d.layout.strings, modulesPerString: d.layout.modules_per_string, cellsPerModule: d.layout.cells_per_module };
     devices.push({
       id: d.id,
       zone: d.zone,
       profile,
-      modbus: { host: d.modbus.host, port: d.modbus.port, unitId: d.modbus.unit_id },
+      protocol: "modbus",
+      modbus: transport,
       pollIntervalMs: d.poll_interval_ms,
       timeoutMs,
       staleAfterMs: d.stale_after_ms ?? 3 * d.poll_interval_ms,
@@ -325,7 +334,7 @@ async function buildSite(
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), ...(evacuation ? { evacuation } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(serialLines.size > 0 ? { serialLines: [...serialLines.values()] } : {}), ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), ...(evacuation ? { evacuation } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 

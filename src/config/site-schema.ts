@@ -6,6 +6,7 @@ import { httpSchema } from "./http-settings.js";
 import { countBetween, MAX_COUNT, MAX_DELAY_S, MAX_HOUR_MS, MAX_MIN_SAMPLES, MAX_POLL_MS, MAX_PPM, MAX_QUEUE, MAX_RATE_PER_MIN, MAX_READING, MAX_RECONNECT_MS, MAX_WINDOW_S, msBetween, quantity, secondsUpTo } from "./bounds.js";
 import { MAX_GLOB_LENGTH } from "./point-glob.js";
 import { alertmanagerSchema, influxSchema } from "./outputs-settings.js";
+import { modbusSchema, serialLineSchema } from "./modbus-schema.js";
 
 // 128 characters: ids become MQTT topic levels and log keys; longer is a paste accident.
 const id = z.string().max(128, "must be at most 128 characters").regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
@@ -49,14 +50,6 @@ const zone = z
 
 const room = z.object({ id, name: z.string().optional(), zones: z.array(zone).min(1) }).strict();
 
-const modbusTcp = z
-  .object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(502),
-    unit_id: z.number().int().min(0).max(255).default(1),
-  })
-  .strict();
-
 const opcuaUser = z.discriminatedUnion("type", [
   z.object({ type: z.literal("anonymous") }).strict(),
   /** The password is read from the file at load time; never from the command line. */
@@ -91,10 +84,10 @@ const device = z
     profile: id,
     zone: id,
     /** Exactly one of `modbus` and `opcua`, matching the profile's protocol. */
-    modbus: modbusTcp.optional(),
+    modbus: modbusSchema.optional(),
     opcua: opcuaClient.optional(),
     poll_interval_ms: msBetween(50, MAX_POLL_MS).default(1000),
-    /** Per request. Default: half the poll interval, at most 1000 ms. */
+    /** Per request. Default: the serial line's timeout_ms, else half the poll interval, at most 1000 ms. */
     timeout_ms: msBetween(10, MAX_POLL_MS).optional(),
     /** A point not refreshed for this long is bad/stale. Default: 3 poll intervals. */
     stale_after_ms: msBetween(1, MAX_HOUR_MS).optional(),
@@ -335,6 +328,8 @@ export const siteSchema = z
     /** Daemon name within the site (one per room or hall); part of the MQTT client id. */
     instance: id.default("main"),
     rooms: z.array(room).min(1),
+    /** Serial lines (RS-485/RS-232) that Modbus RTU devices name with modbus: { line: <id> }. */
+    serial_lines: z.array(serialLineSchema).default([]),
     devices: z.array(device).min(1),
     rules: z.array(ruleSchema).min(1),
     mqtt: mqttSchema.optional(),

@@ -79,11 +79,56 @@ export interface Layout {
   readonly cellsPerModule: number;
 }
 
+export type Parity = "none" | "even" | "odd";
+
+/** A serial line (RS-485/RS-232) shared by the Modbus RTU units on it: one bus master, one request at a time. */
+export interface SerialLine {
+  readonly id: string;
+  readonly path: string;
+  readonly baud: number;
+  readonly parity: Parity;
+  readonly dataBits: 8;
+  readonly stopBits: 1 | 2;
+  /** Configured silence between frames; the driver never goes below t3.5 at the baud rate. */
+  readonly interFrameMs?: number;
+  /** Default timeout of the units on the line (a device's own timeout_ms wins). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * How a Modbus device is reached (README "Serial lines and RTU gateways"). `transport` is absent
+ * on hand-built TCP devices (tests), "tcp" when loaded.
+ */
+export type ModbusTransport =
+  | { readonly transport?: "tcp"; readonly host: string; readonly port: number; readonly unitId: number }
+  | { readonly transport: "rtu_over_tcp"; readonly host: string; readonly port: number; readonly unitId: number }
+  | { readonly transport: "rtu"; readonly line: SerialLine; readonly unitId: number };
+
+/** The TCP port a Modbus device is served on (0 for a unit on a serial line, or none): what the simulators listen on. */
+export function tcpPort(m: ModbusTransport | undefined): number {
+  return m === undefined || m.transport === "rtu" ? 0 : m.port;
+}
+
+/** "127.0.0.1:502 unit 1", "line rs485-a (/dev/ttyUSB0) unit 3", "gateway 10.0.0.5:4001 (RTU) unit 2". */
+export function describeModbus(m: ModbusTransport): string {
+  switch (m.transport) {
+    case "rtu":
+      return `line ${m.line.id} (${m.line.path}) unit ${m.unitId}`;
+    case "rtu_over_tcp":
+      return `gateway ${m.host}:${m.port} (RTU) unit ${m.unitId}`;
+    case undefined:
+    case "tcp":
+      return `${m.host}:${m.port} unit ${m.unitId}`;
+  }
+}
+
 export interface Device {
+  /** Absent on hand-built devices; tells a Modbus device from an OpcuaDevice in a SiteDevice list. */
+  readonly protocol?: "modbus";
   readonly id: string;
   readonly zone: string;
   readonly profile: Profile;
-  readonly modbus: { readonly host: string; readonly port: number; readonly unitId: number };
+  readonly modbus: ModbusTransport;
   readonly pollIntervalMs: number;
   readonly timeoutMs: number;
   readonly staleAfterMs: number;
@@ -139,6 +184,14 @@ export interface OpcuaDevice {
   readonly silenceLimitMs: number;
   readonly layout?: Layout;
   readonly points: readonly OpcuaDevicePoint[];
+}
+
+/** Any device of the site, Modbus or OPC UA: a tagged union on `protocol`. */
+export type SiteDevice = Device | OpcuaDevice;
+
+/** Every device of the site, Modbus first, in config order within each protocol. */
+export function siteDevices(c: Pick<SiteConfig, "devices" | "opcuaDevices">): readonly SiteDevice[] {
+  return [...c.devices, ...(c.opcuaDevices ?? [])];
 }
 
 interface RuleBase {
@@ -331,6 +384,8 @@ export interface SiteConfig {
   /** Every zone of every room, by id. */
   readonly zones: ReadonlyMap<string, Zone>;
   readonly devices: readonly Device[];
+  /** Serial lines of RTU devices; absent or empty when there are none. */
+  readonly serialLines?: readonly SerialLine[];
   /** Devices read over OPC UA; absent or empty when there are none. Device ids are unique across both lists. */
   readonly opcuaDevices?: readonly OpcuaDevice[];
   readonly rules: readonly Rule[];

@@ -1,7 +1,7 @@
 // Builds one evaluator per configured rule, once, and evaluates them at a given time: all of them,
 // only those whose points changed (after a poll), or those plus the ones time alone can change (the
 // periodic pass: pending delays, sliding windows). Each evaluator keeps its own per-point state.
-import type { Rule, SiteConfig } from "../config/types.js";
+import { siteDevices, type Rule, type SiteConfig } from "../config/types.js";
 import { pointKey } from "../points/point.js";
 import { commLossEvaluator } from "./comm-loss.js";
 import { deviationEvaluator } from "./deviation.js";
@@ -53,7 +53,7 @@ export class RuleEngine {
   constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">) {
     this.rules = config.rules;
     const devicePoints = new Map<string, string[]>();
-    for (const d of [...config.devices, ...(config.opcuaDevices ?? [])]) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
+    for (const d of siteDevices(config)) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
     this.#evaluators = config.rules.map((r) => evaluatorFor(r, devicePoints));
     const lists = new Map<string, number[]>();
     this.#evaluators.forEach((e, i) => {

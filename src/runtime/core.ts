@@ -1,7 +1,7 @@
 // Builds the deciding core from a validated config: the rule engine, the annunciator, the
 // evacuation ledger and the RoomWatch that steps them. The one place these parts are put together.
 import { Annunciator } from "../alarms/annunciator.js";
-import type { SiteConfig } from "../config/types.js";
+import { siteDevices, type SiteConfig } from "../config/types.js";
 import { EvacuationLedger } from "../evacuation/trigger.js";
 import type { PointStore } from "../points/store.js";
 import { RuleEngine } from "../rules/engine.js";
@@ -15,7 +15,7 @@ export function buildRoomWatch(config: SiteConfig, store: PointStore | PointRead
     engine: new RuleEngine(config),
     alarms: new Annunciator(config.rules, {
       zones: [...config.zones.keys()],
-      devices: [...config.devices, ...(config.opcuaDevices ?? [])].map((d) => d.id),
+      devices: siteDevices(config).map((d) => d.id),
       ...(config.alarms === undefined ? {} : { config: config.alarms }),
     }),
     ledger: new EvacuationLedger({ site: config.site, zones: config.zones, rules: config.rules, ...(config.evacuation === undefined ? {} : { ackWindowMs: config.evacuation.ackWindowMs }) }),

@@ -6,9 +6,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { packageRoot } from "../config/load.js";
-import type { SiteConfig } from "../config/types.js";
-import { ModbusPoller, type PollResult } from "../drivers/modbus/poller.js";
-import type { OpcuaSubscriber } from "../drivers/opcua/subscriber.js";
+import { siteDevices, type SiteConfig } from "../config/types.js";
+import type { Driver, DriverStatus } from "../drivers/driver.js";
+import { DriverFactory } from "../drivers/factory.js";
+import type { PollResult } from "../drivers/modbus/poller.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
 import type { AnnunciatorState } from "../alarms/state.js";
 import type { IncidentRecord } from "../evacuation/trigger.js";
@@ -67,8 +68,8 @@ export class Daemon {
   readonly store = new PointStore();
   readonly watch: RoomWatch;
   readonly #ctx: DaemonContext;
-  readonly #pollers: (ModbusPoller | OpcuaSubscriber)[] = [];
-  readonly #pollerDevices: string[] = [];
+  #drivers: readonly Driver[] = [];
+  #factory: DriverFactory | undefined;
   #mqtt: MqttOutput | undefined;
   /** Outputs that take every decided event after MQTT: the pager and the history (each off unless configured). */
   #pager: AlertmanagerOutput | undefined;
@@ -109,7 +110,7 @@ export class Daemon {
     const windowOf = new Map<string, number>();
     for (const r of ctx.config.rules) if (r.kind === "rate_of_rise") for (const k of r.points) windowOf.set(k, Math.max(windowOf.get(k) ?? 0, r.windowMs));
     const intervalOf = new Map(ctx.config.devices.map((d) => [d.id, d.pollIntervalMs]));
-    for (const d of [...ctx.config.devices, ...(ctx.config.opcuaDevices ?? [])]) {
+    for (const d of siteDevices(ctx.config)) {
       for (const p of d.points) {
         const key = pointKey(d.id, p.pointId);
         const windowMs = windowOf.get(key) ?? 0;
@@ -163,7 +164,7 @@ export class Daemon {
   start(): void {
     const { config, clock, log } = this.#ctx;
     const version = firebreakVersion();
-    log.info({ site: config.site, instance: config.instance, devices: config.devices.length + (config.opcuaDevices?.length ?? 0), points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
+    log.info({ site: config.site, instance: config.instance, devices: siteDevices(config).length, points: this.store.size, rules: config.rules.length, version }, "firebreak starting");
     if (this.#floored.length > 0) {
       log.warn({ speed: clock.speed, raised: this.#floored.slice(0, 10), count: this.#floored.length }, `accelerated clock: ${this.#floored.length} staleness and comm-loss limits raised to at least ${(MIN_REAL_STALE_MS * clock.speed) / 1000} s of clock time (${MIN_REAL_STALE_MS / 1000} s real)`);
     }
@@ -231,51 +232,17 @@ export class Daemon {
       log.warn("no mqtt section in the config: alarms and triggers go to the log only");
     }
     this.#startOutputs();
-    for (const device of config.devices) {
-      const poller = new ModbusPoller({
-        device,
-        clock,
-        store: this.store,
-        log: log.child({ component: "modbus" }), // the poller adds `device` to its lines: binding it here would repeat the key
-        onPoll: (r) => this.#onPoll(r),
-      });
-      this.#pollers.push(poller);
-      this.#pollerDevices.push(device.id);
-    }
+    // One factory builds every device's driver (Modbus TCP, RTU on a line or gateway, OPC UA, which
+    // loads node-opcua only when the site has OPC UA devices).
+    this.#factory = new DriverFactory({ clock, store: this.store, log, onPoll: (r) => this.#onPoll(r) });
+    this.#drivers = this.#factory.createAll(siteDevices(config));
     this.#tick = clock.setInterval(() => {
       this.evaluate();
       this.#ctx.onTick?.();
       this.#evacuationTick();
     }, this.#ctx.evaluateEveryMs ?? 1000);
-    for (const p of this.#pollers) p.start();
-    if ((config.opcuaDevices ?? []).length === 0) this.#devicesAreStarted();
-    else {
-      // node-opcua is large and prints a start-up note when loaded: load it only for sites that use it.
-      import("../drivers/opcua/library-log.js")
-        .then(({ routeLibraryLog }) => {
-          routeLibraryLog(log); // it adds component "node-opcua" to each line itself
-          return import("../drivers/opcua/subscriber.js");
-        })
-        .then(
-        ({ OpcuaSubscriber: Subscriber }) => {
-          if (this.#stopped) return;
-          for (const device of config.opcuaDevices ?? []) {
-            const subscriber: OpcuaSubscriber = new Subscriber({
-              device,
-              clock,
-              store: this.store,
-              log: log.child({ component: "opcua" }), // the subscriber adds `device` itself
-              onPoll: (r) => this.#onPoll(r),
-            });
-            this.#pollers.push(subscriber);
-            this.#pollerDevices.push(device.id);
-            subscriber.start();
-          }
-          this.#devicesAreStarted();
-        },
-        (err: unknown) => log.fatal({ err, component: "opcua" }, "cannot load the OPC UA driver: OPC UA devices stay bad/stale"),
-      );
-    }
+    for (const d of this.#drivers) d.start();
+    this.#devicesAreStarted();
   }
 
   /** The pager and the history, after the restore (the pager starts from the restored alarms) and before the drivers. */
@@ -475,8 +442,9 @@ export class Daemon {
     return this.#stateFailures;
   }
 
-  pollerStatus() {
-    return this.#pollers.map((p, i) => ({ device: this.#pollerDevices[i]!, ...p.status() }));
+  /** Every driver's status, in config order (Modbus devices first). */
+  pollerStatus(): DriverStatus[] {
+    return this.#drivers.map((d) => d.status());
   }
 
   mqttStats() {
@@ -495,7 +463,8 @@ export class Daemon {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#tick?.cancel();
-    await Promise.all(this.#pollers.map((p) => p.stop()));
+    await Promise.all(this.#drivers.map((d) => d.stop()));
+    await this.#factory?.close();
     await this.#mqtt?.stop();
     await this.#pager?.stop();
     await this.#history?.stop();

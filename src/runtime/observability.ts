@@ -23,9 +23,8 @@ export function daemonFigures(daemon: Daemon, config: SiteConfig, clock: Clock):
     readiness: () => daemon.readiness(),
     devices: () =>
       daemon.pollerStatus().map((s): DeviceFigures => {
-        const base = { device: s.device, connected: s.connected, polls: s.polls, failures: s.failures, overruns: s.overruns };
-        if (opcua.has(s.device) || !("connectAttempts" in s)) return { ...base, protocol: "opcua" };
-        return { ...base, protocol: "modbus", timeouts: s.timeouts, reconnects: Math.max(0, s.connectAttempts - 1) };
+        const base = { device: s.device, connected: s.connected, polls: s.polls, failures: s.failures, overruns: s.overruns ?? 0, reconnects: s.reconnects };
+        return { ...base, protocol: s.protocol === "opcua" || opcua.has(s.device) ? "opcua" : "modbus" };
       }),
     points: () => {
       const now = clock.now();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Backoff } from "../../src/drivers/modbus/backoff.js";
+import { Backoff } from "../../src/drivers/backoff.js";
 
 describe("reconnect backoff", () => {
   it("doubles from 250 ms to a 30 s ceiling, and only reset() brings it back", () => {

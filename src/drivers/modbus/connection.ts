@@ -1,7 +1,9 @@
-// One Modbus TCP connection as the poller needs it (on firebreak's own client, ./tcp-client.ts, see
-// there why): reads by table that fail at once when the socket drops, and every failure sorted
-// into the quality reason it gives the device's points.
+// What the Modbus poller reads through (a ModbusLink): one Modbus TCP connection (on firebreak's own
+// client, ./tcp-client.ts, see there why), or one unit on an RTU line (./rtu-line.ts). Reads by
+// table that fail at once when the link drops, and every failure sorted into the quality reason it
+// gives the device's points.
 import type { ModbusTable } from "../../config/profile-schema.js";
+import type { ModbusTransport } from "../../config/types.js";
 import { ModbusExceptionError, ModbusFrameError } from "../../errors.js";
 import type { QualityReason } from "../../points/point.js";
 import { ConnectionLost, ModbusTcpClient, RequestTimeout, type TcpClientCounters } from "./tcp-client.js";
@@ -27,6 +29,21 @@ export function classifyFailure(e: unknown, timeoutMs: number): ReadFailure {
   return { reason: "comm_fail", detail: `${code}${message}` };
 }
 
+/** Requests, exceptions, malformed frames, timeouts and late answers on one link. */
+export type LinkCounters = TcpClientCounters;
+
+/** One device's way to its registers, whatever the transport. */
+export interface ModbusLink {
+  readonly open: boolean;
+  readonly counters: Readonly<LinkCounters>;
+  /** Called once when the link drops by itself (not when close() is called). */
+  onLost(fn: (detail: string) => void): void;
+  /** Read `count` registers (0..65535) or bits (0/1) from `start`. */
+  read(table: ModbusTable, start: number, count: number): Promise<number[]>;
+  /** Close the link and fail any read in flight. Idempotent. */
+  close(): Promise<void>;
+}
+
 const FUNCTION_OF: Readonly<Record<ModbusTable, ReadFunction>> = { coil: 1, discrete: 2, holding: 3, input: 4 };
 
 export interface ConnectionOptions {
@@ -38,7 +55,22 @@ export interface ConnectionOptions {
   readonly timeoutMs: number;
 }
 
-export class ModbusConnection {
+/** How a poller reaches its device: a description for logs and an open() bounded by a real-time timeout. */
+export interface LinkOpener {
+  /** "127.0.0.1:502 unit 1", "line rs485-a (/dev/ttyUSB0) unit 3": what log lines and details name. */
+  readonly describe: string;
+  open(timeoutMs: number): Promise<ModbusLink>;
+}
+
+/** A device's own Modbus TCP connection (one socket per device). */
+export function tcpLinkOpener(device: { readonly id: string; readonly modbus: ModbusTransport }): LinkOpener {
+  const m = device.modbus;
+  if (m.transport === "rtu" || m.transport === "rtu_over_tcp") throw new Error(`device ${device.id} is on an RTU line: its link comes from RtuLines`);
+  const { host, port, unitId } = m;
+  return { describe: `${host}:${port} unit ${unitId}`, open: (timeoutMs) => ModbusConnection.open({ device: device.id, host, port, unitId, timeoutMs }) };
+}
+
+export class ModbusConnection implements ModbusLink {
   readonly #client: ModbusTcpClient;
 
   private constructor(client: ModbusTcpClient) {

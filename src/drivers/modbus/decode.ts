@@ -1,6 +1,7 @@
 // The one place where Modbus registers become point values (README.md#device-profiles): a decoder is
 // compiled once per point when the device's points are resolved (after evcc), then applied to the
 // blocks a poll read, with bounds checks, sentinels, SunSpec scale factors and physical ranges.
+import { outOfRange } from "../limits.js";
 import { ConfigError } from "../../errors.js";
 import { bad, good, type PointValue } from "../../points/point.js";
 import { registerCount, type DataType, type ModbusTable, type PlainPointDef, type ProfileDefaults, type SunspecPointDef } from "../../config/profile-schema.js";
@@ -252,9 +253,7 @@ class RegisterDecoder implements CompiledPoint {
       if (sh.offset !== 0) value += sh.offset;
     }
     if (!Number.isFinite(value)) return bad("sentinel", ts, `raw ${this.#hex(pattern)} scales to ${value}`);
-    if (value < sh.lo || value > sh.hi) {
-      return bad("out_of_range", ts, `value ${value}${sh.unit === "" ? "" : " " + sh.unit} (raw ${this.#hex(pattern)}) is outside the range [${sh.lo}, ${sh.hi}]`);
-    }
+    if (value < sh.lo || value > sh.hi) return outOfRange(value, [sh.lo, sh.hi], sh.unit, ts, this.#hex(pattern));
     return good(value, ts);
   }
 }

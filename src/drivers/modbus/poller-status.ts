@@ -28,6 +28,8 @@ export interface PollerStatus {
 
 export interface ModbusPollerStatus extends PollerStatus {
   readonly state: PollerState;
+  /** Clock time of the last poll that had at least one request answered with data. */
+  readonly lastSuccessAt?: number;
   /** Connects tried, the first one included. */
   readonly connectAttempts: number;
   /** Failures since the last poll that fully succeeded: what the reconnect backoff grows with. */

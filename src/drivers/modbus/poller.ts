@@ -1,4 +1,4 @@
-// Polls one Modbus TCP device on its own socket and timers (README.md#device-profiles): connect, discover the
+// Polls one Modbus device (TCP, or a unit on an RTU line) on its own timers (README.md#device-profiles): connect, discover the
 // SunSpec map, plan once, then poll on a drift-free schedule and write every point to the store;
 // on failure every affected point turns bad within the same poll, and the poller reconnects with
 // backoff. State changes (connected, failing, recovered, mismatch) are logged once each.
@@ -8,14 +8,13 @@ import { bad, good, pointKey, type PointKey, type PointValue, type QualityReason
 import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
-import { Backoff } from "./backoff.js";
-import { classifyFailure, ModbusConnection } from "./connection.js";
+import { Backoff } from "../backoff.js";
+import { classifyFailure, tcpLinkOpener, type LinkCounters, type LinkOpener, type ModbusLink } from "./connection.js";
 import { RegisterImage } from "./decode.js";
 import { DeviceState, type PollerState } from "./device-state.js";
 import { planDevice, type DevicePlan } from "./device-plan.js";
 import { PointWriter, type WriteReport } from "./point-writer.js";
 import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
-import type { TcpClientCounters } from "./tcp-client.js";
 import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
 export type { ModbusPollerStatus, PollerState, PollerStatus, PollResult } from "./poller-status.js";
@@ -26,6 +25,8 @@ export interface PollerContext {
   readonly store: PointStore;
   readonly log: Logger;
   readonly onPoll?: (result: PollResult) => void;
+  /** How to reach the device; default: Modbus TCP to device.modbus. RTU devices get theirs from RtuLines (src/drivers/factory.ts). */
+  readonly link?: LinkOpener;
 }
 
 /** After a bug-class failure with no live connection: the longest backoff, not a storm. */
@@ -49,7 +50,8 @@ export class ModbusPoller {
   readonly #backoff = new Backoff();
   /** The device's `layout` point, when it has one (SunSpec devices with a layout). */
   readonly #layoutKey: PointKey | undefined;
-  #conn: ModbusConnection | undefined;
+  readonly #link: LinkOpener;
+  #conn: ModbusLink | undefined;
   #plan: DevicePlan | undefined;
   #timer: TimerHandle | undefined;
   #busy: Promise<void> | undefined;
@@ -63,14 +65,16 @@ export class ModbusPoller {
   #overruns = 0;
   #lastPollMs = 0;
   #connectAttempts = 0;
+  #lastSuccessAt: number | undefined;
   /** Counters of the connections already closed; the open one's are added in status(). */
-  readonly #retired: TcpClientCounters = { requests: 0, exceptions: 0, malformed: 0, timeouts: 0, lateAnswers: 0 };
-  readonly #retiredConns = new WeakSet<ModbusConnection>();
+  readonly #retired: LinkCounters = { requests: 0, exceptions: 0, malformed: 0, timeouts: 0, lateAnswers: 0 };
+  readonly #retiredConns = new WeakSet<ModbusLink>();
 
   constructor(ctx: PollerContext) {
     this.#ctx = ctx;
     const { device } = ctx;
     this.#state = new DeviceState(ctx.log, device.id);
+    this.#link = ctx.link ?? tcpLinkOpener(device);
     this.#writer = new PointWriter(ctx.store, device.id, device.points.map((p) => p.pointId));
     const layoutPoint = device.points.find((p) => p.source === "layout");
     this.#layoutKey = layoutPoint === undefined ? undefined : pointKey(device.id, layoutPoint.pointId);
@@ -96,7 +100,7 @@ export class ModbusPoller {
 
   status(): ModbusPollerStatus {
     const live = this.#conn?.counters;
-    const sum = (k: keyof TcpClientCounters): number => this.#retired[k] + (live?.[k] ?? 0);
+    const sum = (k: keyof LinkCounters): number => this.#retired[k] + (live?.[k] ?? 0);
     return {
       connected: this.#conn?.open === true && this.#plan !== undefined,
       state: this.#state.state,
@@ -105,6 +109,7 @@ export class ModbusPoller {
       failures: this.#failures,
       overruns: this.#overruns,
       lastPollMs: this.#lastPollMs,
+      ...(this.#lastSuccessAt !== undefined ? { lastSuccessAt: this.#lastSuccessAt } : {}),
       requestsPerPoll: this.#plan?.requests.length ?? 0,
       connectAttempts: this.#connectAttempts,
       failedAttempts: this.#backoff.failures,
@@ -118,10 +123,10 @@ export class ModbusPoller {
   }
 
   /** Close a connection that is done with, keeping its counters. */
-  #retire(conn: ModbusConnection): Promise<void> {
+  #retire(conn: ModbusLink): Promise<void> {
     if (!this.#retiredConns.has(conn)) {
       this.#retiredConns.add(conn);
-      for (const [k, v] of Object.entries(conn.counters) as [keyof TcpClientCounters, number][]) this.#retired[k] += v;
+      for (const [k, v] of Object.entries(conn.counters) as [keyof LinkCounters, number][]) this.#retired[k] += v;
     }
     return conn.close();
   }
@@ -158,16 +163,15 @@ export class ModbusPoller {
 
   async #connect(): Promise<void> {
     const { device, clock } = this.#ctx;
-    const { host, port, unitId } = device.modbus;
-    let conn: ModbusConnection;
+    let conn: ModbusLink;
     this.#connectAttempts++;
     try {
       // timeout_ms is on the clock's timeline like the poll interval; sockets run in real time.
       const timeoutMs = Math.max(Math.min(MIN_REAL_TIMEOUT_MS, device.timeoutMs), Math.round(device.timeoutMs / clock.speed));
-      conn = await ModbusConnection.open({ device: device.id, host, port, unitId, timeoutMs });
+      conn = await this.#link.open(timeoutMs);
     } catch (e) {
       const f = classifyFailure(e, device.timeoutMs);
-      this.#markAll(f.reason === "timeout" ? "timeout" : "comm_fail", `connect to ${host}:${port} failed: ${f.detail}`, "failing");
+      this.#markAll(f.reason === "timeout" ? "timeout" : "comm_fail", `connect to ${this.#link.describe} failed: ${f.detail}`, "failing");
       this.#reconnectLater();
       return;
     }
@@ -203,7 +207,7 @@ export class ModbusPoller {
     await this.#poll(conn, this.#plan);
   }
 
-  async #dropForSetupFailure(conn: ModbusConnection, e: unknown): Promise<void> {
+  async #dropForSetupFailure(conn: ModbusLink, e: unknown): Promise<void> {
     this.#plan = undefined;
     const handled = this.#conn !== conn; // the socket dropped: #lost already marked and rescheduled
     this.#conn = handled ? this.#conn : undefined;
@@ -219,7 +223,7 @@ export class ModbusPoller {
     this.#reconnectLater(f.reason === "device_exception" ? MISMATCH_RETRY_MS : undefined);
   }
 
-  async #poll(conn: ModbusConnection, plan: DevicePlan): Promise<void> {
+  async #poll(conn: ModbusLink, plan: DevicePlan): Promise<void> {
     const { clock, device } = this.#ctx;
     const startedAt = clock.now();
     const image = new RegisterImage();
@@ -242,12 +246,13 @@ export class ModbusPoller {
     }
     if (error === undefined) {
       this.#timeouts = 0;
+      if (failed.size < plan.requests.length) this.#lastSuccessAt = clock.now();
       this.#report(this.#writer.writePoll(plan, image, failed, readAt, startedAt));
       this.#writeLayout(startedAt, failed.size === plan.requests.length ? failed.values().next().value : undefined);
       if (failed.size === 0) {
         const failedAttempts = this.#backoff.failures;
         this.#backoff.reset();
-        this.#state.set("ok", this.#state.state === "connecting" ? `connected to ${device.modbus.host}:${device.modbus.port} unit ${device.modbus.unitId}, ${plan.requests.length} requests per poll` : `device answers again after ${failedAttempts} failed attempt(s)`);
+        this.#state.set("ok", this.#state.state === "connecting" ? `connected to ${this.#link.describe}, ${plan.requests.length} requests per poll` : `device answers again after ${failedAttempts} failed attempt(s)`);
       } else if (failed.size === plan.requests.length) {
         this.#state.set("failing", `answers only with Modbus exceptions, e.g. ${failed.values().next().value?.detail ?? ""}`);
       } else {
@@ -269,7 +274,7 @@ export class ModbusPoller {
     this.#report(this.#writer.write([[this.#layoutKey, v]]));
   }
 
-  #handleTimeout(conn: ModbusConnection, detail: string): void {
+  #handleTimeout(conn: ModbusLink, detail: string): void {
     this.#markAll("timeout", detail, "failing");
     if (++this.#timeouts >= TIMEOUTS_BEFORE_RECONNECT && this.#conn === conn) {
       this.#conn = undefined;
@@ -310,7 +315,7 @@ export class ModbusPoller {
   }
 
   /** The socket dropped or was reset: every point bad/comm_fail now, reconnect with backoff. */
-  #lost(conn: ModbusConnection, detail: string): void {
+  #lost(conn: ModbusLink, detail: string): void {
     if (this.#conn !== conn || this.#state.state === "stopped") return;
     this.#conn = undefined;
     this.#plan = undefined;

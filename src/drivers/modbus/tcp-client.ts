@@ -1,7 +1,7 @@
 // firebreak's Modbus TCP client: one socket to one device, read requests (FC 1-4) matched to their
 // answers by MBAP transaction id, every answer checked field by field by ./tcp-frame.ts.
 //
-// Written by hand rather than with modbus-serial (which stays the library for RTU): its TCP port
+// Written by hand rather than with modbus-serial (RTU is framed by hand too, ./rtu-line.ts): its TCP port
 // (modbus-serial 8.0.25, ports/tcpport.js and index.js _onReceive) never reads the protocol id;
 // uses the length field only to cut the stream, never compares it with the PDU (it rebuilds an RTU
 // frame and checks a CRC it has just computed itself); never compares the byte count with the

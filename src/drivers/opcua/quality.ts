@@ -2,6 +2,7 @@
 // code's severity bits (OPC UA Part 4, 7.39), the status name kept as the detail, and range,
 // sentinel and NaN checks as the Modbus decoder applies them. Pure: no node-opcua types here.
 import type { PointValue, QualityReason } from "../../points/point.js";
+import { outOfRange, type PointLimits } from "../limits.js";
 
 /** What the driver extracts from a node-opcua DataValue. */
 export interface RawSample {
@@ -16,10 +17,7 @@ export interface RawSample {
   readonly serverTs?: number;
 }
 
-export interface PointLimits {
-  readonly range?: readonly [number, number];
-  readonly sentinels: readonly number[];
-}
+export type { PointLimits };
 
 export type Severity = "good" | "uncertain" | "bad";
 
@@ -57,7 +55,7 @@ export function numericValue(v: unknown): number | undefined {
   return undefined;
 }
 
-export function toPointValue(s: RawSample, limits: PointLimits, receivedAt: number): PointValue {
+export function toPointValue(s: RawSample, limits: PointLimits, receivedAt: number, unit = ""): PointValue {
   const ts = sampleTime(s, receivedAt);
   const severity = severityOf(s.statusCode);
   const status = `status ${s.statusName} (0x${(s.statusCode >>> 0).toString(16).padStart(8, "0")})`;
@@ -66,10 +64,7 @@ export function toPointValue(s: RawSample, limits: PointLimits, receivedAt: numb
   if (n === undefined) return { value: null, quality: "bad", reason: "config", detail: `value of type ${describe(s.value)} is not a number or Boolean; check the node id in the profile`, sourceTs: ts };
   if (Number.isNaN(n)) return { value: null, quality: "bad", reason: "sentinel", detail: "NaN: no reading", sourceTs: ts };
   if (limits.sentinels.includes(n)) return { value: null, quality: "bad", reason: "sentinel", detail: `${n} is a sentinel of the profile: no reading`, sourceTs: ts };
-  if (!Number.isFinite(n) || (limits.range !== undefined && (n < limits.range[0] || n > limits.range[1]))) {
-    const r = limits.range;
-    return { value: null, quality: "bad", reason: "out_of_range", detail: `${n} is outside the range${r ? ` [${r[0]}, ${r[1]}]` : ""}`, sourceTs: ts };
-  }
+  if (!Number.isFinite(n) || (limits.range !== undefined && (n < limits.range[0] || n > limits.range[1]))) return outOfRange(n, limits.range, unit, ts);
   if (severity === "uncertain") return { value: n, quality: "uncertain", reason: reasonOf(s.statusName), detail: status, sourceTs: ts };
   return { value: n, quality: "good", sourceTs: ts };
 }

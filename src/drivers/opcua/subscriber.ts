@@ -20,6 +20,7 @@ import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { PollerStatus, PollResult } from "../modbus/poller.js";
 import { certificateManager, createClient, explainConnectFailure, OPCUA_KEEPALIVE_COUNT, userIdentityOf } from "./client.js";
+import { Backoff, DEFAULT_BACKOFF } from "../backoff.js";
 import { OpcuaServerMismatchError } from "./errors.js";
 import { filterOf, limitsOf, parametersKey, rawSample } from "./monitoring.js";
 import { toPointValue } from "./quality.js";
@@ -35,19 +36,24 @@ export interface OpcuaSubscriberContext {
 }
 
 export interface OpcuaSubscriberStatus extends PollerStatus {
+  readonly state: OpcuaState;
+  /** Clock time of the last batch of notifications. */
+  readonly lastSuccessAt?: number;
+  /** Connection losses and retried connects. */
+  readonly reconnects: number;
   readonly monitoredItems: number;
   readonly notifications: number;
 }
 
-// First-connect backoff as the Modbus poller's: 250 ms doubling to 30 s, ±20 % jitter.
-const BACKOFF_MIN_MS = 250;
-const BACKOFF_MAX_MS = 30_000;
+/** After a bug-class failure: the longest backoff, not a storm. */
+const AFTER_UNEXPECTED_MS = DEFAULT_BACKOFF.maxMs;
 /** Certificate, identity or namespace problems need a person; retry them slowly. */
 const OPERATOR_RETRY_MS = 30_000;
 /** Values read per Read request when resynchronising (a server's MaxNodesPerRead is often 1000+). */
 const READ_CHUNK = 500;
 
-type State = "idle" | "connecting" | "connected" | "disconnected" | "needs_operator" | "stopped";
+export type OpcuaState = "idle" | "connecting" | "connected" | "disconnected" | "needs_operator" | "stopped";
+type State = OpcuaState;
 
 interface Live {
   readonly client: OPCUAClient;
@@ -66,10 +72,13 @@ export class OpcuaSubscriber {
   #watchdog: TimerHandle | undefined;
   #busy: Promise<void> | undefined;
   #state: State = "idle";
-  #attempt = 0;
+  /** The drivers' one backoff (../backoff.ts): 250 ms doubling to 30 s, ±20 % jitter. */
+  readonly #backoff = new Backoff();
   #lastError: string | undefined;
   #lastHeard = 0;
   #batches = 0;
+  #lastBatchAt: number | undefined;
+  #reconnects = 0;
   #notifications = 0;
   #failures = 0;
   #monitored = 0;
@@ -109,6 +118,9 @@ export class OpcuaSubscriber {
       overruns: 0,
       lastPollMs: 0,
       requestsPerPoll: 1,
+      state: this.#state,
+      ...(this.#lastBatchAt !== undefined ? { lastSuccessAt: this.#lastBatchAt } : {}),
+      reconnects: this.#reconnects,
       monitoredItems: this.#monitored,
       notifications: this.#notifications,
     };
@@ -122,7 +134,7 @@ export class OpcuaSubscriber {
       const run = this.#connect().catch((e: unknown) => {
         this.#failures++;
         this.#ctx.log.error({ device: this.#ctx.device.id, err: e }, "opcua subscriber failed unexpectedly; reconnecting");
-        void this.#teardown().then(() => this.#reconnectLater(BACKOFF_MAX_MS));
+        void this.#teardown().then(() => this.#reconnectLater(AFTER_UNEXPECTED_MS));
       });
       this.#busy = run.finally(() => (this.#busy = undefined));
     }, Math.max(0, delayMs));
@@ -157,7 +169,7 @@ export class OpcuaSubscriber {
       this.#reconnectLater(needsOperator ? OPERATOR_RETRY_MS : undefined);
       return;
     }
-    this.#attempt = 0;
+    this.#backoff.reset();
     this.#lastHeard = this.#ctx.clock.now();
     this.#watchClient(live);
     this.#setState("connected", `connected to ${cfg.endpoint} (${cfg.securityMode}/${cfg.securityPolicy}, user ${cfg.user.type}), ${this.#monitored} monitored items`);
@@ -222,7 +234,7 @@ export class OpcuaSubscriber {
     }
     this.#pendingBatch++;
     this.#notifications++;
-    this.#ctx.store.update(this.#keys[i]!, toPointValue(rawSample(dv), limitsOf(p), now));
+    this.#ctx.store.update(this.#keys[i]!, toPointValue(rawSample(dv), limitsOf(p), now, p.def.unit));
   }
 
   /** One publish response's notifications are all in the store: let the rules look. */
@@ -231,6 +243,7 @@ export class OpcuaSubscriber {
     this.#pendingBatch = 0;
     this.#batches++;
     this.#heard();
+    this.#lastBatchAt = this.#lastHeard;
     try {
       this.#ctx.onPoll?.({ device: this.#ctx.device.id, startedAt: this.#batchStart, durationMs: this.#ctx.clock.now() - this.#batchStart, requests: n, failedRequests: 0, overrun: false });
     } catch (e) {
@@ -246,6 +259,7 @@ export class OpcuaSubscriber {
   #watchClient(live: Live): void {
     live.client.on("connection_lost", () => {
       if (this.#live !== live) return;
+      this.#reconnects++;
       this.#markAll("comm_fail", `connection to ${this.#ctx.device.opcua.endpoint} lost; reconnecting`, "disconnected");
     });
     live.client.on("connection_reestablished", () => {
@@ -310,8 +324,9 @@ export class OpcuaSubscriber {
 
   #reconnectLater(delayMs?: number): void {
     if (this.#state === "stopped") return;
-    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#attempt++);
-    this.#after(delayMs ?? backoff * (0.8 + 0.4 * Math.random()));
+    this.#reconnects++;
+    const backoff = this.#backoff.next();
+    this.#after(delayMs ?? backoff);
   }
 
   #markAll(reason: QualityReason, detail: string, state: State): void {

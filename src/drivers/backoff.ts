@@ -1,7 +1,7 @@
-// Reconnect backoff for one device: exponential with jitter, whatever the failure (refused, closed,
-// timed out, garbage), and reset only by a poll that fully succeeded, never by a connect alone, so
-// a device that accepts TCP and then sends garbage cannot pull the poller into a reconnect storm.
-// Pure: the random source is passed in.
+// Reconnect backoff for one device, the same for every driver (Modbus, OPC UA): exponential with
+// jitter, whatever the failure (refused, closed, timed out, garbage). The Modbus poller resets it
+// only after a poll that fully succeeded, never after a connect alone, so a device that accepts TCP
+// and then sends garbage cannot pull it into a reconnect storm. Pure: the random source is passed in.
 
 export interface BackoffPolicy {
   readonly minMs: number;
