@@ -12,6 +12,7 @@ import { roomSensor } from "./devices/room-sensor.js";
 import { sunspecCabinet } from "./devices/sunspec-cabinet.js";
 import { RegisterBank, startModbusTcpServer, type ModbusTcpServer } from "./modbus-server.js";
 import type { InjectCommand, Scenario } from "./scenario.js";
+import { DEFAULT_SENSOR_NOISE, SensorNoise, type SensorNoiseConfig } from "./sensor-noise.js";
 import { refName, ThermalModel, type CellRef, type ThermalEvent } from "./thermal-model.js";
 
 export { loadScenario, type InjectCommand, type Scenario } from "./scenario.js";
@@ -29,6 +30,11 @@ export interface SimulationOptions {
   portOverride?: (deviceId: string) => number;
   /** Address to listen on; loopback by default. */
   host?: string;
+  /**
+   * Sensor noise (simulators/sensor-noise.ts), over the scenario's `sensor_noise` and the defaults
+   * (on, seed 1, one count, 1 s). `{ enabled: false }` gives the model's values exactly.
+   */
+  noise?: Partial<SensorNoiseConfig>;
 }
 
 export type SimEventKind = "vent" | "runaway" | "scenario-step";
@@ -81,6 +87,13 @@ export interface Simulation {
   readonly controlPort?: number;
   /** Apply an injection now; throws InjectError naming what is wrong. */
   inject(cmd: InjectCommand): void;
+  /**
+   * Play a scenario's steps from now on: its step times count from this call, not from the start
+   * (e.g. once a watcher is up, so "at 0 s" means while it watches). Steps not yet played are
+   * dropped. The sensor noise stays as the simulation started with. Throws InjectError for a step
+   * that names something the room does not have.
+   */
+  play(scenario: Scenario): void;
   on(event: SimEventKind, fn: (e: SimEvent) => void): void;
   state(): SimState;
   stop(): Promise<void>;
@@ -113,8 +126,9 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
     zones: [...site.zones.keys()],
     cabinets: site.devices.filter((d) => d.layout !== undefined && d.profile.sunspec !== undefined).map((d) => ({ device: d.id, zone: d.zone, ...d.layout! })),
   });
+  const noise = new SensorNoise({ ...DEFAULT_SENSOR_NOISE, ...opts.scenario?.sensorNoise, ...opts.noise }, startMs);
   const devices = new Map<string, SimDevice>();
-  for (const d of site.devices) devices.set(d.id, { device: d, bank: new RegisterBank(), silent: false, overrides: new Map(), ...encoderFor(d, model, startMs) });
+  for (const d of site.devices) devices.set(d.id, { device: d, bank: new RegisterBank(), silent: false, overrides: new Map(), ...encoderFor(d, model, startMs, noise) });
 
   const listeners = new Map<SimEventKind, ((e: SimEvent) => void)[]>();
   const vents: SimEvent[] = [];
@@ -133,11 +147,14 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   };
 
   const inject = (cmd: InjectCommand): void => applyCommand(cmd, devices, model, clock.now());
+  const checkScenario = (scenario: Scenario): void =>
+    scenario.steps.forEach((s, i) => {
+      const problem = checkCommand(s.command, devices, model);
+      if (problem !== undefined) throw new InjectError(`${scenario.file}: steps[${i}]: ${problem}`);
+    });
   const pendingSteps = [...(opts.scenario?.steps ?? [])];
-  opts.scenario?.steps.forEach((s, i) => {
-    const problem = checkCommand(s.command, devices, model);
-    if (problem !== undefined) throw new InjectError(`${opts.scenario!.file}: steps[${i}]: ${problem}`);
-  });
+  if (opts.scenario !== undefined) checkScenario(opts.scenario);
+  let scenarioStartMs = startMs;
 
   let lastMs = startMs;
   const encodeAll = (nowMs: number): void => {
@@ -148,7 +165,7 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   };
   const tick = (): void => {
     const now = clock.now();
-    const elapsedS = (now - startMs) / 1000;
+    const elapsedS = (now - scenarioStartMs) / 1000;
     while (pendingSteps.length > 0 && pendingSteps[0]!.atS <= elapsedS) {
       const step = pendingSteps.shift()!;
       try {
@@ -195,6 +212,12 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
     ports,
     startedAt: startMs,
     inject,
+    play: (scenario) => {
+      checkScenario(scenario);
+      pendingSteps.splice(0, pendingSteps.length, ...scenario.steps);
+      scenarioStartMs = clock.now();
+      tick(); // steps at 0 s happen now, not a model step later
+    },
     on: (event, fn) => void listeners.set(event, [...(listeners.get(event) ?? []), fn]),
     state: () => snapshot(model, devices, clock, startMs, vents, runaways),
     stop: async () => {
@@ -213,17 +236,17 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
     }
     Object.defineProperty(sim, "controlPort", { value: control.port, enumerable: true });
   }
-  log.info({ devices: ports.size, speed: clock.speed, scenario: opts.scenario?.name }, "simulation started");
+  log.info({ devices: ports.size, speed: clock.speed, scenario: opts.scenario?.name, noise: noise.config }, "simulation started");
   return sim;
 }
 
-function encoderFor(d: Device, model: ThermalModel, startMs: number): { encoder: DeviceEncoder; panel?: PanelEncoder } {
-  if (d.profile.sunspec !== undefined) return { encoder: sunspecCabinet(d, model, startMs) };
+function encoderFor(d: Device, model: ThermalModel, startMs: number, noise: SensorNoise): { encoder: DeviceEncoder; panel?: PanelEncoder } {
+  if (d.profile.sunspec !== undefined) return { encoder: sunspecCabinet(d, model, startMs, noise) };
   switch (d.profile.id) {
     case "room-sensor":
-      return { encoder: roomSensor(d, model) };
+      return { encoder: roomSensor(d, model, noise) };
     case "offgas-detector":
-      return { encoder: offgasDetector(d, model) };
+      return { encoder: offgasDetector(d, model, noise) };
     case "clean-agent-panel": {
       const panel = cleanAgentPanel(d);
       return { encoder: panel, panel };
