@@ -316,6 +316,20 @@ describe("simulation of the example site", () => {
     expect((await c.readHoldingRegisters(0, 1)).data[0]).toBe(0);
   });
 
+  it("play() runs a scenario's steps counted from the call, not from the start", async () => {
+    const { sim, clock } = await simulate();
+    const steps: SimEvent[] = [];
+    sim.on("scenario-step", (e) => steps.push(e));
+    clock.advance(30_000);
+    const playedAt = clock.now();
+    sim.play(await loadScenario("device-silent"));
+    clock.advance(4_000);
+    expect(steps).toEqual([]);
+    clock.advance(2_000);
+    expect(steps.map((s) => [s.message, s.at - playedAt >= 5_000])).toEqual([["offgas-a stops answering", true]]);
+    expect(() => sim.play({ name: "x", description: "x", file: "x.yaml", steps: [{ atS: 1, command: { kind: "silent", device: "nope", on: true } }] })).toThrow(/x\.yaml: steps\[0\]: unknown device "nope"/);
+  });
+
   it("plays a scenario's steps on the clock and reports them", async () => {
     const { sim, clock } = await simulate({ scenario: await loadScenario("device-silent") });
     const steps: SimEvent[] = [];

@@ -150,6 +150,7 @@ describe("a stuck sensor on the initiating cell, end to end", () => {
     const stuckAlarms = rec.on(`${prefix}/alarm/cell-stuck-a`).concat(rec.on(`${prefix}/alarm/cell-stuck-slow-a`)).filter((m) => m.json?.active === true);
     const flagged = new Set(stuckAlarms.flatMap((m) => (m.json!.evidence as { point?: string }[]).map((e) => e.point)));
     expect([...flagged]).toEqual([STUCK_POINT]);
+    expect(chattering(rec)).toEqual([]);
     const figures = {
       faultAfterStuckS: (faultAt - stuckAt) / 1000,
       troubleSeenAfterStuckS: (troubleSeenAt - stuckAt) / 1000,
@@ -177,6 +178,7 @@ describe("a stuck sensor on the initiating cell, end to end", () => {
     console.log(`sensor-stuck: end cell reported stuck ${((r.roomAt(stuck) - stuckAt) / 1000).toFixed(1)} s of room time after it stuck`);
     // Ten minutes of room time in all: many times every stuck rule's flat_s, and past the runaway scenario's evacuation.
     await untilRoomTime(r, TEN_MINUTES_MS);
+    summary("sensor-stuck", r);
     const stages = rec.on(`${prefix}/zone/batt-a/stage`).filter((m) => m.json !== undefined);
     expect(stages.length).toBeGreaterThan(0);
     // `unknown` until the daemon has judged the zone (never published as normal), then normal.
@@ -194,6 +196,12 @@ const TEN_MINUTES_MS = 600_000;
 /** Resolves once the scenario has run `roomMs` of room time. */
 function untilRoomTime(r: Rig, roomMs: number): Promise<void> {
   return roomTime(r.clock, Math.max(0, r.playedAt + roomMs - r.clock.now()));
+}
+
+/** One line for the record: what the plausibility rules flagged and what chattered in a run. */
+function summary(name: string, r: Rig): void {
+  const alarms = new Set(r.rec.messages.filter((m) => m.topic.startsWith(`${prefix}/alarm/`) && m.json?.active === true).map((m) => m.topic.slice(prefix.length + 7)));
+  console.log(`${name}, ${((r.clock.now() - r.playedAt) / 1000).toFixed(0)} s of room time: plausibility troubles ${JSON.stringify(plausibilityTroubles(r.rec))}, chattering ${JSON.stringify(chattering(r.rec))}, alarms active at some point ${JSON.stringify([...alarms].sort())}`);
 }
 
 /** Every (rule, point) a stuck or disagree rule flagged during the run, sorted. */
@@ -217,6 +225,7 @@ describe("sensor noise over ten room-minutes: no false plausibility trouble, no 
   it("normal: no condition alarm, no plausibility trouble, every zone normal", async () => {
     const r = await startRig("normal");
     await untilRoomTime(r, TEN_MINUTES_MS);
+    summary("normal", r);
     expect(plausibilityTroubles(r.rec)).toEqual([]);
     expect(chattering(r.rec)).toEqual([]);
     // `<rule>:fault` and comm troubles are left out: on a loaded 2-core machine at 20x a poll can be
@@ -231,6 +240,7 @@ describe("sensor noise over ten room-minutes: no false plausibility trouble, no 
   it("cell-runaway (no stuck sensor): the good sensors around the runaway are never stuck, no alarm chatters", async () => {
     const r = await startRig("cell-runaway");
     await untilRoomTime(r, TEN_MINUTES_MS);
+    summary("cell-runaway", r);
     expect(r.events.some((e) => e.kind === "runaway")).toBe(true);
     expect(plausibilityTroubles(r.rec)).toEqual([]);
     expect(chattering(r.rec)).toEqual([]);
