@@ -15,6 +15,9 @@ import { MqttRecorder, type Recorded } from "../support/mqtt-recorder.js";
 import { writeSiteFile } from "../support/site-file.js";
 
 const SPEED = Number(process.env["FB_E2E_SPEED"] ?? 20);
+// The one-minute figure is a latency in room time: at 20x a loaded 2-core machine's second of real
+// delay (a late poll, a slow MQTT delivery) is 20 s of it. That test runs at half the speed.
+const LATENCY_SPEED = Number(process.env["FB_E2E_LATENCY_SPEED"] ?? 10);
 const prefix = "firebreak/v1/dc1";
 const STUCK_POINT = "cab2/s1/m3/c7/tempC";
 
@@ -49,17 +52,17 @@ let rig: Rig | undefined;
  * judged, so its 0 s is a moment the daemon sees (a daemon already running when a sensor sticks),
  * and no figure below includes the daemon's start-up (seconds of real time: minutes of room time at 20x).
  */
-async function startRig(name: string): Promise<Rig> {
+async function startRig(name: string, speed = SPEED): Promise<Rig> {
   const epoch = Date.now();
-  const clock = acceleratedClock(SPEED, epoch);
+  const clock = acceleratedClock(speed, epoch);
   const scenario = await loadScenario(name);
   const sim = await startSimulation({ site, clock, portOverride: () => 0, ...(scenario.sensorNoise !== undefined ? { noise: scenario.sensorNoise } : {}) });
   const events: SimEvent[] = [];
   for (const kind of ["vent", "runaway", "scenario-step"] as const) sim.on(kind, (e) => events.push(e));
   const file = await writeSiteFile({ ports: sim.ports, mqttUrl: broker.url, staleAfterMs: 10_000 });
   const rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
-  const daemon = startDaemon(file, { speed: SPEED, epoch });
-  const partial = { clock, sim, daemon, rec, events, roomAt: (m: Recorded) => epoch + (m.at - epoch) * SPEED };
+  const daemon = startDaemon(file, { speed, epoch });
+  const partial = { clock, sim, daemon, rec, events, roomAt: (m: Recorded) => epoch + (m.at - epoch) * speed };
   rig = { ...partial, playedAt: Number.NaN };
   await rec.waitFor((m) => m.topic === `${prefix}/status` && m.json?.status === "online", 15_000, "status online");
   for (const zone of ["batt-a", "batt-b"]) await rec.waitFor((m) => m.topic === `${prefix}/zone/${zone}/stage` && m.json?.judged === true, 30_000, `${zone} judged`);
@@ -115,7 +118,7 @@ const ms = (iso: unknown): number => Date.parse(String(iso));
 
 describe("a stuck sensor on the initiating cell, end to end", () => {
   it("reports the stuck sensor within a minute and evacuates on off-gas alone at least 4 minutes before the runaway", async () => {
-    const r = await startRig("stuck-initiating-cell");
+    const r = await startRig("stuck-initiating-cell", LATENCY_SPEED);
     const { rec } = r;
     // When the sensor stuck: the scenario's step at 0 s, played while the daemon watches.
     const stuckAt = (await simEvent(r, (e) => e.kind === "scenario-step" && e.command?.kind === "stuck", 10_000, "the stuck injection")).at;
@@ -169,7 +172,7 @@ describe("a stuck sensor on the initiating cell, end to end", () => {
     expect(figures.troubleSeenAfterStuckS).toBeLessThanOrEqual(60);
     expect(figures.zoneFaultSeenAfterStuckS).toBeLessThanOrEqual(60);
     expect(figures.marginBeforeRunawayS).toBeGreaterThanOrEqual(240);
-  }, 120_000); // the runaway comes at ~540 s of room time: 27 s at 20x
+  }, 150_000); // the runaway comes at ~540 s of room time: 54 s at 10x
 
   it("a stuck sensor alone (sensor-stuck, no heating) is reported, is never a fire stage and never evacuates", async () => {
     const r = await startRig("sensor-stuck");
