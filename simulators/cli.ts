@@ -33,10 +33,15 @@ const program = new Command()
   .option("--opcua-port <port>", "port of the OPC UA server for the site's OPC UA devices", number(1, 65535), 4840)
   .option("--opcua-pki <dir>", "the OPC UA server's PKI folder (its certificate is made on first run)", "pki/opcua-sim")
   .option("--opcua-password-file <file>", "password of the OPC UA server's user `firebreak` (default: firebreak-sim)")
-  .action(async (o: { config: string; scenario: string; speed: number; controlPort?: number; logLevel: string; opcuaPort: number; opcuaPki: string; opcuaPasswordFile?: string }) => {
+  .option("--noise-seed <n>", "seed of the sensors' measurement noise (same seed, same readings)", number(-0x7fffffff, 0x7fffffff))
+  .option("--no-noise", "no measurement noise: every reading is the model's value rounded to its register")
+  .action(async (o: { config: string; scenario: string; speed: number; controlPort?: number; logLevel: string; opcuaPort: number; opcuaPki: string; opcuaPasswordFile?: string; noiseSeed?: number; noise: boolean }) => {
     const log = pino({ level: o.logLevel }, pino.destination(2));
     const site = await loadSiteConfig(o.config);
-    const scenario = await loadScenario(o.scenario);
+    const loaded = await loadScenario(o.scenario);
+    // Command-line noise settings win over the scenario's own `sensor_noise`.
+    const sensorNoise = { ...loaded.sensorNoise, ...(o.noiseSeed !== undefined ? { seed: Math.trunc(o.noiseSeed) } : {}), ...(o.noise ? {} : { enabled: false }) };
+    const scenario = { ...loaded, sensorNoise };
     const clock = acceleratedClock(o.speed);
     let room: OpcuaRoom | undefined;
     let sim: Simulation;

@@ -8,6 +8,7 @@ import { packageRoot } from "../src/config/load.js";
 import { YamlSource } from "../src/config/yaml-source.js";
 import { ConfigError, FileReadError, type ConfigIssue } from "../src/errors.js";
 import { panelStates, type PanelState } from "./devices/clean-agent-panel.js";
+import type { SensorNoiseConfig } from "./sensor-noise.js";
 
 /** One thing done to the simulated room, from a scenario step, the control API or a test. */
 export type InjectCommand =
@@ -30,6 +31,8 @@ export interface Scenario {
   readonly description: string;
   readonly file: string;
   readonly steps: readonly ScenarioStep[];
+  /** The scenario's own sensor noise settings (simulators/sensor-noise.ts); unset keys keep the defaults. */
+  readonly sensorNoise?: Partial<SensorNoiseConfig>;
 }
 
 const id = z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
@@ -64,8 +67,28 @@ const scenarioSchema = z
     name: id,
     description: z.string().min(1, "say in plain words what this scenario plays"),
     steps: z.array(stepSchema).default([]),
+    /** Measurement noise of every analogue reading (README "Simulator"); default on. */
+    sensor_noise: z
+      .object({
+        enabled: z.boolean().optional(),
+        seed: z.number().int().optional(),
+        sigma_counts: z.number().finite().min(0).max(10).optional(),
+        period_s: z.number().finite().min(0.05).max(3600).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+function noiseOf(n: z.output<typeof scenarioSchema>["sensor_noise"]): Partial<SensorNoiseConfig> | undefined {
+  if (n === undefined) return undefined;
+  return {
+    ...(n.enabled !== undefined ? { enabled: n.enabled } : {}),
+    ...(n.seed !== undefined ? { seed: n.seed } : {}),
+    ...(n.sigma_counts !== undefined ? { sigmaCounts: n.sigma_counts } : {}),
+    ...(n.period_s !== undefined ? { periodMs: n.period_s * 1000 } : {}),
+  };
+}
 
 /** An InjectCommand from its JSON/YAML form (snake_case), as the control API receives it. */
 export function toInjectCommand(input: z.output<typeof injectSchema>): InjectCommand {
@@ -97,7 +120,8 @@ export function parseScenario(file: string, text: string): Scenario {
   const steps = parsed.data.steps
     .map((s): ScenarioStep => ({ atS: s.at_s, ...(s.note !== undefined ? { note: s.note } : {}), command: stepCommand(s) }))
     .sort((a, b) => a.atS - b.atS); // stable: steps at the same time keep their order
-  return { name: parsed.data.name, description: parsed.data.description, file, steps };
+  const sensorNoise = noiseOf(parsed.data.sensor_noise);
+  return { name: parsed.data.name, description: parsed.data.description, file, steps, ...(sensorNoise !== undefined ? { sensorNoise } : {}) };
 }
 
 /** The directory of the shipped scenarios. */

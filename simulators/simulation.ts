@@ -13,6 +13,7 @@ import { sunspecCabinet } from "./devices/sunspec-cabinet.js";
 import { RACK_LAYOUT, RACK_PROFILE_ID, vendorRack } from "./devices/vendor-rack.js";
 import { RegisterBank, startModbusTcpServer, type ModbusTcpServer } from "./modbus-server.js";
 import type { InjectCommand, Scenario } from "./scenario.js";
+import { DEFAULT_SENSOR_NOISE, SensorNoise, type SensorNoiseConfig } from "./sensor-noise.js";
 import { refName, ThermalModel, type CellRef, type ThermalEvent } from "./thermal-model.js";
 
 export { loadScenario, type InjectCommand, type Scenario } from "./scenario.js";
@@ -30,6 +31,11 @@ export interface SimulationOptions {
   portOverride?: (deviceId: string) => number;
   /** Address to listen on; loopback by default. */
   host?: string;
+  /**
+   * Sensor noise (simulators/sensor-noise.ts), over the scenario's `sensor_noise` and the defaults
+   * (on, seed 1, one count, 1 s). `{ enabled: false }` gives the model's values exactly.
+   */
+  noise?: Partial<SensorNoiseConfig>;
 }
 
 export type SimEventKind = "vent" | "runaway" | "scenario-step";
@@ -82,6 +88,13 @@ export interface Simulation {
   readonly controlPort?: number;
   /** Apply an injection now; throws InjectError naming what is wrong. */
   inject(cmd: InjectCommand): void;
+  /**
+   * Play a scenario's steps from now on: its step times count from this call, not from the start
+   * (e.g. once a watcher is up, so "at 0 s" means while it watches). Steps not yet played are
+   * dropped. The sensor noise stays as the simulation started with. Throws InjectError for a step
+   * that names something the room does not have.
+   */
+  play(scenario: Scenario): void;
   on(event: SimEventKind, fn: (e: SimEvent) => void): void;
   state(): SimState;
   stop(): Promise<void>;
@@ -118,9 +131,10 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
       ...site.devices.filter((d) => d.profile.id === RACK_PROFILE_ID).map((d) => ({ device: d.id, zone: d.zone, ...RACK_LAYOUT })),
     ],
   });
+  const noise = new SensorNoise({ ...DEFAULT_SENSOR_NOISE, ...opts.scenario?.sensorNoise, ...opts.noise }, startMs);
   const devices = new Map<string, SimDevice>();
   for (const d of site.devices) {
-    const sd: SimDevice = { device: d, bank: new RegisterBank(), silent: false, overrides: new Map(), ...encoderFor(d, model, startMs) };
+    const sd: SimDevice = { device: d, bank: new RegisterBank(), silent: false, overrides: new Map(), ...encoderFor(d, model, startMs, noise) };
     sd.encoder.declareMap(sd.bank);
     devices.set(d.id, sd);
   }
@@ -142,11 +156,14 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   };
 
   const inject = (cmd: InjectCommand): void => applyCommand(cmd, devices, model, clock.now());
+  const checkScenario = (scenario: Scenario): void =>
+    scenario.steps.forEach((s, i) => {
+      const problem = checkCommand(s.command, devices, model);
+      if (problem !== undefined) throw new InjectError(`${scenario.file}: steps[${i}]: ${problem}`);
+    });
   const pendingSteps = [...(opts.scenario?.steps ?? [])];
-  opts.scenario?.steps.forEach((s, i) => {
-    const problem = checkCommand(s.command, devices, model);
-    if (problem !== undefined) throw new InjectError(`${opts.scenario!.file}: steps[${i}]: ${problem}`);
-  });
+  if (opts.scenario !== undefined) checkScenario(opts.scenario);
+  let scenarioStartMs = startMs;
 
   let lastMs = startMs;
   const encodeAll = (nowMs: number): void => {
@@ -157,7 +174,7 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   };
   const tick = (): void => {
     const now = clock.now();
-    const elapsedS = (now - startMs) / 1000;
+    const elapsedS = (now - scenarioStartMs) / 1000;
     while (pendingSteps.length > 0 && pendingSteps[0]!.atS <= elapsedS) {
       const step = pendingSteps.shift()!;
       try {
@@ -204,6 +221,12 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
     ports,
     startedAt: startMs,
     inject,
+    play: (scenario) => {
+      checkScenario(scenario);
+      pendingSteps.splice(0, pendingSteps.length, ...scenario.steps);
+      scenarioStartMs = clock.now();
+      tick(); // steps at 0 s happen now, not a model step later
+    },
     on: (event, fn) => void listeners.set(event, [...(listeners.get(event) ?? []), fn]),
     state: () => snapshot(model, devices, clock, startMs, vents, runaways),
     stop: async () => {
@@ -222,17 +245,17 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
     }
     Object.defineProperty(sim, "controlPort", { value: control.port, enumerable: true });
   }
-  log.info({ devices: ports.size, speed: clock.speed, scenario: opts.scenario?.name }, "simulation started");
+  log.info({ devices: ports.size, speed: clock.speed, scenario: opts.scenario?.name, noise: noise.config }, "simulation started");
   return sim;
 }
 
-function encoderFor(d: Device, model: ThermalModel, startMs: number): { encoder: DeviceEncoder; panel?: PanelEncoder } {
-  if (d.profile.sunspec !== undefined) return { encoder: sunspecCabinet(d, model, startMs) };
+function encoderFor(d: Device, model: ThermalModel, startMs: number, noise: SensorNoise): { encoder: DeviceEncoder; panel?: PanelEncoder } {
+  if (d.profile.sunspec !== undefined) return { encoder: sunspecCabinet(d, model, startMs, noise) };
   switch (d.profile.id) {
     case "room-sensor":
-      return { encoder: roomSensor(d, model) };
+      return { encoder: roomSensor(d, model, noise) };
     case "offgas-detector":
-      return { encoder: offgasDetector(d, model) };
+      return { encoder: offgasDetector(d, model, noise) };
     case RACK_PROFILE_ID:
       return { encoder: vendorRack(d, model, startMs) };
     case "clean-agent-panel": {

@@ -4,6 +4,7 @@ import type { ModbusTable } from "../../src/config/profile-schema.js";
 import { registerCount } from "../../src/config/profile-schema.js";
 import type { Device, DevicePoint } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
+import type { NoiseChannel } from "../sensor-noise.js";
 
 /** Where a point's raw value lives: a table, a first address and a number of registers (or 1 bit). */
 export interface PointLocation {
@@ -104,4 +105,13 @@ export function u16(v: number): number {
 export function i16(v: number): number {
   const r = Math.min(0x7fff, Math.max(-0x7fff, Math.round(v)));
   return r & 0xffff;
+}
+
+/**
+ * What a sensor reads at clock time nowMs: the model's value plus its noise (in counts of the
+ * register's resolution), rounded to a count and given back in the value's unit. Aggregates a device
+ * computes (module max, string average) are computed from these readings, as a BMS does.
+ */
+export function measured(value: number, countsPerUnit: number, noise: NoiseChannel, nowMs: number): number {
+  return Math.round(value * countsPerUnit + noise(nowMs)) / countsPerUnit;
 }

@@ -3,8 +3,9 @@
 // device starts with it), 802 battery, one 804 per string, one 805 per module, end.
 import type { Device, DevicePoint } from "../../src/config/types.js";
 import type { RegisterBank } from "../modbus-server.js";
-import type { Cell, ThermalModel } from "../thermal-model.js";
-import { i16, sentinelWords, u16, type DeviceEncoder, type PointLocation } from "./encoder.js";
+import type { SensorNoise } from "../sensor-noise.js";
+import type { ThermalModel } from "../thermal-model.js";
+import { i16, measured, sentinelWords, u16, type DeviceEncoder, type PointLocation } from "./encoder.js";
 
 // Scale factors this BMS publishes (value = raw × 10^SF, docs/sources.md#sunspec-scale-factor).
 const SOC_SF = -1;
@@ -110,7 +111,13 @@ function put32(h: Uint16Array, at: number, v: number): void {
   h[at + 1] = v & 0xffff;
 }
 
-export function sunspecCabinet(device: Device, model: ThermalModel, startMs: number): DeviceEncoder {
+/** A cell's readings as the BMS measured them: temperature °C and voltage V, with their noise. */
+interface CellReading {
+  readonly tempC: number;
+  readonly voltageV: number;
+}
+
+export function sunspecCabinet(device: Device, model: ThermalModel, startMs: number, noise: SensorNoise): DeviceEncoder {
   const layout = device.layout;
   const base = device.profile.sunspec?.baseAddress ?? 40000;
   if (layout === undefined) throw new RangeError(`device ${device.id}: a SunSpec cabinet needs a layout`);
@@ -118,7 +125,10 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
   const cells = model.cells(device.id);
   const cpm = layout.cellsPerModule;
   const mps = layout.modulesPerString;
-  const cellAt = (s: number, m: number, c: number): Cell => cells[(s * mps + m) * cpm + c]!;
+  // One noise source per cell sensor, named like its points (s1/m3/c7/tempC).
+  const names = cells.map((_, i) => `${device.id}/s${Math.floor(i / (mps * cpm)) + 1}/m${(Math.floor(i / cpm) % mps) + 1}/c${(i % cpm) + 1}`);
+  const tempNoise = names.map((n) => noise.channel(`${n}/tempC`));
+  const voltNoise = names.map((n) => noise.channel(`${n}/voltV`));
 
   function encode(bank: RegisterBank, nowMs: number): void {
     const h = bank.holding;
@@ -131,8 +141,11 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
     putString(h, map.m1 + 42, 8, "sim-1"); // Vr
     putString(h, map.m1 + 50, 16, device.id); // SN
     h[map.m1 + 66] = device.modbus.unitId; // DA: the device's Modbus address
-    const allT = cells.map((c) => c.surfaceC);
-    const allV = cells.map((c) => c.voltageV);
+    // Every figure below comes from the measured readings (0.1 °C and 1 mV counts, Tmp_SF and CellV_SF).
+    const readings: CellReading[] = cells.map((c, i) => ({ tempC: measured(c.surfaceC, 10, tempNoise[i]!, nowMs), voltageV: measured(c.voltageV, 1000, voltNoise[i]!, nowMs) }));
+    const cellAt = (s: number, m: number, c: number): CellReading => readings[(s * mps + m) * cpm + c]!;
+    const allT = readings.map((c) => c.tempC);
+    const allV = readings.map((c) => c.voltageV);
     const stringV: number[] = [];
 
     // 805, one per module: per-cell voltage and temperature.
@@ -141,7 +154,7 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
       for (let m = 0; m < mps; m++) {
         const at = map.m805[s]![m]!;
         const mc = Array.from({ length: cpm }, (_, c) => cellAt(s, m, c));
-        const t = stats(mc.map((c) => c.surfaceC));
+        const t = stats(mc.map((c) => c.tempC));
         const v = stats(mc.map((c) => c.voltageV));
         const modV = mc.reduce((a, c) => a + c.voltageV, 0);
         sv += modV;
@@ -161,7 +174,7 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
         for (let c = 0; c < cpm; c++) {
           const g = at + 44 + 4 * c;
           h[g] = u16(mc[c]!.voltageV * 1000);
-          h[g + 1] = i16(mc[c]!.surfaceC * 10);
+          h[g + 1] = i16(mc[c]!.tempC * 10);
           put32(h, g + 2, 0);
         }
       }
@@ -171,8 +184,8 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
     // 804, one per string, with a 16-register group per module. Module temperature: its hottest cell.
     for (let s = 0; s < layout!.strings; s++) {
       const at = map.m804[s]!;
-      const sc = cells.slice(s * mps * cpm, (s + 1) * mps * cpm);
-      const modT = Array.from({ length: mps }, (_, m) => stats(sc.slice(m * cpm, (m + 1) * cpm).map((c) => c.surfaceC)));
+      const sc = readings.slice(s * mps * cpm, (s + 1) * mps * cpm);
+      const modT = Array.from({ length: mps }, (_, m) => stats(sc.slice(m * cpm, (m + 1) * cpm).map((c) => c.tempC)));
       const v = stats(sc.map((c) => c.voltageV));
       const mt = stats(modT.map((x) => x.max));
       h.fill(0, at, at + 48 + 16 * mps);
@@ -187,7 +200,7 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
       [h[at + 15], h[at + 16], h[at + 17], h[at + 18], h[at + 19]] = [u16(v.max * 1000), Math.ceil(v.maxIdx / cpm), u16(v.min * 1000), Math.ceil(v.minIdx / cpm), u16(v.avg * 1000)];
       [h[at + 20], h[at + 21], h[at + 22], h[at + 23], h[at + 24]] = [i16(mt.max * 10), mt.maxIdx, i16(mt.min * 10), mt.minIdx, i16(mt.avg * 10)];
       put32(h, at + 26, 0b1); // ConSt bitfield32: bit 0, the string's main contactor, closed
-      put32(h, at + 28, evt1(sc.map((c) => c.surfaceC), sc.map((c) => c.voltageV)));
+      put32(h, at + 28, evt1(sc.map((c) => c.tempC), sc.map((c) => c.voltageV)));
       [h[at + 38], h[at + 39], h[at + 40], h[at + 41], h[at + 42], h[at + 43], h[at + 44]] = [i16(SOC_SF), 0, 0, i16(A_SF), i16(V_SF), i16(CELLV_SF), i16(TMP_SF)];
       for (let m = 0; m < mps; m++) {
         const g = at + 48 + 16 * m;

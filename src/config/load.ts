@@ -419,6 +419,7 @@ function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key:
         groupByTrim: r.group_by_trim,
         peers: r.peers,
         minMovingPeers: r.min_moving_peers,
+        ...(r.min_readings > 0 ? { minReadings: r.min_readings } : {}),
       };
     case "disagree":
       return { ...base, ...pointBase(r, resolvePoints), kind: "disagree", maxDifference: r.max_difference, deadband: r.deadband };

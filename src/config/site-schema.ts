@@ -216,6 +216,11 @@ const stuckRule = z
     peers: z.enum(["group", "adjacent"]).default("group"),
     /** How many peers must have moved in the window; a point with fewer peers than this is not judged. */
     min_moving_peers: z.number().int().min(1).default(2),
+    /**
+     * Readings the flat run must also hold (0: time alone). A flat run is evidence by its number of
+     * readings: a daemon that polls late (a loaded host) must not call a good sensor stuck on a few.
+     */
+    min_readings: z.number().int().min(0).default(0),
   })
   .strict();
 

@@ -261,6 +261,8 @@ export interface StuckRule extends PointRuleBase {
   readonly groupByTrim: number;
   readonly peers: "group" | "adjacent";
   readonly minMovingPeers: number;
+  /** Readings the flat run must hold besides lasting flatMs (absent: 0, time alone). */
+  readonly minReadings?: number;
 }
 
 /** Redundant points that depart from each other (src/rules/disagree.ts). Trouble, never a stage. */

@@ -1,7 +1,9 @@
 // Stuck-sensor rule: a point whose good readings stay within its resolution for longer than
-// `flatMs` while its peers (the other points of its group, or its neighbours in the group) moved
-// by the resolution in that time. A stuck sensor is trouble and blinds its knock; never a stage.
-// Peers must move because a quiet room is flat everywhere: flat alone proves nothing.
+// `flatMs` (and, if set, for at least `minReadings` readings) while its peers (the other points of
+// its group, or its neighbours in the group) moved by the resolution in that time. A stuck sensor is
+// trouble and blinds its knock; never a stage. Peers must move because a quiet room is flat
+// everywhere: flat alone proves nothing. Readings count because a good sensor's last count
+// flickers: its chance of a flat run falls with each reading, not with each second.
 import type { StuckRule } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { ConditionTable } from "./delay.js";
@@ -41,6 +43,10 @@ export function stuckEvaluator(rule: StuckRule): RuleEvaluator {
   const flatSince = new Float64Array(n);
   const movedAt = new Float64Array(n).fill(-Infinity);
   const values = new Float64Array(n);
+  // Per point, with minReadings: the source time of the last reading counted and the readings since the flat run began.
+  const minReadings = rule.minReadings ?? 0;
+  const lastTs = new Float64Array(n).fill(-Infinity);
+  const readings = new Float64Array(n);
   // Readings 0.1 apart are 0.0999999… apart in binary floating point: a step of one resolution must count.
   const step = rule.resolution * (1 - 1e-9);
   let changesAfter = Infinity;
@@ -57,17 +63,26 @@ export function stuckEvaluator(rule: StuckRule): RuleEvaluator {
           faults.push(faultOf(rule.id, rule.points[i]!, refs.read(store, i, now)));
           anchor[i] = Number.NaN;
           movedAt[i] = -Infinity;
+          lastTs[i] = -Infinity;
           conditions.drop(i);
           continue;
         }
         values[i] = value;
+        // With minReadings: a new reading (not the same one evaluated again after another device's poll).
+        const ts = minReadings > 0 ? refs.read(store, i, now).sourceTs : 0;
+        const fresh = ts > lastTs[i]!;
+        lastTs[i] = ts;
         if (Number.isNaN(anchor[i]!)) {
           anchor[i] = value;
           flatSince[i] = now;
+          readings[i] = 0;
         } else if (Math.abs(value - anchor[i]!) >= step) {
           anchor[i] = value;
           flatSince[i] = now;
           movedAt[i] = now;
+          readings[i] = 0;
+        } else if (fresh) {
+          readings[i]!++;
         }
       }
       const windowStart = now - rule.flatMs;
@@ -84,7 +99,7 @@ export function stuckEvaluator(rule: StuckRule): RuleEvaluator {
         if (mine.length < rule.minMovingPeers) continue; // too few peers to judge (e.g. a module's end cell with adjacent peers)
         const flatMs = now - flatSince[i]!;
         let movingCount = 0;
-        if (flatMs > rule.flatMs) for (const j of mine) if (movedAt[j]! >= windowStart) movingCount++;
+        if (flatMs > rule.flatMs && readings[i]! >= minReadings) for (const j of mine) if (movedAt[j]! >= windowStart) movingCount++;
         if (!conditions.step(i, movingCount >= rule.minMovingPeers, now)) continue;
         const moving = mine.filter((j) => movedAt[j]! >= windowStart);
         const names = moving.slice(0, 3).map((j) => rule.points[j]!);
@@ -99,7 +114,8 @@ export function stuckEvaluator(rule: StuckRule): RuleEvaluator {
             flatForS: Math.round(flatMs / 1000),
             resolution: rule.resolution,
             movingPeers: moving.length,
-            detail: `no change of ${rule.resolution} in ${Math.round(flatMs / 1000)} s while ${moving.length} of its ${mine.length} peers moved (${names.join(", ")}${moving.length > 3 ? ", …" : ""})`,
+            ...(minReadings > 0 ? { readings: readings[i]! } : {}),
+            detail: `no change of ${rule.resolution} in ${Math.round(flatMs / 1000)} s${minReadings > 0 ? ` (${readings[i]!} readings)` : ""} while ${moving.length} of its ${mine.length} peers moved (${names.join(", ")}${moving.length > 3 ? ", …" : ""})`,
           },
         });
       }

@@ -298,7 +298,30 @@ describe("simulation of the example site", () => {
     const gas = await client(sim.ports.get("offgas-a")!);
     expect((await gas.readInputRegisters(0, 1)).data[0]! / 10).toBeGreaterThan(10);
     const other = await client(sim.ports.get("offgas-b")!);
-    expect((await other.readInputRegisters(0, 1)).data[0]).toBe(0);
+    // Clean air: zero plus the detector's noise, clipped at zero (at most 3 counts, 0.3 ppm).
+    expect((await other.readInputRegisters(0, 1)).data[0]).toBeLessThanOrEqual(3);
+  });
+
+  it("a good sensor's reading flickers by about a count (sensor noise), reproducibly per seed", async () => {
+    const read = async (noise?: { enabled?: boolean; seed?: number }): Promise<number[]> => {
+      const clock = new FakeClock();
+      const sim = await startSimulation({ site, clock, portOverride: () => 0, ...(noise !== undefined ? { noise } : {}) });
+      cleanups.push(() => sim.stop());
+      const c = await client(sim.ports.get("cab1")!);
+      const out: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        out.push(Math.round((await cellTempC(c, 1, 2, 4)) * 10));
+        clock.advance(1000);
+      }
+      return out;
+    };
+    const a = await read();
+    // A still room at 24 °C: the counts around 240 move (a good sensor is never exactly flat) but stay within 3 counts.
+    expect(new Set(a).size).toBeGreaterThan(2);
+    expect(a.every((x) => Math.abs(x - 240) <= 3)).toBe(true);
+    expect(await read()).toEqual(a); // same seed, same clock: same readings
+    expect(await read({ seed: 7 })).not.toEqual(a);
+    expect(new Set(await read({ enabled: false }))).toEqual(new Set([240])); // no noise: the model's value
   });
 
   it("a silent device stops answering and answers again when released", async () => {
@@ -316,6 +339,11 @@ describe("simulation of the example site", () => {
     const c = await client(sim.ports.get("cab2")!);
     const before = await cellTempC(c, 1, 3, 7);
     sim.inject({ kind: "stuck", device: "cab2", point: "s1/m3/c7/tempC", on: true });
+    // Exactly its frozen raw value at every reading: no noise on a stuck sensor.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      expect(await cellTempC(c, 1, 3, 7)).toBe(before);
+    }
     sim.inject({ kind: "heat", device: "cab2", string: 1, module: 3, cell: 7, watts: 300 });
     clock.advance(200_000);
     expect(await cellTempC(c, 1, 3, 7)).toBe(before);
@@ -344,6 +372,20 @@ describe("simulation of the example site", () => {
     clock.advance(30_000);
     expect((await c.readDiscreteInputs(5, 1)).data[0]).toBe(true);
     expect((await c.readHoldingRegisters(0, 1)).data[0]).toBe(0);
+  });
+
+  it("play() runs a scenario's steps counted from the call, not from the start", async () => {
+    const { sim, clock } = await simulate();
+    const steps: SimEvent[] = [];
+    sim.on("scenario-step", (e) => steps.push(e));
+    clock.advance(30_000);
+    const playedAt = clock.now();
+    sim.play(await loadScenario("device-silent"));
+    clock.advance(4_000);
+    expect(steps).toEqual([]);
+    clock.advance(2_000);
+    expect(steps.map((s) => [s.message, s.at - playedAt >= 5_000])).toEqual([["offgas-a stops answering", true]]);
+    expect(() => sim.play({ name: "x", description: "x", file: "x.yaml", steps: [{ atS: 1, command: { kind: "silent", device: "nope", on: true } }] })).toThrow(/x\.yaml: steps\[0\]: unknown device "nope"/);
   });
 
   it("plays a scenario's steps on the clock and reports them", async () => {

@@ -72,6 +72,39 @@ describe("stuck rule", () => {
     expect(play({}, script, 140).result.evidence.map((e) => e.point)).toEqual([c3]);
   });
 
+  it("min_readings: a flat run must also hold that many new readings (a late poller is not evidence)", () => {
+    // c3 is read every `every` seconds; the same reading evaluated again after its neighbours' writes does not count.
+    const run = (every: number, minReadings: number): number | undefined => {
+      const store = new PointStore();
+      for (const k of cells) store.declare({ key: k, deviceId: "cab1", pointId: k.slice(5), unit: "" }, 600_000); // never stale here
+      const evaluator = stuckEvaluator(stuckRule({ id: "stuck", points: cells, flatMs: 30_000, minReadings }));
+      let activeFrom: number | undefined;
+      for (let s = 0; s <= 120; s++) {
+        const t = T0 + s * 1000;
+        for (const k of cells) if (k !== c3 || s % every === 0) store.update(k, good(neighbours([c2, c4])(k, s) as number, t));
+        if (evaluator.evaluate(store, t).active) activeFrom ??= s;
+      }
+      return activeFrom;
+    };
+    expect(run(1, 0)).toBe(31); // time alone
+    expect(run(5, 0)).toBe(31); // time alone counts 6 readings as 30 s of evidence
+    expect(run(1, 25)).toBe(31); // one a second: 30 readings by then
+    expect(run(5, 25)).toBeUndefined(); // one every 5 s: 25 readings would take 125 s
+    expect(run(5, 10)).toBe(50); // the 10th new flat reading after the first, at 50 s
+    const evidence = (() => {
+      const store = storeWith(cells);
+      const evaluator = stuckEvaluator(stuckRule({ id: "stuck", points: cells, flatMs: 30_000, minReadings: 10 }));
+      let last: RuleResult | undefined;
+      for (let s = 0; s <= 40; s++) {
+        for (const k of cells) store.update(k, good(neighbours([c2, c4])(k, s) as number, T0 + s * 1000));
+        last = evaluator.evaluate(store, T0 + s * 1000);
+      }
+      return last!.evidence[0];
+    })();
+    expect(evidence).toMatchObject({ point: c3, readings: 40 });
+    expect(evidence?.["detail"]).toMatch(/^no change of 0.1 in 40 s \(40 readings\) while 2 of its 2 peers moved/);
+  });
+
   it("peers follow the key order with numbers as numbers (c9 next to c10), within each group", () => {
     const keys = ["m1/c10/t", "m1/c9/t", "m1/c11/t", "m2/c1/t", "m2/c2/t"];
     expect(peersOf({ points: keys, groupByTrim: 2, peers: "adjacent" })).toEqual([[1, 2], [0], [0], [4], [3]]);

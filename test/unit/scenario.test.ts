@@ -41,6 +41,15 @@ describe("scenario files", () => {
     ]);
   });
 
+  it("sensor_noise: absent keeps the defaults; given keys are taken, seconds to ms; nonsense is refused", () => {
+    expect(parseScenario("x.yaml", "name: t\ndescription: a test\n").sensorNoise).toBeUndefined();
+    const s = parseScenario("x.yaml", "name: t\ndescription: a test\nsensor_noise: { seed: 7, sigma_counts: 0.5, period_s: 2 }\n");
+    expect(s.sensorNoise).toEqual({ seed: 7, sigmaCounts: 0.5, periodMs: 2000 });
+    expect(parseScenario("x.yaml", "name: t\ndescription: a test\nsensor_noise: { enabled: false }\n").sensorNoise).toEqual({ enabled: false });
+    expect(issuesOf("name: t\ndescription: a test\nsensor_noise: { sigma_counts: -1 }\n")).toMatch(/sc\/bad\.yaml:3:.*sensor_noise\.sigma_counts/);
+    expect(issuesOf("name: t\ndescription: a test\nsensor_noise: { noise: 1 }\n")).toMatch(/sensor_noise/);
+  });
+
   it("a wrong value is named by file, line and key path", () => {
     const msg = issuesOf("name: t\ndescription: d\nsteps:\n  - at_s: 20\n    heat: { device: cab2, string: 1, module: 3, cell: 0, watts: 40 }\n");
     expect(msg).toMatch(/^sc\/bad\.yaml:5:\d+ steps\[0\]\.heat\.cell: /);
