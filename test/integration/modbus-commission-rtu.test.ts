@@ -2,7 +2,10 @@
 // end of a socat PTY pair, with the simulator's RTU transport on the other end (answers paced by the
 // wire time at 9600 baud 8E1), and once through an RTU-over-TCP gateway. The register maps are the
 // interop tests' hand-encoded ones (test/interop/maps.ts), so the values checked are known here.
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scanUnits } from "../../src/cli/modbus-commission.js";
+import { rtuGatewayLine } from "../../src/cli/modbus-line.js";
 import { RegisterBank } from "../../simulators/register-bank.js";
 import { startRtuGatewayServer, startRtuSerialServer, type RtuGatewayServer, type RtuServer } from "../../simulators/rtu-server.js";
 import { RACK_INPUT, RACK_WANT, SUNSPEC_BASE, cabinetHolding } from "../interop/maps.js";
@@ -134,4 +137,27 @@ describe("firebreak modbus through an RTU-over-TCP gateway", () => {
     expect(read.out).toMatch(row("soc", "95.5 %"));
     expect(read.out).toMatch(/^\d+ good, 0 not good$/m);
   }, 30_000);
+
+  it("a scan keeps one connection (one open stream) from the first unit to the last", async () => {
+    // A counting relay in front of the gateway: how many connections the scan makes.
+    let accepted = 0;
+    const relay = net.createServer((c) => {
+      accepted++;
+      const up = net.connect(gw.port, "127.0.0.1");
+      c.pipe(up).pipe(c);
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+      c.on("close", () => up.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+    const line = rtuGatewayLine({ host: "127.0.0.1", port: (relay.address() as net.AddressInfo).port, timeoutMs: 200 });
+    try {
+      const results = await scanUnits(line, [1, 2, 3, 1], { table: "holding", address: 40000, count: 2 }, 200);
+      expect(results.map((r) => r.outcome)).toEqual(["answers", "exception", "timeout", "answers"]);
+      expect(accepted).toBe(1);
+    } finally {
+      await line.close();
+      await new Promise<void>((r) => relay.close(() => r()));
+    }
+  });
 });
