@@ -61,10 +61,21 @@ function matchSegment(parts: readonly string[], s: string): boolean {
   return true;
 }
 
+/** The keys as a set, once per key list: a rule that names thousands of points by key costs a lookup each. */
+const keySets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 export function matchPoints(globs: readonly string[], keys: readonly string[]): { matched: string[]; unmatched: string[] } {
   const seen = new Set<string>();
   const unmatched: string[] = [];
   for (const g of globs) {
+    if (!g.includes("*")) {
+      // A plain key matches itself only: no scan of every key.
+      let set = keySets.get(keys);
+      if (set === undefined) keySets.set(keys, (set = new Set(keys)));
+      if (set.has(g)) seen.add(g);
+      else unmatched.push(g);
+      continue;
+    }
     const glob = new PointGlob(g);
     let any = false;
     for (const k of keys) {
