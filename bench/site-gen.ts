@@ -78,25 +78,30 @@ export function benchSite(size: BenchSize): BenchSite {
  * What the rules look like (issue 13's scale shapes), over the same devices:
  * - `site`: today's SunSpec site, 7 rules per cabinet zone (the injections run only here);
  * - `hall-rule`: one threshold rule over every point of the site (a hall-wide "any cell above");
- * - `zone-400`: one zone holding 400 threshold rules, the cell points split among them;
- * - `zones-400`: 400 zones of one threshold rule each, the cell points split among them.
+ * - `zone-400`: one zone holding 400 threshold rules, the cell points split among them (by module or cell);
+ * - `zones-400`: 400 zones of one threshold rule each, the cell points split among them likewise.
  */
 export const SHAPES = ["site", "hall-rule", "zone-400", "zones-400"] as const;
 export type Shape = (typeof SHAPES)[number];
 /** Rules of `zone-400`, zones of `zones-400`. */
 export const SHAPE_COUNT = 400;
 
-/** Every cell point key (tempC and voltV) of the site, cabinet by cabinet, in the profile's order. */
-export function cellKeys(site: BenchSite): string[] {
+/**
+ * Globs that together cover every cell point (tempC and voltV) of the site once, in site order:
+ * one per module when the site has at least SHAPE_COUNT modules, else one per cell (a list of
+ * plain keys would pass the config loader's 1 MiB file limit at 100k points).
+ */
+export function cellGlobs(site: BenchSite): string[] {
+  const cabinets = site.gateways.flatMap((g) => g.units.filter((u) => u.layout !== undefined));
+  const modules = cabinets.reduce((n, u) => n + u.layout!.strings * u.layout!.modulesPerString, 0);
   const out: string[] = [];
-  for (const g of site.gateways) {
-    for (const u of g.units) {
-      if (u.layout === undefined) continue;
-      const l = u.layout;
-      for (let s = 1; s <= l.strings; s++)
-        for (let m = 1; m <= l.modulesPerString; m++)
-          for (let c = 1; c <= l.cellsPerModule; c++) out.push(`${u.deviceId}/s${s}/m${m}/c${c}/voltV`, `${u.deviceId}/s${s}/m${m}/c${c}/tempC`);
-    }
+  for (const u of cabinets) {
+    const l = u.layout!;
+    for (let s = 1; s <= l.strings; s++)
+      for (let m = 1; m <= l.modulesPerString; m++) {
+        if (modules >= SHAPE_COUNT) out.push(`${u.deviceId}/s${s}/m${m}/*/*`);
+        else for (let c = 1; c <= l.cellsPerModule; c++) out.push(`${u.deviceId}/s${s}/m${m}/c${c}/*`);
+      }
   }
   return out;
 }
@@ -114,10 +119,10 @@ function shapeRules(site: BenchSite, shape: Exclude<Shape, "site">): { zones: st
     case "hall-rule":
       return { zones: site.zones.slice(), rules: [{ id: "hall-any-hot", kind: "threshold", zone: site.zones[0], points: ["*/**"], levels: QUIET_LEVELS }] };
     case "zone-400":
-      return { zones: site.zones.slice(), rules: chunks(cellKeys(site), SHAPE_COUNT).map((points, k) => ({ id: `r${k + 1}`, kind: "threshold", zone: site.zones[0], points, levels: QUIET_LEVELS })) };
+      return { zones: site.zones.slice(), rules: chunks(cellGlobs(site), SHAPE_COUNT).map((points, k) => ({ id: `r${k + 1}`, kind: "threshold", zone: site.zones[0], points, levels: QUIET_LEVELS })) };
     case "zones-400": {
       const zones = Array.from({ length: SHAPE_COUNT }, (_, k) => `q${k + 1}`);
-      return { zones: [...site.zones, ...zones], rules: chunks(cellKeys(site), SHAPE_COUNT).map((points, k) => ({ id: `r${k + 1}`, kind: "threshold", zone: zones[k], points, levels: QUIET_LEVELS })) };
+      return { zones: [...site.zones, ...zones], rules: chunks(cellGlobs(site), SHAPE_COUNT).map((points, k) => ({ id: `r${k + 1}`, kind: "threshold", zone: zones[k], points, levels: QUIET_LEVELS })) };
     }
   }
 }

@@ -77,17 +77,27 @@ export class PointJudgements {
     out.push(i);
   }
 
-  /** Adds to `out` the points whose reading time alone may have changed by `now` (a scan only when one is due). */
-  dueRechecks(now: number, out: number[]): void {
+  /**
+   * Adds to `out` the points whose reading time alone may have changed by `now` (a scan only when
+   * one is due). `recheckAfter(i)` gives a point's time now: a point written again with the same
+   * reading (no mark) has a later one, and is not judged again.
+   */
+  dueRechecks(now: number, out: number[], recheckAfter: (i: number) => number): void {
     if (now < this.#recheckDue) return;
     let due = Infinity;
     const r = this.#recheck;
     for (let i = 0; i < r.length; i++) {
-      const t = r[i]!;
+      let t = r[i]!;
       if (t <= now) {
-        r[i] = Infinity;
-        this.visit(i, out);
-      } else if (t < due) due = t;
+        t = recheckAfter(i);
+        r[i] = t;
+        if (t <= now) {
+          r[i] = Infinity;
+          this.visit(i, out);
+          continue;
+        }
+      }
+      if (t < due) due = t;
     }
     this.#recheckDue = due;
   }
