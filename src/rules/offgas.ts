@@ -108,7 +108,7 @@ export function offgasEvaluator(rule: OffgasRule): RuleEvaluator {
       todo.length = 0;
       for (const pi of changed) if (pi < n) table.visit(pi, todo);
       for (const key of conditions.pendingKeys()) table.visit(Math.floor((key as number) / perPoint), todo);
-      table.dueRechecks(now, todo, (i) => refs.recheckAfter(store, i, now));
+      table.dueRechecks(now, todo, (i) => (refs.goodValue(store, i, now) === undefined ? undefined : refs.recheckAfter(store, i, now)));
       for (const pi of todo) judge(store, pi, now, baseline);
       return table.result(rule);
     },

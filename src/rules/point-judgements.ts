@@ -79,23 +79,24 @@ export class PointJudgements {
 
   /**
    * Adds to `out` the points whose reading time alone may have changed by `now` (a scan only when
-   * one is due). `recheckAfter(i)` gives a point's time now: a point written again with the same
-   * reading (no mark) has a later one, and is not judged again.
+   * one is due). `stillGood(i)` says whether point `i` still reads good, and then its next recheck
+   * time: a point written again with the same reading (no mark) is not judged again; one that went
+   * stale or reads bad (undefined) is.
    */
-  dueRechecks(now: number, out: number[], recheckAfter: (i: number) => number): void {
+  dueRechecks(now: number, out: number[], stillGood: (i: number) => number | undefined): void {
     if (now < this.#recheckDue) return;
     let due = Infinity;
     const r = this.#recheck;
     for (let i = 0; i < r.length; i++) {
       let t = r[i]!;
       if (t <= now) {
-        t = recheckAfter(i);
-        r[i] = t;
-        if (t <= now) {
+        const later = stillGood(i);
+        if (later === undefined || later <= now) {
           r[i] = Infinity;
           this.visit(i, out);
           continue;
         }
+        r[i] = t = later;
       }
       if (t < due) due = t;
     }

@@ -67,7 +67,7 @@ export function thresholdEvaluator(rule: ThresholdRule): RuleEvaluator {
       todo.length = 0;
       for (const pi of changed) table.visit(pi, todo);
       for (const key of conditions.pendingKeys()) table.visit(Math.floor((key as number) / perPoint), todo);
-      table.dueRechecks(now, todo, (i) => refs.recheckAfter(store, i, now));
+      table.dueRechecks(now, todo, (i) => (refs.goodValue(store, i, now) === undefined ? undefined : refs.recheckAfter(store, i, now)));
       for (const pi of todo) judge(store, pi, now);
       return table.result(rule);
     },
