@@ -1,5 +1,5 @@
 // One bench run at one size, everything over real loopback sockets: simulators (forked), the wire
-// limit (a forked bare modbus-serial client), a real Mosquitto, the daemon (forked) saturated and
+// limit (a forked bare client: the daemon's own Modbus TCP client), a real Mosquitto, the daemon (forked) saturated and
 // then at a 1 s poll with injections, and a subscriber. Every process is stopped, also on failure.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +8,7 @@ import { startMosquitto, type Broker } from "../test/support/mosquitto.js";
 import { LatencyProbe, runInjections, type Injection } from "./latency.js";
 import { forkEntry, nowMs, procCpuSeconds, sleep } from "./procs.js";
 import type { BurstResult, DaemonReply, DaemonStats, WireResult } from "./protocol.js";
-import { benchSite, siteYaml, type BenchSize, type BenchSite } from "./site-gen.js";
+import { benchSite, siteYaml, type BenchSize, type BenchSite, type Shape } from "./site-gen.js";
 import { startSims, type Sims } from "./sims.js";
 
 export interface PhaseTimes {
@@ -32,6 +32,9 @@ export interface LoadFigures {
   readonly daemonCpuPct: number;
   readonly cpuMsPer10k: number;
   readonly overrunFraction: number;
+  /** Polls per device per second, and (at a poll interval the daemon keeps to) as a fraction of the configured rate. */
+  readonly pollsPerDeviceS: number;
+  readonly pollsCompleted: number;
   readonly failedPolls: number;
   readonly rssMB: number;
   readonly heapMB: number;
@@ -41,12 +44,13 @@ export interface LoadFigures {
 }
 
 export interface RunResult {
+  readonly shape: Shape;
   readonly target: number;
   readonly points: number;
   readonly devices: number;
   readonly zones: number;
   readonly wire: { pointsPerS: number; registersPerS: number; requestsPerS: number; clientCpuPct: number; cpuMsPer10k: number; simCpuPct: number; failures: number };
-  /** `cpuMsPer10kOverClient`: the daemon's cost minus the bare client's (wire phase, same run): what firebreak adds to modbus-serial. */
+  /** `cpuMsPer10kOverClient`: the daemon's cost minus the bare client's (wire phase, same run): what firebreak adds to its own Modbus client. */
   readonly saturated: LoadFigures & { ratioToWire: number; cpuMsPer10kOverClient: number };
   readonly steady: LoadFigures;
   readonly mqtt: BurstResult & { eventsPerS: number; messagesPerS: number };
@@ -74,7 +78,7 @@ async function waitWarm(d: Daemon, boundMs: number): Promise<DaemonStats> {
 }
 
 /** Daemon, simulators, broker and harness CPU over a measured window of `seconds`. */
-async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number): Promise<LoadFigures> {
+async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number, devices: number, intervalMs: number): Promise<LoadFigures> {
   const [a, simA] = await Promise.all([daemonStats(d), sims.stats()]);
   const brokerA = procCpuSeconds(broker.pid) ?? 0;
   const harnessA = process.cpuUsage();
@@ -92,6 +96,8 @@ async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number): 
     daemonCpuPct: (100 * cpuS) / dt,
     cpuMsPer10k: updates > 0 ? (cpuS * 1000 * 10_000) / updates : NaN,
     overrunFraction: polls > 0 ? (b.overruns - a.overruns) / polls : NaN,
+    pollsPerDeviceS: polls / devices / dt,
+    pollsCompleted: polls / devices / dt / (1000 / intervalMs),
     failedPolls: b.failures - a.failures,
     rssMB: b.rss / 2 ** 20,
     heapMB: b.heapUsed / 2 ** 20,
@@ -122,10 +128,10 @@ async function runWire(file: string, sims: Sims, seconds: number): Promise<RunRe
   }
 }
 
-async function writeSite(dir: string, name: string, site: BenchSite, sims: Sims, mqttUrl: string, intervalMs: number, staleAfterMs: number): Promise<string> {
+async function writeSite(dir: string, name: string, site: BenchSite, sims: Sims, mqttUrl: string, intervalMs: number, staleAfterMs: number, shape: Shape = "site"): Promise<string> {
   const file = join(dir, `${name}.yaml`);
   const timeoutMs = Math.max(10, Math.min(1000, intervalMs - 1));
-  await writeFile(file, siteYaml({ site, ports: sims.ports, mqttUrl, pollIntervalMs: intervalMs, timeoutMs, staleAfterMs, profilesDir: resolve("config/profiles") }));
+  await writeFile(file, siteYaml({ site, shape, ports: sims.ports, mqttUrl, pollIntervalMs: intervalMs, timeoutMs, staleAfterMs, profilesDir: resolve("config/profiles") }));
   return file;
 }
 
@@ -133,7 +139,11 @@ function startDaemonHost(file: string, dir: string, name: string, intervalOverri
   return forkEntry<DaemonReply>("daemon-host", [file, join(dir, `${name}.log`), ...(intervalOverrideMs === undefined ? [] : [String(intervalOverrideMs)])]);
 }
 
-export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) => void): Promise<RunResult> {
+/**
+ * One run of one shape at one size. The MQTT burst and the injections run for the `site` shape
+ * only (the other shapes' rules are set never to trip: they measure the cost of judging).
+ */
+export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) => void, shape: Shape = "site"): Promise<RunResult> {
   const site = benchSite(size);
   const dir = await mkdtemp(join(tmpdir(), "fb-bench-"));
   const devices = site.gateways.reduce((a, g) => a + g.units.length, 0);
@@ -151,21 +161,22 @@ export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) =
     // Saturated: polls back to back. Stale limit wide, so a busy machine measures speed, not staleness.
     let broker = await startMosquitto({ persistence: false });
     stopList.push(() => broker.destroy());
-    const satFile = await writeSite(dir, "saturated", site, sims, broker.url, 1000, 60_000);
+    const satFile = await writeSite(dir, "saturated", site, sims, broker.url, 1000, 60_000, shape);
     const sat = startDaemonHost(satFile, dir, "saturated", t.saturatedIntervalMs);
     stopList.push(() => sat.stop());
     await sat.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
     await waitWarm(sat, 60_000);
-    const saturated = await measure(sat, sims, broker, t.saturatedSeconds);
+    const saturated = await measure(sat, sims, broker, t.saturatedSeconds, devices, t.saturatedIntervalMs);
     log(`  saturated: ${fmt(saturated.pointsPerS)} points/s (${(saturated.pointsPerS / wire.pointsPerS).toFixed(2)} of wire), ${saturated.cpuMsPer10k.toFixed(1)} ms CPU/10k (${(saturated.cpuMsPer10k - wire.cpuMsPer10k).toFixed(1)} over the bare client's ${wire.cpuMsPer10k.toFixed(1)}), daemon ${saturated.daemonCpuPct.toFixed(0)} %, sims ${saturated.simCpuPct.toFixed(0)} %`);
-    const burstP = sat.next((m): m is Extract<DaemonReply, { type: "burst" }> | Extract<DaemonReply, { type: "error" }> => m.type === "burst" || m.type === "error", t.burstSeconds * 1000 + 30_000, "burst");
-    sat.send({ type: "burst", seconds: t.burstSeconds, window: 1000 });
-    const burstReply = await burstP;
+    const full = shape === "site";
+    const burstP = !full ? undefined : sat.next((m): m is Extract<DaemonReply, { type: "burst" }> | Extract<DaemonReply, { type: "error" }> => m.type === "burst" || m.type === "error", t.burstSeconds * 1000 + 30_000, "burst");
+    if (full) sat.send({ type: "burst", seconds: t.burstSeconds, window: 1000 });
+    const burstReply = await (burstP ?? Promise.resolve({ type: "error" as const, message: "not run for this shape" }));
     // A daemon too busy to connect a second output is a finding, not a reason to lose the run's other figures.
-    if (burstReply.type === "error") problems.push(`mqtt burst: ${burstReply.message}`);
+    if (burstReply.type === "error" && full) problems.push(`mqtt burst: ${burstReply.message}`);
     const b: BurstResult = burstReply.type === "burst" ? burstReply.result : { seconds: t.burstSeconds, events: 0, messagesAcked: 0, rssBefore: NaN, rssAfter: NaN, queuedAtEnd: NaN, dropped: NaN };
     const mqttFig = { ...b, eventsPerS: b.events / b.seconds, messagesPerS: b.messagesAcked / b.seconds };
-    log(`  mqtt: ${fmt(mqttFig.eventsPerS)} events/s at QoS 1 under load (RSS ${(b.rssBefore / 2 ** 20).toFixed(0)} -> ${(b.rssAfter / 2 ** 20).toFixed(0)} MB)`);
+    if (full) log(`  mqtt: ${fmt(mqttFig.eventsPerS)} events/s at QoS 1 under load (RSS ${(b.rssBefore / 2 ** 20).toFixed(0)} -> ${(b.rssAfter / 2 ** 20).toFixed(0)} MB)`);
     await sat.stop();
     await broker.destroy();
 
@@ -175,17 +186,18 @@ export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) =
     const probe = await LatencyProbe.start(broker.url);
     stopList.push(() => probe.stop());
     sims.onReply((m) => probe.onSimReply(m));
-    const steadyFile = await writeSite(dir, "steady", site, sims, broker.url, t.steadyIntervalMs, 3 * t.steadyIntervalMs);
+    const steadyFile = await writeSite(dir, "steady", site, sims, broker.url, t.steadyIntervalMs, 3 * t.steadyIntervalMs, shape);
     const steadyD = startDaemonHost(steadyFile, dir, "steady");
     stopList.push(() => steadyD.stop());
     await steadyD.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
     await waitWarm(steadyD, 60_000);
-    const steady = await measure(steadyD, sims, broker, t.steadySeconds);
-    log(`  ${t.steadyIntervalMs} ms polls: ${fmt(steady.pointsPerS)} points/s, ${steady.cpuMsPer10k.toFixed(1)} ms CPU/10k, daemon ${steady.daemonCpuPct.toFixed(0)} %, RSS ${steady.rssMB.toFixed(0)} MB`);
-    const lat = await runInjections({ site, sims, probe, warmInjections: t.warmInjections, pollIntervalMs: t.steadyIntervalMs, deadlineMs: nowMs() + t.latencyBoundSeconds * 1000 });
+    const steady = await measure(steadyD, sims, broker, t.steadySeconds, devices, t.steadyIntervalMs);
+    log(`  ${t.steadyIntervalMs} ms polls: ${fmt(steady.pointsPerS)} points/s, ${steady.cpuMsPer10k.toFixed(1)} ms CPU/10k, daemon ${steady.daemonCpuPct.toFixed(0)} %, polls completed ${(100 * steady.pollsCompleted).toFixed(0)} %, RSS ${steady.rssMB.toFixed(0)} MB`);
+    const lat = !full ? { injections: [], problems: [] } : await runInjections({ site, sims, probe, warmInjections: t.warmInjections, pollIntervalMs: t.steadyIntervalMs, deadlineMs: nowMs() + t.latencyBoundSeconds * 1000 });
     problems.push(...lat.problems);
     log(`  ${lat.injections.length} injections, ${lat.problems.length} problems`);
     return {
+      shape,
       target: size.target,
       points: site.points,
       devices,

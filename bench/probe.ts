@@ -1,7 +1,9 @@
 // In-process probe of the daemon's deciding path without sockets (for profiling and heap work):
 // builds a bench site, decodes simulated register banks through each device's real plan into the
 // real store, and runs the real RoomWatch after each device's "poll" and on a 1 s tick.
-// Usage: node dist/bench/probe.js [POINTS=100000] [SECONDS=10]  (add --expose-gc for heap figures)
+// Usage: node dist/bench/probe.js [POINTS=100000] [SECONDS=10] [SHAPE=site]  (add --expose-gc for heap figures)
+// FB_PROBE_COMPARE=1 also runs, on the same writes, a RoomWatch that re-runs a changed rule over all
+// its points (RuleEngine { incremental: false }) and prints both evaluation costs: a same-run ratio.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,16 +18,19 @@ import type { Clock } from "../src/runtime/clock.js";
 import { Daemon } from "../src/runtime/daemon.js";
 import { fillCabinet, fillDetector } from "./bank.js";
 import { newUnit, type Unit } from "./sim-server.js";
-import { benchSite, SIZES, siteYaml } from "./site-gen.js";
+import { buildRoomWatch } from "../src/runtime/core.js";
+import { benchSite, SHAPES, SIZES, siteYaml, type Shape } from "./site-gen.js";
 
 const target = Number(process.argv[2] ?? 100_000);
 const seconds = Number(process.argv[3] ?? 10);
+const shape = (process.argv[4] ?? "site") as Shape;
+if (!SHAPES.includes(shape)) throw new Error(`unknown shape ${shape}; known: ${SHAPES.join(", ")}`);
 const size = SIZES.find((s) => s.target === target);
 if (size === undefined) throw new Error(`unknown size ${target}`);
 const site = benchSite(size);
 const dir = await mkdtemp(join(tmpdir(), "fb-probe-"));
 const file = join(dir, "site.yaml");
-await writeFile(file, siteYaml({ site, ports: site.gateways.map((_, i) => 1502 + i), mqttUrl: "mqtt://127.0.0.1:1", pollIntervalMs: 1000, timeoutMs: 500, staleAfterMs: 3000, profilesDir: resolve("config/profiles") }));
+await writeFile(file, siteYaml({ site, shape, ports: site.gateways.map((_, i) => 1502 + i), mqttUrl: "mqtt://127.0.0.1:1", pollIntervalMs: 1000, timeoutMs: 500, staleAfterMs: 3000, profilesDir: resolve("config/profiles") }));
 const heap = (label: string): void => {
   (globalThis as { gc?: () => void }).gc?.();
   process.stdout.write(`${label}: heapUsed ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB, rss ${(process.memoryUsage.rss() / 2 ** 20).toFixed(0)} MiB\n`);
@@ -38,6 +43,8 @@ let t = Date.UTC(2026, 10, 25, 3, 0, 0);
 const clock: Clock = { now: () => t, setTimeout: () => ({ cancel: () => undefined }), setInterval: () => ({ cancel: () => undefined }), speed: 1 };
 const daemon = new Daemon({ config, clock, log: pino({ level: "silent" }) });
 heap("daemon built");
+const reference = process.env.FB_PROBE_COMPARE === "1" ? buildRoomWatch(config, daemon.store, t, { incremental: false }) : undefined;
+const refEval: number[] = [];
 
 const unitOf = new Map<string, Unit>();
 for (const g of site.gateways) for (const u of g.units) {
@@ -72,6 +79,11 @@ function poll(p: (typeof plans)[number]): void {
   const e0 = performance.now();
   daemon.evaluate(true);
   pollEval.push(performance.now() - e0);
+  if (reference !== undefined) {
+    const r0 = performance.now();
+    reference.step(t, true);
+    refEval.push(performance.now() - r0);
+  }
 }
 
 /** Wall time of the evaluation after each poll and of each tick, ms: what delays the next answer's processing. */
@@ -96,12 +108,17 @@ for (let s = 0; s < seconds; s++) {
   const e0 = performance.now();
   daemon.evaluate();
   tickEval.push(performance.now() - e0);
+  reference?.step(t);
   if (s === 0) heap("after first second");
 }
 const cpu = process.cpuUsage(cpu0);
 const ms = (cpu.user + cpu.system) / 1000;
 process.stdout.write(`${updates} updates in ${(performance.now() - t0).toFixed(0)} ms wall, ${((ms * 10_000) / updates).toFixed(1)} ms CPU/10k\n`);
 process.stdout.write(`evaluation after a poll p50/p99/max ${pct(pollEval, 0.5)}/${pct(pollEval, 0.99)}/${pct(pollEval, 1)} ms; tick ${pct(tickEval, 0.5)}/${pct(tickEval, 0.99)}/${pct(tickEval, 1)} ms\n`);
+if (reference !== undefined && refEval.length > 0) {
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  process.stdout.write(`evaluation after a poll, ms per 10k updates: incremental ${((sum(pollEval) * 10_000) / updates).toFixed(2)}, whole rules ${((sum(refEval) * 10_000) / updates).toFixed(2)} (p50 ${pct(pollEval, 0.5)} vs ${pct(refEval, 0.5)} ms per poll)\n`);
+}
 heap("end");
 // FB_PROBE_HEAPSNAP=FILE: a heap snapshot of the built daemon (store, rules, plans) for memory work.
 if (process.env.FB_PROBE_HEAPSNAP !== undefined) process.stdout.write(`heap snapshot: ${writeHeapSnapshot(process.env.FB_PROBE_HEAPSNAP)}\n`);

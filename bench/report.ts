@@ -19,6 +19,7 @@ export interface Percentiles {
 }
 
 export interface SizeReport {
+  readonly shape: string;
   readonly target: number;
   readonly points: number;
   readonly devices: number;
@@ -62,6 +63,8 @@ const LOAD_UNITS: Record<string, string> = {
   daemonCpuPct: "% of one core",
   cpuMsPer10k: "ms CPU per 10k point updates",
   overrunFraction: "fraction of polls",
+  pollsPerDeviceS: "polls per device per s",
+  pollsCompleted: "fraction of the configured polls",
   failedPolls: "polls",
   rssMB: "MiB",
   heapMB: "MiB",
@@ -114,6 +117,7 @@ export function summarize(runs: readonly RunResult[]): SizeReport {
   for (const [k, vs] of scalars) figures[k] = figure(vs, unitOf(k) ?? "");
   const inj = runs.flatMap((r) => r.injections);
   return {
+    shape: first.shape,
     target: first.target,
     points: first.points,
     devices: first.devices,
@@ -140,15 +144,15 @@ const pct = (p: Percentiles): string => `${n0(p.p50)}/${n0(p.p99)}/${n0(p.max)}`
 /** A Markdown table (reads well in a terminal and pastes into the README). */
 export function table(sizes: readonly SizeReport[]): string {
   const head = [
-    "points", "wire limit pts/s", "daemon pts/s (saturated)", "ratio", "overrun", "CPU ms/10k (sat.)", "over bare client ms/10k (sat.)", "CPU ms/10k (1 s polls)", "daemon CPU (1 s polls)",
-    "RSS MiB", "sims CPU (sat.)", "MQTT QoS1 events/s", "stage latency p50/p99/max ms (n)", "overhead p50/p99/max ms", "evacuate p50/p99/max ms (n)",
+    "shape", "points", "wire limit pts/s", "daemon pts/s (saturated)", "ratio", "overrun", "CPU ms/10k (sat.)", "over bare client ms/10k (sat.)", "CPU ms/10k (1 s polls)", "daemon CPU (1 s polls)",
+    "polls completed (1 s polls)", "RSS MiB", "sims CPU (sat.)", "MQTT QoS1 events/s", "stage latency p50/p99/max ms (n)", "overhead p50/p99/max ms", "evacuate p50/p99/max ms (n)",
   ];
   const rows = sizes.map((s) => {
     const f = (k: string): number => s.figures[k]?.median ?? NaN;
     const l = s.latency;
     return [
-      n0(s.points), n0(f("wire.pointsPerS")), n0(f("saturated.pointsPerS")), n2(f("saturated.ratioToWire")), n2(f("saturated.overrunFraction")),
-      n1(f("saturated.cpuMsPer10k")), n1(f("saturated.cpuMsPer10kOverClient")), n1(f("steady.cpuMsPer10k")), `${n0(f("steady.daemonCpuPct"))} %`, n0(f("steady.rssMB")), `${n0(f("saturated.simCpuPct"))} %`,
+      s.shape, n0(s.points), n0(f("wire.pointsPerS")), n0(f("saturated.pointsPerS")), n2(f("saturated.ratioToWire")), n2(f("saturated.overrunFraction")),
+      n1(f("saturated.cpuMsPer10k")), n1(f("saturated.cpuMsPer10kOverClient")), n1(f("steady.cpuMsPer10k")), `${n0(f("steady.daemonCpuPct"))} %`, `${n0(100 * f("steady.pollsCompleted"))} %`, n0(f("steady.rssMB")), `${n0(f("saturated.simCpuPct"))} %`,
       n0(f("mqtt.eventsPerS")), `${pct(l.warmStage)} (${l.warmStage.count})`, pct(l.warmOverhead), `${pct(l.runawayTrigger)} (${l.runawayTrigger.count})`,
     ];
   });

@@ -74,8 +74,63 @@ export function benchSite(size: BenchSize): BenchSite {
   return { size, points: size.cabinets * (cabinetPoints(size.layout) + DETECTOR_POINTS), zones, gateways };
 }
 
+/**
+ * What the rules look like (issue 13's scale shapes), over the same devices:
+ * - `site`: today's SunSpec site, 7 rules per cabinet zone (the injections run only here);
+ * - `hall-rule`: one threshold rule over every point of the site (a hall-wide "any cell above");
+ * - `zone-400`: one zone holding 400 threshold rules, the cell points split among them (by module or cell);
+ * - `zones-400`: 400 zones of one threshold rule each, the cell points split among them likewise.
+ */
+export const SHAPES = ["site", "hall-rule", "zone-400", "zones-400"] as const;
+export type Shape = (typeof SHAPES)[number];
+/** Rules of `zone-400`, zones of `zones-400`. */
+export const SHAPE_COUNT = 400;
+
+/**
+ * Globs that together cover every cell point (tempC and voltV) of the site once, in site order:
+ * one per module when the site has at least SHAPE_COUNT modules, else one per cell (a list of
+ * plain keys would pass the config loader's 1 MiB file limit at 100k points).
+ */
+export function cellGlobs(site: BenchSite): string[] {
+  const cabinets = site.gateways.flatMap((g) => g.units.filter((u) => u.layout !== undefined));
+  const modules = cabinets.reduce((n, u) => n + u.layout!.strings * u.layout!.modulesPerString, 0);
+  const out: string[] = [];
+  for (const u of cabinets) {
+    const l = u.layout!;
+    for (let s = 1; s <= l.strings; s++)
+      for (let m = 1; m <= l.modulesPerString; m++) {
+        if (modules >= SHAPE_COUNT) out.push(`${u.deviceId}/s${s}/m${m}/*/*`);
+        else for (let c = 1; c <= l.cellsPerModule; c++) out.push(`${u.deviceId}/s${s}/m${m}/c${c}/*`);
+      }
+  }
+  return out;
+}
+
+/** `keys` split into `parts` contiguous chunks (sizes differ by at most one). */
+function chunks(keys: readonly string[], parts: number): string[][] {
+  return Array.from({ length: parts }, (_, k) => keys.slice(Math.floor((k * keys.length) / parts), Math.floor(((k + 1) * keys.length) / parts)));
+}
+
+/** Levels no reading of the bench reaches: the shapes measure cost, not alarms. */
+const QUIET_LEVELS = [{ name: "high", value: 1000, stage: "pre_alarm" }];
+
+function shapeRules(site: BenchSite, shape: Exclude<Shape, "site">): { zones: string[]; rules: Record<string, unknown>[] } {
+  switch (shape) {
+    case "hall-rule":
+      return { zones: site.zones.slice(), rules: [{ id: "hall-any-hot", kind: "threshold", zone: site.zones[0], points: ["*/**"], levels: QUIET_LEVELS }] };
+    case "zone-400":
+      return { zones: site.zones.slice(), rules: chunks(cellGlobs(site), SHAPE_COUNT).map((points, k) => ({ id: `r${k + 1}`, kind: "threshold", zone: site.zones[0], points, levels: QUIET_LEVELS })) };
+    case "zones-400": {
+      const zones = Array.from({ length: SHAPE_COUNT }, (_, k) => `q${k + 1}`);
+      return { zones: [...site.zones, ...zones], rules: chunks(cellGlobs(site), SHAPE_COUNT).map((points, k) => ({ id: `r${k + 1}`, kind: "threshold", zone: zones[k], points, levels: QUIET_LEVELS })) };
+    }
+  }
+}
+
 export interface SiteYamlOptions {
   readonly site: BenchSite;
+  /** Default `site`. */
+  readonly shape?: Shape;
   /** Port of each gateway, by gateway index. */
   readonly ports: readonly number[];
   readonly mqttUrl: string;
@@ -104,7 +159,8 @@ export function siteYaml(o: SiteYamlOptions): string {
       ...(u.layout === undefined ? {} : { layout: { strings: u.layout.strings, modules_per_string: u.layout.modulesPerString, cells_per_module: u.layout.cellsPerModule } }),
     })),
   );
-  const rules = site.zones.flatMap((zone, i) => {
+  const shaped = o.shape === undefined || o.shape === "site" ? undefined : shapeRules(site, o.shape);
+  const siteRules = site.zones.flatMap((zone, i) => {
     const cab = `cab${i + 1}`;
     const gas = `gas${i + 1}`;
     return [
@@ -119,10 +175,11 @@ export function siteYaml(o: SiteYamlOptions): string {
       { id: `comm-${zone}`, kind: "comm_loss", zone, devices: [cab, gas], after_s: 10 },
     ];
   });
+  const rules = shaped?.rules ?? siteRules;
   const doc = {
     site: "bench",
     instance: "bench",
-    rooms: [{ id: "hall", zones: site.zones.map((id) => ({ id, racks: [{ id: `R-${id}`, hosts: [`node-${id}`] }], clear_hold_s: 0 })) }],
+    rooms: [{ id: "hall", zones: (shaped?.zones ?? site.zones).map((id) => ({ id, racks: [{ id: `R-${id}`, hosts: [`node-${id}`] }], clear_hold_s: 0 })) }],
     devices,
     rules,
     mqtt: { url: o.mqttUrl, client_id: "firebreak-bench", clean_session: true, queue_limit: 10000 },

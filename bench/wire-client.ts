@@ -1,37 +1,34 @@
-// The wire limit (forked by the harness): bare modbus-serial clients, one per device as the daemon
-// has, reading exactly the daemon's request plan (same discovery, same planner) back to back for a
-// fixed time, and doing nothing else with the answers.
+// The wire limit (forked by the harness): the daemon's own Modbus TCP client (ModbusConnection over
+// src/drivers/modbus/tcp-client.ts), one per device as the daemon has, reading exactly the daemon's
+// request plan (same discovery, same planner) back to back for a fixed time, and doing nothing else
+// with the answers. The same client as the daemon's, so the daemon/wire ratio compares like with like
+// (until issue 13 this was modbus-serial, which the daemon no longer uses).
 // Usage (by the harness): node dist/bench/wire-client.js SITE_FILE SECONDS
-import ModbusSerial from "modbus-serial";
-import type { ModbusRTU } from "modbus-serial/ModbusRTU.js";
 import { loadSiteConfig } from "../src/config/load.js";
 import type { Device } from "../src/config/types.js";
-import { planDevice } from "../src/drivers/modbus/device-plan.js";
+import { ModbusConnection } from "../src/drivers/modbus/connection.js";
+import { planDevice, type DevicePlan } from "../src/drivers/modbus/device-plan.js";
 import { discoverModels, mapSunspecPoints } from "../src/drivers/modbus/sunspec.js";
 import type { WireResult } from "./protocol.js";
 
-const Client = ModbusSerial as unknown as new () => ModbusRTU;
 const [siteFile, secondsArg] = process.argv.slice(2);
 if (siteFile === undefined || secondsArg === undefined) throw new Error("usage: wire-client SITE_FILE SECONDS");
 const seconds = Number(secondsArg);
 const config = await loadSiteConfig(siteFile);
 
 interface Prepared {
-  readonly client: ModbusRTU;
-  readonly requests: readonly { table: string; start: number; count: number }[];
+  readonly client: ModbusConnection;
+  readonly requests: DevicePlan["requests"];
   readonly points: number;
 }
 
 async function prepare(d: Device): Promise<Prepared> {
-  const client = new Client();
   if (!("host" in d.modbus)) throw new Error(`${d.id}: the wire bench speaks Modbus TCP only`);
-  await client.connectTCP(d.modbus.host, { port: d.modbus.port, timeout: 5000 });
-  client.setID(d.modbus.unitId);
-  client.setTimeout(5000);
+  const client = await ModbusConnection.open({ device: d.id, host: d.modbus.host, port: d.modbus.port, unitId: d.modbus.unitId, timeoutMs: 5000 });
   const ss = d.profile.sunspec;
   let sunspec;
   if (ss !== undefined && d.layout !== undefined) {
-    const models = await discoverModels(d.id, ss.baseAddress, async (a, n) => (await client.readHoldingRegisters(a, n)).data);
+    const models = await discoverModels(d.id, ss.baseAddress, (a, n) => client.read(ss.table, a, n));
     sunspec = mapSunspecPoints(d.id, d.layout, d.points, models);
   }
   const plan = planDevice(d, sunspec);
@@ -48,8 +45,7 @@ await Promise.all(
     while (performance.now() < end) {
       for (const r of p.requests) {
         try {
-          if (r.table === "input") await p.client.readInputRegisters(r.start, r.count);
-          else await p.client.readHoldingRegisters(r.start, r.count);
+          await p.client.read(r.table, r.start, r.count);
         } catch {
           failures++;
         }
@@ -64,5 +60,5 @@ await Promise.all(
 const elapsed = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const result: WireResult = { seconds: elapsed, cycles, requests, registers, pointUpdates, cpuUs: cpu.user + cpu.system, failures };
-for (const p of prepared) p.client.close(() => undefined);
+await Promise.all(prepared.map((p) => p.client.close()));
 process.send?.(result, () => process.exit(0));

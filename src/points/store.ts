@@ -153,6 +153,8 @@ interface Entry extends PointHandle {
   num: number;
   ts: number;
   good: boolean;
+  /** A reader was told this reading is stale: the next write is news even when its value is the same. */
+  seenStale: boolean;
   history: History;
   readonly group: StaleGroup;
 }
@@ -163,8 +165,17 @@ interface StaleGroup {
   dueAt: number;
 }
 
-/** Called on every write with the point's key, the value, and its index (declaration order, from 0). */
-export type ChangeListener = (key: PointKey, value: PointValue, index: number) => void;
+/**
+ * Called on every write with the point's key, the value, its index (declaration order, from 0) and
+ * whether it reads differently from before: false when value, quality, reason and detail equal the
+ * last write's and no reader has been told the last one was stale (only its time and history moved).
+ */
+export type ChangeListener = (key: PointKey, value: PointValue, index: number, changed: boolean) => void;
+
+/** Two writes of a point that read alike apart from their time. */
+function sameReading(a: PointValue, b: PointValue): boolean {
+  return a.quality === b.quality && a.value === b.value && a.reason === b.reason && a.detail === b.detail;
+}
 
 /**
  * A declared point, resolved once: reads and writes through a handle skip the lookup by key (at
@@ -201,7 +212,7 @@ export class PointStore {
     const capacity = historyCapacity ?? this.#capacity;
     let group = this.#groups.get(info.deviceId);
     if (group === undefined) this.#groups.set(info.deviceId, (group = { entries: [], dueAt: -Infinity }));
-    const e: Entry = { info, index: this.#entries.size, staleAfterMs, value: undefined, num: 0, ts: 0, good: false, history: capacity === 0 ? this.#noHistory : new History(capacity, this.#pool), group };
+    const e: Entry = { info, index: this.#entries.size, staleAfterMs, value: undefined, num: 0, ts: 0, good: false, seenStale: false, history: capacity === 0 ? this.#noHistory : new History(capacity, this.#pool), group };
     group.entries.push(e);
     group.dueAt = -Infinity; // never read: reads stale now
     this.#entries.set(info.key, e);
@@ -233,6 +244,9 @@ export class PointStore {
     const key = e.info.key;
     if (e.value === undefined && !e.good) this.#unread--;
     const plain = value.quality === "good" && value.value !== null && value.reason === undefined && value.detail === undefined;
+    // Change detection: a repeat of the last reading (most of a healthy site's polls) marks no rule.
+    const changed = e.seenStale || (plain ? !e.good || e.num !== value.value : e.value === undefined || !sameReading(e.value, value));
+    e.seenStale = false;
     e.good = plain;
     e.value = plain ? undefined : value;
     e.num = plain ? (value.value as number) : 0;
@@ -242,7 +256,7 @@ export class PointStore {
       if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
       if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
     }
-    for (const l of this.#listeners) l(key, value, e.index);
+    for (const l of this.#listeners) l(key, value, e.index, changed);
   }
 
   /**
@@ -259,15 +273,40 @@ export class PointStore {
   readHandle(h: PointHandle, now: number): PointValue {
     const e = h as Entry;
     if (e.good) {
-      if (now - e.ts > e.staleAfterMs) return { value: null, quality: "bad", reason: "stale", detail: `last reading ${Math.round((now - e.ts) / 1000)} s old`, sourceTs: e.ts };
+      if (now - e.ts > e.staleAfterMs) return this.#stale(e, { value: null, quality: "bad", reason: "stale", detail: `last reading ${Math.round((now - e.ts) / 1000)} s old`, sourceTs: e.ts });
       return { value: e.num, quality: "good", sourceTs: e.ts };
     }
     const v = e.value;
     if (v === undefined) return { value: null, quality: "bad", reason: "stale", detail: "no reading yet", sourceTs: now };
     if (v.quality !== "bad" && now - v.sourceTs > e.staleAfterMs) {
-      return { value: null, quality: "bad", reason: "stale", detail: `last reading ${Math.round((now - v.sourceTs) / 1000)} s old`, sourceTs: v.sourceTs };
+      return this.#stale(e, { value: null, quality: "bad", reason: "stale", detail: `last reading ${Math.round((now - v.sourceTs) / 1000)} s old`, sourceTs: v.sourceTs });
     }
     return v;
+  }
+
+  #stale(e: Entry, v: PointValue): PointValue {
+    e.seenStale = true;
+    return v;
+  }
+
+  /**
+   * A time before which read() of the handle gives the same as now with no new write (a lower
+   * bound, 1 ms early against rounding): when a fresh reading goes stale, or the seconds in a
+   * stale reading's detail move on. Infinity for a bad reading or none (those never change by time).
+   * Incremental rules re-judge a point they did not see written once this has passed.
+   */
+  recheckAfterHandle(h: PointHandle, now: number): number {
+    const e = h as Entry;
+    let ts: number;
+    if (e.good) ts = e.ts;
+    else {
+      const v = e.value;
+      if (v === undefined || v.quality === "bad") return Infinity;
+      ts = v.sourceTs;
+    }
+    const age = now - ts;
+    if (age > e.staleAfterMs) return ts + (Math.round(age / 1000) + 0.5) * 1000 - 1;
+    return ts + e.staleAfterMs - 1;
   }
 
   /**
@@ -276,10 +315,16 @@ export class PointStore {
    */
   goodValueHandle(h: PointHandle, now: number): number | undefined {
     const e = h as Entry;
-    if (e.good) return now - e.ts > e.staleAfterMs ? undefined : e.num;
+    if (e.good) {
+      if (now - e.ts <= e.staleAfterMs) return e.num;
+      e.seenStale = true;
+      return undefined;
+    }
     const v = e.value;
-    if (v === undefined || v.quality !== "good" || v.value === null) return undefined;
-    return now - v.sourceTs > e.staleAfterMs ? undefined : v.value;
+    if (v === undefined || v.quality === "bad") return undefined;
+    if (now - v.sourceTs > e.staleAfterMs) e.seenStale = true;
+    else if (v.quality === "good" && v.value !== null) return v.value;
+    return undefined;
   }
 
   /**
@@ -295,6 +340,7 @@ export class PointStore {
       for (const e of g.entries) {
         const judged = e.good || (e.value !== undefined && e.value.quality !== "bad");
         if ((!e.good && e.value === undefined) || (judged && now - e.ts > e.staleAfterMs)) {
+          e.seenStale = true;
           visit(e.info.key);
           due = now;
         } else if (judged && e.ts + e.staleAfterMs < due) {

@@ -31,11 +31,13 @@ export type Direction = "above" | "below";
 
 /**
  * Whether `value` is past `limit` with hysteresis: to become true it must reach the limit; once true
- * it stays true until it comes back past the limit by `deadband`.
+ * it stays true until it comes back past the limit by `deadband` (with none: while it is at or past it).
  */
 export function pastLimit(value: number, limit: number, deadband: number, direction: Direction, wasActive: boolean): boolean {
-  if (direction === "above") return wasActive ? value > limit - deadband : value >= limit;
-  return wasActive ? value < limit + deadband : value <= limit;
+  // A value that makes the condition true keeps it true (`|| value >= limit`): with no deadband, a
+  // reading exactly at the limit would otherwise turn it on and, judged again unchanged, off again.
+  if (direction === "above") return wasActive ? value > limit - deadband || value >= limit : value >= limit;
+  return wasActive ? value < limit + deadband || value <= limit : value <= limit;
 }
 
 /**
@@ -46,8 +48,8 @@ export type ConditionKey = string | number;
 
 export class ConditionTable {
   readonly #states = new Map<ConditionKey, ConditionState>();
-  /** How many conditions have `changingSince` set. */
-  #pending = 0;
+  /** The conditions that have `changingSince` set: time alone can change them (incremental rules re-step them). */
+  readonly #pendingKeys = new Set<ConditionKey>();
 
   constructor(readonly delays: Delays) {}
 
@@ -70,14 +72,22 @@ export class ConditionTable {
     const wasPending = s.changingSince !== undefined;
     const active = advanceCondition(s, raw, now, this.delays);
     const isPending = s.changingSince !== undefined;
-    if (wasPending !== isPending) this.#pending += isPending ? 1 : -1;
+    if (wasPending !== isPending) {
+      if (isPending) this.#pendingKeys.add(key);
+      else this.#pendingKeys.delete(key);
+    }
     if (!active && !isPending) this.#states.delete(key);
     return active;
   }
 
   /** Whether some condition waits out an on- or off-delay: time alone can change the rule's result. */
   get pending(): boolean {
-    return this.#pending > 0;
+    return this.#pendingKeys.size > 0;
+  }
+
+  /** The keys of the conditions waiting out a delay (live view: copy before stepping them). */
+  pendingKeys(): ReadonlySet<ConditionKey> {
+    return this.#pendingKeys;
   }
 
   /**
@@ -88,7 +98,7 @@ export class ConditionTable {
     if (this.#states.size === 0) return;
     const s = this.#states.get(key);
     if (s === undefined) return;
-    if (s.changingSince !== undefined) this.#pending--;
+    if (s.changingSince !== undefined) this.#pendingKeys.delete(key);
     this.#states.delete(key);
   }
 }

@@ -31,14 +31,30 @@ export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, reado
   }
 }
 
+export interface EngineOptions {
+  /**
+   * Re-judge only the changed points of the rules that can (threshold, off-gas: per point;
+   * deviation: per group). Default true; false re-runs a changed rule over all its points (the
+   * reference the incremental path is tested against).
+   */
+  readonly incremental?: boolean;
+}
+
 export class RuleEngine {
   readonly #evaluators: readonly RuleEvaluator[];
-  /** Point key -> start in #watchList of the indices of the evaluators that watch it (-1 ends a list). */
+  /** Point key -> start in #watchList of its watchers (-1 ends a list). */
   readonly #watchStart = new Map<string, number>();
-  /** Every watcher list, flat: one typed array instead of an array per point. */
+  /** Every watcher list, flat: pairs of (evaluator index, the point's position in its watchedPoints). */
   readonly #watchList: Int32Array;
+  /** Rules that judge a point's series (rate of rise, stuck): a repeated reading is still a new sample for them. */
+  readonly #readsHistory: Uint8Array;
+  /** Per incremental rule, the positions written with a new reading since its last evaluation, and a flag per position. */
+  readonly #changedAt: (number[] | undefined)[];
+  readonly #changedFlag: (Uint8Array | undefined)[];
   /** Rules whose points changed since they were last evaluated. */
   readonly #dirty: Uint8Array;
+  /** The rules marked in #dirty, in marking order: a pass after a poll visits these, not every rule. */
+  readonly #dirtyList: number[] = [];
   #anyDirty = false;
   /** Rules time alone can change while their points stay the same (a sliding window), for evaluators that do not say when. */
   readonly #sliding: Uint8Array;
@@ -50,19 +66,23 @@ export class RuleEngine {
   /** The rules, in config order: result i is rule i's. */
   readonly rules: readonly Rule[];
 
-  constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">) {
+  constructor(config: Pick<SiteConfig, "rules" | "devices" | "opcuaDevices">, opts: EngineOptions = {}) {
     this.rules = config.rules;
     const devicePoints = new Map<string, string[]>();
     for (const d of siteDevices(config)) devicePoints.set(d.id, d.points.map((p) => pointKey(d.id, p.pointId)));
     this.#evaluators = config.rules.map((r) => evaluatorFor(r, devicePoints));
     const lists = new Map<string, number[]>();
     this.#evaluators.forEach((e, i) => {
-      for (const p of e.watchedPoints) {
+      e.watchedPoints.forEach((p, at) => {
         const list = lists.get(p);
-        if (list === undefined) lists.set(p, [i]);
-        else if (list[list.length - 1] !== i) list.push(i);
-      }
+        if (list === undefined) lists.set(p, [i, at]);
+        else list.push(i, at);
+      });
     });
+    const incremental = opts.incremental ?? true;
+    this.#changedAt = this.#evaluators.map((e) => (incremental && e.update !== undefined ? [] : undefined));
+    this.#changedFlag = this.#evaluators.map((e) => (incremental && e.update !== undefined ? new Uint8Array(e.watchedPoints.length) : undefined));
+    this.#readsHistory = Uint8Array.from(this.#evaluators, (e) => (e.rule.kind === "rate_of_rise" || e.rule.kind === "stuck" ? 1 : 0));
     let total = 0;
     for (const list of lists.values()) total += list.length + 1;
     this.#watchList = new Int32Array(total);
@@ -92,23 +112,51 @@ export class RuleEngine {
   }
 
   /** A point got a new value (or went stale): the rules that read it are evaluated on the next incremental pass. */
-  markChanged(key: string): void {
-    this.markChangedAt(this.#watchStart.get(key) ?? -1);
+  markChanged(key: string, changed = true): void {
+    this.markChangedAt(this.#watchStart.get(key) ?? -1, changed);
   }
 
-  /** markChanged() by a watchStart(): no lookup by key on the write path. */
-  markChangedAt(start: number): void {
+  /**
+   * markChanged() by a watchStart(): no lookup by key on the write path. With `changed` false (the
+   * same reading again, only its time moved) only the rules that judge the series (rate of rise,
+   * stuck) and rules waiting out a delay are marked.
+   */
+  markChangedAt(start: number, changed = true): void {
     let at = start;
     if (at < 0) return;
     const list = this.#watchList;
-    for (let i = list[at]!; i >= 0; i = list[++at]!) this.#dirty[i] = 1;
-    this.#anyDirty = true;
+    for (let i = list[at]!; i >= 0; at += 2, i = list[at]!) {
+      // The same reading again changes nothing for a rule, unless it judges the series itself or a
+      // condition of it waits out a delay (which then completes at this poll, as with a new reading).
+      if (!changed && this.#readsHistory[i] === 0 && this.#evaluators[i]!.pending?.() !== true) continue;
+      if (this.#dirty[i] === 0) this.#dirtyList.push(i);
+      this.#dirty[i] = 1;
+      this.#anyDirty = true;
+      const flags = this.#changedFlag[i];
+      if (flags === undefined) continue;
+      const pos = list[at + 1]!;
+      if (flags[pos] === 0) {
+        flags[pos] = 1;
+        this.#changedAt[i]!.push(pos);
+      }
+    }
+  }
+
+  /** Forget the changed positions of rule `i` (it has just been evaluated). */
+  #clearChanged(i: number): void {
+    const list = this.#changedAt[i];
+    if (list === undefined || list.length === 0) return;
+    const flags = this.#changedFlag[i]!;
+    for (const pos of list) flags[pos] = 0;
+    list.length = 0;
   }
 
   /** Every rule at `now`, in config order (so events derived from them come out in a stable order). */
   evaluate(store: PointReader, now: number): RuleResult[] {
     this.#dirty.fill(0);
+    this.#dirtyList.length = 0;
     this.#anyDirty = false;
+    for (let i = 0; i < this.#evaluators.length; i++) this.#clearChanged(i);
     this.#results = this.#evaluators.map((e) => e.evaluate(store, now));
     this.#evaluated = this.#evaluators.map((_, i) => i);
     return this.#results;
@@ -139,15 +187,30 @@ export class RuleEngine {
     this.#evaluated = [];
     if (!this.#anyDirty && !timed) return results;
     this.#anyDirty = false;
-    const next = results.slice();
+    // The result array is updated in place (a copy per poll is O(rules)): callers read it before the next pass.
+    if (!timed) {
+      // After a poll: only the marked rules, ascending (events come out in config order).
+      const list = this.#dirtyList.sort((a, b) => a - b);
+      for (const i of list) this.#run(i, results, store, now);
+      list.length = 0;
+      return results;
+    }
     for (let i = 0; i < this.#evaluators.length; i++) {
       const e = this.#evaluators[i]!;
-      if (this.#dirty[i] === 0 && !(timed && (e.pending?.() !== false || now > (e.dueAfter?.() ?? (this.#sliding[i] === 1 ? -Infinity : Infinity))))) continue;
-      this.#dirty[i] = 0;
-      next[i] = e.evaluate(store, now);
-      this.#evaluated.push(i);
+      if (this.#dirty[i] === 0 && !(e.pending?.() !== false || now > (e.dueAfter?.() ?? (this.#sliding[i] === 1 ? -Infinity : Infinity)))) continue;
+      this.#run(i, results, store, now);
     }
-    this.#results = next;
-    return next;
+    this.#dirtyList.length = 0;
+    return results;
   }
+
+  #run(i: number, results: RuleResult[], store: PointReader, now: number): void {
+    const e = this.#evaluators[i]!;
+    this.#dirty[i] = 0;
+    const changed = this.#changedAt[i];
+    results[i] = changed === undefined ? e.evaluate(store, now) : e.update!(store, now, changed);
+    this.#clearChanged(i);
+    this.#evaluated.push(i);
+  }
+
 }

@@ -1,11 +1,14 @@
 // Off-gas rule: electrolyte vapour in ppm above a baseline, with several levels (early warning, then
 // alarm). The baseline is the median of the ambient reference detectors when there are any (cancels
 // common-mode background, docs/sources.md#reference-sensors: up to 3 reference sensors per controller), else a fixed value.
-import type { OffgasRule, RaisedStage } from "../config/types.js";
+// Points are judged on their own against the baseline: after a poll only the changed points are
+// re-judged, unless the baseline moved (then all of them).
+import type { OffgasRule } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { isGood } from "../points/point.js";
 import { ConditionTable, pastLimit } from "./delay.js";
-import { faultOf, higherStage, median, stageRank, pointRuleResult, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { PointJudgements } from "./point-judgements.js";
+import { faultOf, median, stageRank, PointRefs, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 interface Baseline {
   readonly ppm: number;
@@ -36,44 +39,78 @@ function baselineOf(rule: OffgasRule, store: PointReader, now: number, faults: E
 export function offgasEvaluator(rule: OffgasRule): RuleEvaluator {
   const conditions = new ConditionTable(rule);
   const refs = new PointRefs(rule.points);
+  const n = rule.points.length;
+  const perPoint = rule.levels.length;
+  const ranks = rule.levels.map((l) => stageRank(l.stage));
+  const table = new PointJudgements(n);
+  const todo: number[] = [];
+  let last: Baseline | undefined;
+
+  function judge(store: PointReader, pi: number, now: number, baseline: Baseline): void {
+    const point = rule.points[pi]!;
+    const v = refs.read(store, pi, now);
+    table.recheckAt(pi, refs.recheckAfter(store, pi, now));
+    if (!isGood(v)) {
+      table.setFault(pi, faultOf(rule.id, point, v));
+      table.setHit(pi, undefined);
+      for (let i = 0; i < perPoint; i++) conditions.drop(pi * perPoint + i);
+      return;
+    }
+    table.setFault(pi, undefined);
+    const above = v.value - baseline.ppm;
+    let rank = -1;
+    let threshold = 0;
+    for (let i = 0; i < perPoint; i++) {
+      const l = rule.levels[i]!;
+      const key = pi * perPoint + i;
+      const raw = pastLimit(above, l.ppmAboveBaseline, rule.deadband, "above", conditions.wasActive(key));
+      if (conditions.step(key, raw, now) && ranks[i]! > rank) {
+        rank = ranks[i]!;
+        threshold = l.ppmAboveBaseline;
+      }
+    }
+    table.setHit(
+      pi,
+      rank < 0
+        ? undefined
+        : {
+            rank,
+            score: rank * 1e9 + above,
+            evidence: { rule: rule.id, point, value: v.value, quality: v.quality, baseline: baseline.ppm, baselineSource: baseline.source, ppmAboveBaseline: above, threshold },
+          },
+    );
+  }
+
+  /** The baseline at `now` (its faults recorded); true when it moved, so every point is re-judged. */
+  function baselineAt(store: PointReader, now: number): { baseline: Baseline; moved: boolean } {
+    const faults: Evidence[] = [];
+    const baseline = baselineOf(rule, store, now, faults);
+    table.setPrefixFaults(faults);
+    const moved = last === undefined || last.ppm !== baseline.ppm || last.source !== baseline.source;
+    last = baseline;
+    return { baseline, moved };
+  }
+
   return {
     rule,
     watchedPoints: [...rule.points, ...rule.referencePoints],
     pending: () => conditions.pending,
     evaluate(store: PointReader, now: number): RuleResult {
-      const faults: Evidence[] = [];
-      const baseline = baselineOf(rule, store, now, faults);
-      const hits: { stage: RaisedStage; above: number; evidence: Evidence }[] = [];
-      let stage: RaisedStage | undefined;
-      const perPoint = rule.levels.length;
-      for (let pi = 0; pi < rule.points.length; pi++) {
-        const point = rule.points[pi]!;
-        const v = refs.read(store, pi, now);
-        if (!isGood(v)) {
-          faults.push(faultOf(rule.id, point, v));
-          for (let i = 0; i < perPoint; i++) conditions.drop(pi * perPoint + i);
-          continue;
-        }
-        const above = v.value - baseline.ppm;
-        let pointStage: RaisedStage | undefined;
-        let threshold = 0;
-        rule.levels.forEach((l, i) => {
-          const key = pi * perPoint + i;
-          const raw = pastLimit(above, l.ppmAboveBaseline, rule.deadband, "above", conditions.wasActive(key));
-          if (conditions.step(key, raw, now) && (pointStage === undefined || stageRank(l.stage) > stageRank(pointStage))) {
-            pointStage = l.stage;
-            threshold = l.ppmAboveBaseline;
-          }
-        });
-        if (pointStage === undefined) continue;
-        stage = higherStage(stage, pointStage);
-        hits.push({
-          stage: pointStage,
-          above,
-          evidence: { rule: rule.id, point, value: v.value, quality: v.quality, baseline: baseline.ppm, baselineSource: baseline.source, ppmAboveBaseline: above, threshold },
-        });
-      }
-      return pointRuleResult(rule, stage, hits, (h) => stageRank(h.stage) * 1e9 + h.above, faults);
+      const { baseline } = baselineAt(store, now);
+      for (let pi = 0; pi < n; pi++) judge(store, pi, now, baseline);
+      return table.result(rule);
+    },
+    update(store: PointReader, now: number, changed: readonly number[]): RuleResult {
+      // The references are few (up to 3): read them at every pass, as a full evaluation does.
+      const { baseline, moved } = baselineAt(store, now);
+      if (moved) return this.evaluate(store, now);
+      table.beginPass();
+      todo.length = 0;
+      for (const pi of changed) if (pi < n) table.visit(pi, todo);
+      for (const key of conditions.pendingKeys()) table.visit(Math.floor((key as number) / perPoint), todo);
+      table.dueRechecks(now, todo, (i) => (refs.goodValue(store, i, now) === undefined ? undefined : refs.recheckAfter(store, i, now)));
+      for (const pi of todo) judge(store, pi, now, baseline);
+      return table.result(rule);
     },
   };
 }

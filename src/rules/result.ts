@@ -21,7 +21,9 @@ export interface RuleResult {
 }
 
 /** The part of the point store rules read: current value (staleness applied) and good history. */
-export type PointReader = Pick<PointStore, "read" | "history"> & Partial<Pick<PointStore, "trend" | "handle" | "readHandle" | "trendHandle" | "goodValueHandle">>;
+export type PointReader = Pick<PointStore, "read" | "history"> & Partial<
+  Pick<PointStore, "trend" | "handle" | "readHandle" | "trendHandle" | "goodValueHandle" | "recheckAfterHandle">
+>;
 
 /**
  * A rule's points resolved to the reader's handles, once per reader: the hot path of every rule
@@ -57,6 +59,16 @@ export class PointRefs {
     return isGood(v) ? v.value : undefined;
   }
 
+  /**
+   * When point `i`'s reading can next change with no write (see PointStore.recheckAfterHandle);
+   * -Infinity for a reader that cannot say (the point is then re-judged at every evaluation).
+   */
+  recheckAfter(store: PointReader, i: number, now: number): number {
+    if (store !== this.#reader) this.#bind(store);
+    const h = this.#handles[i];
+    return h === undefined || store.recheckAfterHandle === undefined ? -Infinity : store.recheckAfterHandle(h, now);
+  }
+
   /** The trend of point `i` from `fromT` on, or undefined when the reader has no trend (the caller computes it). */
   trend(store: PointReader, i: number, fromT: number): Trend | undefined {
     if (store !== this.#reader) this.#bind(store);
@@ -72,6 +84,13 @@ export interface RuleEvaluator {
   /** Point keys this rule reads: the seam for a later incremental (on-change) evaluation. */
   readonly watchedPoints: readonly string[];
   evaluate(store: PointReader, now: number): RuleResult;
+  /**
+   * Incremental evaluation: the same result as evaluate() at `now`, given the positions (indices into
+   * watchedPoints) written with a different reading since the last evaluation. Re-judges only those,
+   * the conditions waiting out a delay and the points whose reading time alone has changed; returns
+   * the previous result object itself when nothing in it changed. Absent: evaluate() is used.
+   */
+  update?(store: PointReader, now: number, changed: readonly number[]): RuleResult;
   /** Whether a condition waits out a delay (time alone can change the result); absent: assume it might. */
   pending?(): boolean;
   /**
@@ -133,6 +152,27 @@ export function pointRuleResult<H extends { readonly evidence: Evidence }>(
     evidence: worst(hits, score).map((h) => h.evidence),
     faults,
   };
+}
+
+/** Two pieces of evidence say the same (their figures are numbers, strings or absent). */
+export function sameEvidence(a: Evidence, b: Evidence): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.is(a[k], b[k])) return false;
+  return true;
+}
+
+export function sameEvidenceList(a: readonly Evidence[], b: readonly Evidence[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!sameEvidence(a[i]!, b[i]!)) return false;
+  return true;
+}
+
+/** Two results of one rule say the same: a zone stepped by either comes out the same. */
+export function sameResult(a: RuleResult, b: RuleResult): boolean {
+  return a === b || (a.active === b.active && a.stage === b.stage && sameEvidenceList(a.evidence, b.evidence) && sameEvidenceList(a.faults, b.faults));
 }
 
 export function median(values: readonly number[]): number {

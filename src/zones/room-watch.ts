@@ -10,7 +10,7 @@ import type { EvacuationLedger, IncidentRecord } from "../evacuation/trigger.js"
 import type { CoreEvent, EvacuationTrigger } from "../events.js";
 import type { PointStore } from "../points/store.js";
 import type { RuleEngine } from "../rules/engine.js";
-import type { PointReader, RuleResult } from "../rules/result.js";
+import { sameResult, type PointReader, type RuleResult } from "../rules/result.js";
 import { clearZone, initialZone, stepZone, unjudgedZone, type ZoneSnapshot } from "./stage.js";
 
 export interface RoomWatchSnapshot {
@@ -48,6 +48,8 @@ export class RoomWatch {
   readonly #slotOf: { readonly list: RuleResult[]; readonly at: number }[] = [];
   /** Zones waiting out their clear hold: time alone can step them down. */
   readonly #holding = new Set<string>();
+  /** Zone id -> index in #zones: a step visits the zones whose rules' results changed, in config order. */
+  readonly #zoneIndex = new Map<string, number>();
   /** The store's stale scan, when the store also reports its changes. */
   readonly #visitStale: PointStore["visitStale"] | undefined;
   /** The first step judges every rule and zone; later ones only what changed or time can change. */
@@ -59,6 +61,7 @@ export class RoomWatch {
   constructor(opts: RoomWatchParts) {
     this.#startedAt = opts.startedAt ?? 0;
     this.#zones = [...opts.zones];
+    this.#zones.forEach((z, i) => this.#zoneIndex.set(z.id, i));
     this.#store = opts.store;
     this.#engine = opts.engine;
     this.#alarms = opts.alarms;
@@ -75,9 +78,9 @@ export class RoomWatch {
         const h = reader.handle(key);
         if (h !== undefined) starts[h.index] = this.#engine.watchStart(key);
       }
-      reader.onChange((key, _value, index) => {
-        if (index < starts.length) this.#engine.markChangedAt(starts[index]!);
-        else this.#engine.markChanged(key); // declared after the watch was built
+      reader.onChange((key, _value, index, changed) => {
+        if (index < starts.length) this.#engine.markChangedAt(starts[index]!, changed);
+        else this.#engine.markChanged(key, changed); // declared after the watch was built
       });
     }
     for (const r of this.#engine.rules) {
@@ -93,11 +96,12 @@ export class RoomWatch {
   }
 
   /**
-   * A point got a new value; `step(now, true)` re-evaluates only the rules that read changed points.
+   * A point got a new value (`changed` false: the same reading again); `step(now, true)` re-evaluates
+   * only the rules that read changed points.
    * A PointStore given to the constructor reports its changes itself; this is for other readers.
    */
-  markChanged(key: string): void {
-    this.#engine.markChanged(key);
+  markChanged(key: string, changed = true): void {
+    this.#engine.markChanged(key, changed);
   }
 
   /**
@@ -126,15 +130,19 @@ export class RoomWatch {
     for (const i of evaluated) {
       const r = results[i]!;
       const slot = this.#slotOf[i]!;
+      const prev = slot.list[slot.at];
       slot.list[slot.at] = r;
-      touched.add(r.zone);
+      // A zone is re-stepped only when a result of its rules says something new: stepping it with
+      // the same results changes nothing (zones waiting out a clear hold are stepped anyway).
+      if (prev === undefined || !sameResult(prev, r)) touched.add(r.zone);
       changed.push(r);
     }
 
     const events: CoreEvent[] = [...this.#alarms.update(changed, now)];
     const triggers: EvacuationTrigger[] = [];
-    for (const zone of this.#zones) {
-      if (this.#judged && !touched.has(zone.id)) continue;
+    const order = this.#judged ? [...touched].map((id) => this.#zoneIndex.get(id) ?? -1).filter((i) => i >= 0).sort((a, b) => a - b) : this.#zones.map((_, i) => i);
+    for (const zi of order) {
+      const zone = this.#zones[zi]!;
       const stored = this.#state.get(zone.id);
       const prev = stored ?? initialZone(zone.id, now);
       const { state, events: zoneEvents } = stepZone(prev, zone, this.#results.get(zone.id) ?? [], now);

@@ -4,7 +4,7 @@ import { bad, good, pointKey } from "../../src/points/point.js";
 import { PointStore } from "../../src/points/store.js";
 import type { PointReader } from "../../src/rules/result.js";
 import { buildRoomWatch } from "../../src/runtime/core.js";
-import { commLossRule, device, exampleSite, siteConfig, STALE_MS, T0, thresholdRule, zone } from "./fixtures-rules.js";
+import { commLossRule, deviationRule, device, exampleSite, offgasRule, siteConfig, STALE_MS, T0, thresholdRule, zone } from "./fixtures-rules.js";
 
 /** A deterministic pseudo-random sequence (mulberry32), so a failing case can be replayed. */
 function rng(seed: number): () => number {
@@ -33,7 +33,11 @@ describe("incremental evaluation", () => {
       const b = await exampleSite();
       const incremental = buildRoomWatch(a.config, a.store, T0);
       const fullReader = bareReader(b.store);
-      const fullWatch = buildRoomWatch(b.config, fullReader, T0);
+      // The reference re-runs a changed rule over all its points, and every rule at every tick.
+      const fullWatch = buildRoomWatch(b.config, fullReader, T0, { incremental: false });
+      // Both are told the same about each write: whether it reads differently (the store's change detection).
+      let lastChanged = true;
+      a.store.onChange((_k, _v, _i, changed) => (lastChanged = changed));
       const devices = a.config.devices.map((d) => ({ id: d.id, keys: d.points.map((p) => pointKey(d.id, p.pointId)) }));
       let t = T0;
       let incidents = 0;
@@ -67,7 +71,7 @@ describe("incremental evaluation", () => {
                       : good(base + rand(), t);
             a.store.update(k, v);
             b.store.update(k, v);
-            fullWatch.markChanged(k);
+            fullWatch.markChanged(k, lastChanged);
           }
           const after = incremental.step(t, true);
           const expected = fullWatch.step(t, true);
@@ -96,6 +100,78 @@ describe("incremental evaluation", () => {
       expect(troubleEvents, `seed ${seed}: no stuck trouble raised`).toBeGreaterThan(0);
     }
   }, 90_000); // six seeds of the whole example site: 15-30 s on a loaded 2-core machine
+
+  it("hall-wide rules judged per changed point give the same events as whole-rule evaluation (repeats, staleness between polls, delays, one zone of many rules)", () => {
+    // 6 devices × 2 modules × 4 cells; rules over every point of the hall (threshold with and
+    // without delays, deviation grouped by module, off-gas with a reference), and a second zone
+    // holding a rule per device: a poll of one device changes a few points of rules over all of them.
+    const ids = ["d1", "d2", "d3", "d4", "d5", "d6"];
+    const cells = ["m1/c1", "m1/c2", "m1/c3", "m1/c4", "m2/c1", "m2/c2", "m2/c3", "m2/c4"].map((c) => `${c}/tempC`);
+    const devices = ids.map((d) => device(d, [...cells, "ppm"], d === "d6" ? "z2" : "z1"));
+    const all = ids.flatMap((d) => cells.map((c) => `${d}/${c}`));
+    const config = siteConfig({
+      zones: [zone("z1", { clearHoldMs: 2_000 }), zone("z2", { clearHoldMs: 0 })],
+      devices,
+      rules: [
+        thresholdRule({ id: "hall-hot", points: all, levels: [{ name: "high", value: 55, stage: "pre_alarm" }, { name: "high_high", value: 90, stage: "alarm" }], deadband: 2 }),
+        thresholdRule({ id: "hall-hot-delayed", points: all, levels: [{ name: "high", value: 50, stage: "watch" }], onDelayMs: 1_500, offDelayMs: 1_000, deadband: 1 }),
+        deviationRule({ id: "hall-dev", points: all, groupByTrim: 2, aboveMedian: 15, onDelayMs: 500 }),
+        offgasRule({ id: "hall-gas", points: ids.slice(0, 5).map((d) => `${d}/ppm`), referencePoints: ["d6/ppm"], onDelayMs: 700 }),
+        ...ids.map((d) => thresholdRule({ id: `dev-${d}`, zone: "z2", points: cells.map((c) => `${d}/${c}`), levels: [{ name: "high", value: 60, stage: "watch" }] })),
+        commLossRule({ id: "comm", devices: ids, zone: "z2" }),
+      ],
+    });
+    for (let seed = 1; seed <= 6; seed++) {
+      const rand = rng(seed * 7919);
+      const mk = (): PointStore => {
+        const st = new PointStore();
+        for (const d of devices) for (const p of d.points) st.declare({ key: pointKey(d.id, p.pointId), deviceId: d.id, pointId: p.pointId, unit: "" }, STALE_MS);
+        return st;
+      };
+      const a = mk();
+      const b = mk();
+      const incremental = buildRoomWatch(config, a, T0);
+      const fullWatch = buildRoomWatch(config, bareReader(b), T0, { incremental: false });
+      let lastChanged = true;
+      a.onChange((_k, _v, _i, changed) => (lastChanged = changed));
+      const last = new Map<string, number>();
+      // Modes: 0 moving, 1 silent (goes stale), 2 hot cells, 3 bad readings, 4 repeating its last readings.
+      const mode = new Map(ids.map((d) => [d, 0]));
+      let t = T0;
+      let events = 0;
+      let repeats = 0;
+      for (let step = 0; step < 120; step++) {
+        t += 200 + Math.floor(rand() * 900);
+        for (const d of ids) {
+          if (rand() < 0.15) mode.set(d, Math.floor(rand() * 5));
+          const m = mode.get(d)!;
+          if (m === 1 || rand() < 0.3) continue; // silent, or not this device's turn
+          for (const p of [...cells, "ppm"]) {
+            const k = `${d}/${p}`;
+            const r = rand();
+            const base = p === "ppm" ? 5 : 27;
+            const prev = last.get(k);
+            const n = m === 4 && prev !== undefined ? prev : m === 2 && r < 0.4 ? base + 30 + Math.floor(rand() * 80) : base + Math.floor(rand() * 3);
+            const v = m === 3 && r < 0.3 ? bad("sentinel", t, "raw 0xFFFF") : good(n, t);
+            if (v.quality === "good") last.set(k, n);
+            a.update(k, v);
+            b.update(k, v);
+            if (!lastChanged) repeats++;
+            fullWatch.markChanged(k, lastChanged);
+          }
+          const after = incremental.step(t, true);
+          expect(strip(after), `seed ${seed} step ${step} after ${d}`).toBe(strip(fullWatch.step(t, true)));
+          events += after.length;
+        }
+        const tick = incremental.step(t);
+        expect(strip(tick), `seed ${seed} tick ${step}`).toBe(strip(fullWatch.step(t)));
+        events += tick.length;
+      }
+      expect(JSON.stringify(incremental.snapshot())).toBe(JSON.stringify(fullWatch.snapshot()));
+      expect(events).toBeGreaterThan(0);
+      expect(repeats, "the sequence repeated readings (change detection exercised)").toBeGreaterThan(0);
+    }
+  });
 
   it("a point that goes stale between polls is still reported as a fault at the next tick", () => {
     const keys = ["d1/a", "d1/b", "d2/x"];

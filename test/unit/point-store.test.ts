@@ -78,3 +78,37 @@ describe("PointStore", () => {
     expect(s.trend("d/b", 0).slopePerMs).toBeCloseTo(-0.001, 12);
   });
 });
+
+describe("change detection", () => {
+  it("a repeated reading is not a change; a new value, quality or detail is, and so is any write after a reader saw the point stale", () => {
+    const store = new PointStore();
+    store.declare({ key: "d/a", deviceId: "d", pointId: "a", unit: "" }, 3000);
+    const flags: boolean[] = [];
+    store.onChange((_k, _v, _i, changed) => flags.push(changed));
+    store.update("d/a", good(20, 1000)); // first reading
+    store.update("d/a", good(20, 2000)); // same reading, later
+    store.update("d/a", good(21, 3000)); // new value
+    store.update("d/a", bad("sentinel", 4000, "raw 0xFFFF"));
+    store.update("d/a", bad("sentinel", 5000, "raw 0xFFFF")); // same bad reading
+    store.update("d/a", bad("sentinel", 6000, "raw 0x8000")); // other detail
+    store.update("d/a", good(21, 7000));
+    expect(store.goodValueHandle(store.handle("d/a")!, 20_000)).toBeUndefined(); // a rule sees it stale
+    store.update("d/a", good(21, 21_000)); // same value, but it reads good again
+    store.update("d/a", good(21, 22_000));
+    expect(flags).toEqual([true, false, true, true, false, true, true, true, false]);
+  });
+
+  it("says when a reading can next change by time alone: when it goes stale, then as its age in seconds moves on", () => {
+    const store = new PointStore();
+    store.declare({ key: "d/a", deviceId: "d", pointId: "a", unit: "" }, 3000);
+    const h = store.handle("d/a")!;
+    expect(store.recheckAfterHandle(h, 0)).toBe(Infinity); // never read: "no reading yet" does not change
+    store.update("d/a", good(20, 1000));
+    expect(store.recheckAfterHandle(h, 1500)).toBe(3999);
+    // Stale at 5,000 ("4 s old"): the detail says 5 s from 5,500 on.
+    expect(store.readHandle(h, 5000).detail).toBe("last reading 4 s old");
+    expect(store.recheckAfterHandle(h, 5000)).toBe(5499);
+    store.update("d/a", bad("comm_fail", 6000));
+    expect(store.recheckAfterHandle(h, 6000)).toBe(Infinity);
+  });
+});

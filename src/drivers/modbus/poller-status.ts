@@ -36,6 +36,12 @@ export interface ModbusPollerStatus extends PollerStatus {
   readonly failedAttempts: number;
   /** State changes so far; each one is logged once. */
   readonly stateChanges: number;
+  /** Polls that started more than half an interval after their slot (the process was busy). */
+  readonly latePolls: number;
+  /** Polls per second achieved over the last 10 intervals (absent until 10 intervals have passed). */
+  readonly achievedPollsPerS?: number;
+  /** `overloaded` while the achieved rate stays below 90 % of the configured one (logged once per change). */
+  readonly loadState: "ok" | "overloaded";
   /** Responses that did not fit their request (each reset the connection). */
   readonly malformedResponses: number;
   readonly exceptionResponses: number;

@@ -14,6 +14,7 @@ import { RegisterImage } from "./decode.js";
 import { DeviceState, type PollerState } from "./device-state.js";
 import { planDevice, type DevicePlan } from "./device-plan.js";
 import { PointWriter, type WriteReport } from "./point-writer.js";
+import { PollLoad } from "./poll-load.js";
 import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
 import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
@@ -63,6 +64,8 @@ export class ModbusPoller {
   #polls = 0;
   #failures = 0;
   #overruns = 0;
+  /** Overruns, late polls and the achieved poll rate; a change of its state is logged once. */
+  readonly #load: PollLoad;
   #lastPollMs = 0;
   #connectAttempts = 0;
   #lastSuccessAt: number | undefined;
@@ -75,6 +78,7 @@ export class ModbusPoller {
     const { device } = ctx;
     this.#state = new DeviceState(ctx.log, device.id);
     this.#link = ctx.link ?? tcpLinkOpener(device);
+    this.#load = new PollLoad(device.pollIntervalMs);
     this.#writer = new PointWriter(ctx.store, device.id, device.points.map((p) => p.pointId));
     const layoutPoint = device.points.find((p) => p.source === "layout");
     this.#layoutKey = layoutPoint === undefined ? undefined : pointKey(device.id, layoutPoint.pointId);
@@ -108,6 +112,9 @@ export class ModbusPoller {
       polls: this.#polls,
       failures: this.#failures,
       overruns: this.#overruns,
+      latePolls: this.#load.status().latePolls,
+      ...(this.#load.status().achievedPerS === undefined ? {} : { achievedPollsPerS: this.#load.status().achievedPerS }),
+      loadState: this.#load.status().loadState,
       lastPollMs: this.#lastPollMs,
       ...(this.#lastSuccessAt !== undefined ? { lastSuccessAt: this.#lastSuccessAt } : {}),
       requestsPerPoll: this.#plan?.requests.length ?? 0,
@@ -301,6 +308,11 @@ export class ModbusPoller {
     if (overrun) {
       this.#overruns++;
       next = this.#plannedAt + Math.ceil((now - this.#plannedAt) / interval) * interval;
+    }
+    const change = this.#load.note(this.#plannedAt, startedAt, overrun);
+    if (change !== undefined) {
+      if (change.state === "overloaded") this.#ctx.log.warn({ device: device.id, ...this.#load.status() }, change.detail);
+      else this.#ctx.log.info({ device: device.id, ...this.#load.status() }, change.detail);
     }
     this.#plannedAt = next;
     try {

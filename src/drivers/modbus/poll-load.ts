@@ -1,0 +1,77 @@
+// Whether a device is polled as often as configured: overruns (a poll that took longer than the
+// interval, so the next slot was skipped) and late polls (a poll that started well after its slot:
+// the event loop was busy) are counted, and the achieved poll rate over a sliding window is
+// compared with the configured one. Pure: the poller passes the times in and logs what changes.
+
+/** Below this fraction of the configured rate, sustained over the window, the device is overloaded (issue 13: 90 %). */
+export const MIN_RATE_FRACTION = 0.9;
+/** The rate is judged over this many configured intervals: one slow poll is not overload. */
+export const RATE_WINDOW_POLLS = 10;
+/** A poll that starts more than this fraction of an interval after its slot is late. */
+export const LATE_FRACTION = 0.5;
+
+export type LoadState = "ok" | "overloaded";
+
+export interface PollLoadStatus {
+  readonly overruns: number;
+  readonly latePolls: number;
+  /** Polls per second over the last window; undefined until a window has passed. */
+  readonly achievedPerS?: number;
+  readonly configuredPerS: number;
+  readonly loadState: LoadState;
+}
+
+export interface LoadChange {
+  readonly state: LoadState;
+  readonly detail: string;
+}
+
+export class PollLoad {
+  readonly #intervalMs: number;
+  /** Start times of the polls within the window, oldest first. */
+  readonly #starts: number[] = [];
+  #firstAt: number | undefined;
+  #overruns = 0;
+  #late = 0;
+  #state: LoadState = "ok";
+  #achieved: number | undefined;
+
+  constructor(intervalMs: number) {
+    this.#intervalMs = intervalMs;
+  }
+
+  /**
+   * A poll planned for `plannedAt` started at `startedAt`; `overrun` when it ended past its next
+   * slot. Returns the change of state when there is one (log it once), else undefined.
+   */
+  note(plannedAt: number, startedAt: number, overrun: boolean): LoadChange | undefined {
+    const interval = this.#intervalMs;
+    if (overrun) this.#overruns++;
+    if (startedAt - plannedAt > interval * LATE_FRACTION) this.#late++;
+    this.#firstAt ??= startedAt;
+    const window = interval * RATE_WINDOW_POLLS;
+    this.#starts.push(startedAt);
+    while (this.#starts.length > 0 && this.#starts[0]! <= startedAt - window) this.#starts.shift();
+    if (startedAt - this.#firstAt < window) return undefined; // not a whole window yet
+    this.#achieved = (this.#starts.length * 1000) / window;
+    const configured = 1000 / interval;
+    const next: LoadState = this.#achieved < configured * MIN_RATE_FRACTION ? "overloaded" : "ok";
+    if (next === this.#state) return undefined;
+    this.#state = next;
+    const figures = `${this.#achieved.toFixed(2)} polls/s of ${configured.toFixed(2)} configured over the last ${window / 1000} s (${this.#overruns} overruns, ${this.#late} late polls so far)`;
+    return {
+      state: next,
+      detail: next === "overloaded" ? `polled below ${MIN_RATE_FRACTION * 100} % of its rate: ${figures}; raise poll_interval_ms or split the device's load` : `polled at its rate again: ${figures}`,
+    };
+  }
+
+  status(): PollLoadStatus {
+    return {
+      overruns: this.#overruns,
+      latePolls: this.#late,
+      ...(this.#achieved === undefined ? {} : { achievedPerS: this.#achieved }),
+      configuredPerS: 1000 / this.#intervalMs,
+      loadState: this.#state,
+    };
+  }
+}
