@@ -260,9 +260,10 @@ async function main(): Promise<void> {
     const servers: Servers = { mqttUrl: broker.url, amUrl: am.url, influxUrl: influx.url, pids: { mosquitto: broker.pid, alertmanager: am.service.pid, influxd: influx.service.pid },
       amAlerts: async () => (await am.alerts()).length,
       async influxRows(db) {
-        // The first count column of each measurement: rows written, whatever their fields.
+        // A regex FROM merges the measurements' columns (nulls where a field is not theirs): a
+        // measurement's rows are its largest field count.
         const res = await influx.query(db, "SELECT count(*) FROM /.*/");
-        return (res[0]?.series ?? []).reduce((a, s) => a + s.values.reduce((b, v) => b + Number(v[1] ?? 0), 0), 0);
+        return (res[0]?.series ?? []).reduce((a, s) => a + s.values.reduce((b, v) => b + Math.max(0, ...v.slice(1).map((c) => Number(c ?? 0))), 0), 0);
       },
     };
     console.log(`servers: mosquitto ${broker.pid}, alertmanager ${am.service.pid}, influxd ${influx.service.pid}; ${RUNS} run(s), warm ${WARM_S} s, measure ${MEASURE_S} s; load ${loadStart.map((l) => l.toFixed(1)).join(" ")}`);
@@ -291,7 +292,7 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.points.toLocaleString("en-US")} (${r.site}) | ${r.outputs === "all" ? "all (MQTT, Alertmanager, InfluxDB, /metrics every 5 s)" : "MQTT only"} | ${r.cpuPct.toFixed(1)} | ${r.cpuMsPer10k.toFixed(1)} | ${r.rssMiB.toFixed(0)} |`);
   for (const r of ratios) console.log(`${r.site}: all / MQTT only, same run: CPU × ${r.cpuRatio.toFixed(2)}, RSS × ${r.rssRatio.toFixed(2)} (median of ${r.runs})`);
   const sha = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  const out = resolve("bench/results", `${new Date().toISOString().slice(0, 10)}-${sha}-outputs-cost${quick ? "-quick" : ""}.json`);
+  const out = resolve("bench/results", `${new Date().toISOString().slice(0, 16).replace(":", "")}-${sha}-outputs-cost${quick ? "-quick" : ""}.json`);
   await mkdir(resolve("bench/results"), { recursive: true });
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavgStart: loadStart, loadavgEnd: loadavg() };
   await writeFile(out, JSON.stringify({ kind: "outputs-cost", quick, warmS: WARM_S, measureS: MEASURE_S, scrapeS: SCRAPE_S, machine, rows, ratios, samples }, null, 2) + "\n");
