@@ -71,6 +71,7 @@ export class Consumer {
       this.#log.info({ url: c.mqtt.url, clientId: c.mqtt.clientId }, "consumer connected");
       this.#client!.subscribe({ [`${this.#t.prefix}evacuate/+`]: { qos: 1 }, [this.#t.status]: { qos: 1 } }, (err) => {
         if (err) this.#log.error({ err }, "subscribing to triggers failed");
+        else this.#log.info("consumer subscribed to triggers"); // listening from here on: what tests and operators wait for
       });
       this.#publishStatus();
       for (const id of recovered.open) this.#resume(id);

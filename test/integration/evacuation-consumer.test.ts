@@ -60,7 +60,7 @@ async function consumer(log: string, o: { concurrency: number; sleepS: number; s
   const file = await writeConsumerFile({ id: "k8s", mqttUrl: broker.url, key: consumerKey.key, trusted: [{ kid: "dc1-1", pub: daemonKey.pub }], script, log, ...o });
   const p = startConsumer(file);
   running.push(p);
-  await p.waitForOutput("consumer connected", 15_000);
+  await p.waitForOutput("consumer subscribed to triggers", 60_000);
   return { p, file };
 }
 
@@ -74,7 +74,7 @@ describe("the reference consumer", () => {
     const tr = trigger("batt-a", 1);
     const first = signed(tr);
     await publish(t.evacuate("batt-a"), first);
-    await rec.waitFor((m) => m.topic === t.evacuateAck("batt-a", "k8s") && m.json?.state === "done", 15_000, "done ack");
+    await rec.waitFor((m) => m.topic === t.evacuateAck("batt-a", "k8s") && m.json?.state === "done", 60_000, "done ack");
     const states = acks(rec, "batt-a").map((a) => a["state"]);
     expect(states[0]).toBe("accepted");
     expect(states.filter((s) => s === "progress").length).toBe(3);
@@ -94,7 +94,7 @@ describe("the reference consumer", () => {
     expect(await actionRuns(log)).toHaveLength(4);
     await rec.stop();
     expect(p.output()).not.toMatch(/"level":(50|60)/);
-  });
+  }, 180_000);
 
   it("refuses tampered, unknown-key, forged, wrong-site and replayed triggers: nothing runs, nothing is acknowledged", async () => {
     const log = join(daemonKey.dir, "runs-b.log");
@@ -115,7 +115,7 @@ describe("the reference consumer", () => {
     expect(acks(rec, "batt-b")).toEqual([]);
     expect(await actionRuns(log)).toEqual([]);
     await rec.stop();
-  });
+  }, 180_000);
 
   it("kill -9 in the middle and a restart: every host's action started once; the one interrupted is reported failed, not run again", async () => {
     const log = join(daemonKey.dir, "runs-c.log");
@@ -140,5 +140,5 @@ describe("the reference consumer", () => {
     const runs = (await actionRuns(log)).map((l) => l.split(" ")[0]);
     expect(runs.sort()).toEqual([...hosts].sort());
     await rec.stop();
-  });
+  }, 180_000);
 });

@@ -26,7 +26,7 @@ describe("bench scale shapes", () => {
     expect(config.rules).toHaveLength(1);
     expect(config.rules[0]).toMatchObject({ kind: "threshold" });
     expect((config.rules[0] as { points: readonly string[] }).points).toHaveLength(all);
-  });
+  }, 180_000);
 
   it.each([
     ["zone-400", 1],
@@ -39,5 +39,5 @@ describe("bench scale shapes", () => {
     const cells = config.devices.flatMap((d) => d.points.filter((p) => /\/c\d+\/(tempC|voltV)$/.test(p.pointId)).map((p) => `${d.id}/${p.pointId}`));
     expect(points.length).toBe(cells.length);
     expect(new Set(points)).toEqual(new Set(cells));
-  });
+  }, 180_000);
 });

@@ -65,6 +65,15 @@ export class PollLoad {
     };
   }
 
+  /**
+   * A failed poll or a reconnect: a device in backoff polls slower on purpose, which is a comm fault
+   * (reported as such), not overload. The rate is measured again over a whole healthy window.
+   */
+  restartWindow(): void {
+    this.#starts.length = 0;
+    this.#firstAt = undefined;
+  }
+
   status(): PollLoadStatus {
     return {
       overruns: this.#overruns,

@@ -309,7 +309,8 @@ export class ModbusPoller {
       this.#overruns++;
       next = this.#plannedAt + Math.ceil((now - this.#plannedAt) / interval) * interval;
     }
-    const change = this.#load.note(this.#plannedAt, startedAt, overrun);
+    const failed = error !== undefined || failedRequests > 0;
+    const change = failed ? (this.#load.restartWindow(), undefined) : this.#load.note(this.#plannedAt, startedAt, overrun);
     if (change !== undefined) {
       if (change.state === "overloaded") this.#ctx.log.warn({ device: device.id, ...this.#load.status() }, change.detail);
       else this.#ctx.log.info({ device: device.id, ...this.#load.status() }, change.detail);
@@ -339,6 +340,7 @@ export class ModbusPoller {
   /** Whatever the failure, the next attempt waits the backoff (or `delayMs`), which grows with every failure. */
   #reconnectLater(delayMs?: number): void {
     if (this.#state.state === "stopped") return;
+    this.#load.restartWindow(); // time spent reconnecting is a comm fault, not overload
     const backoff = this.#backoff.next();
     this.#after(delayMs ?? backoff, () => this.#connect());
   }
