@@ -18,8 +18,10 @@ import { RegisterBank } from "../../simulators/modbus-server.js";
 import { startRtuGatewayServer, startRtuSerialServer, type RtuGatewayServer, type RtuServer } from "../../simulators/rtu-server.js";
 import { startPtyPair, type PtyPair } from "../support/socat.js";
 
-const POLL_MS = 250;
-const TIMEOUT_MS = 120;
+// A timeout long enough that a loaded CI machine (2 cores shared with other work) does not miss a
+// live unit's answer: the test is about what a dead unit costs its neighbours, not about a tight bound.
+const POLL_MS = 500;
+const TIMEOUT_MS = 300;
 const UNITS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 function bank(unit: number): RegisterBank {
@@ -109,13 +111,15 @@ describe("Modbus RTU: eight units on one serial line", () => {
       if (!key.startsWith("room-4/") && v.quality === "bad") neighbourBad.push(`${key}: ${v.reason} ${v.detail ?? ""}`);
     });
     // Eight polls of every neighbour while unit 4 times out on every one of its polls.
-    await until(r.store, "8 polls of each neighbour", () => UNITS.filter((u) => u !== 4).every((u) => r.polls.slice(from).filter((p) => p.device === `room-${u}`).length >= 8), 15_000);
+    await until(r.store, "8 polls of each neighbour", () => UNITS.filter((u) => u !== 4).every((u) => r.polls.slice(from).filter((p) => p.device === `room-${u}`).length >= 8), 30_000);
     const neighbours = r.polls.slice(from).filter((p) => p.device !== "room-4");
     expect(neighbourBad).toEqual([]);
     expect(neighbours.every((p) => p.error === undefined)).toBe(true);
-    // One request of a neighbour waits at most behind one timed-out request (plus the wire time and gaps of a few frames).
+    // One request of a neighbour waits at most behind one timed-out request, plus the wire time and
+    // gaps of a few frames; behind two it would take 2 x TIMEOUT_MS or more. The margin is the
+    // scheduling slack of a loaded 2-core machine.
     const longest = Math.max(...neighbours.map((p) => p.durationMs));
-    expect(longest, `longest neighbour poll ${longest} ms`).toBeLessThan(TIMEOUT_MS + 100);
+    expect(longest, `longest neighbour poll ${longest} ms`).toBeLessThan(2 * TIMEOUT_MS);
     server.setSilent(4, false);
     await until(r.store, "unit 4 good again", () => read(r.store, "room-4", "tempC").quality === "good", 40_000);
   }, 60_000);
