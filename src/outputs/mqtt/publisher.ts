@@ -25,6 +25,7 @@ import {
   zoneStageMessage,
 } from "./payloads.js";
 import { type PointDecimals, unknownDecimals } from "./rounding.js";
+import { ownLevel, peerOffline, shouldReassert } from "./reassert.js";
 import { EventSequencer, type Journal, JournalAcks, type Prepared } from "./sequencer.js";
 import type { TakeoverState } from "./takeover.js";
 import { PointThrottle } from "./telemetry.js";
@@ -143,7 +144,32 @@ export class MqttOutput {
       ...(ctx.adoptTrigger === undefined ? {} : { adoptTrigger: ctx.adoptTrigger }),
       ...(ctx.onCommand === undefined ? {} : { onCommand: ctx.onCommand }),
       ...(ctx.onAck === undefined ? {} : { onAck: ctx.onAck }),
+      onLive: (ref, payload) => this.#reassert(ref, payload),
+      onStatus: (payload) => this.#answerPeerOffline(payload),
     });
+  }
+
+  /** A redundant peer's live message says less than we know: ours again (./reassert.ts). */
+  #reassert(ref: RetainedRef, payload: string): void {
+    const snap = this.#ctx.retained();
+    const instance = this.#ctx.instance;
+    if (!shouldReassert(ref, payload, instance, ownLevel(ref, snap))) return;
+    const now = this.#ctx.clock.now();
+    const t = this.#topics;
+    const m =
+      ref.kind === "zone" ? zoneStageMessage(t, snap.zones.find((z) => z.zone === ref.id)!, now, this.#decimals, instance)
+      : ref.kind === "alarm" ? alarmMessage(t, snap.alarms.find((a) => a.id === ref.id)!, now, this.#decimals, instance)
+      : evacuateMessage(t, snap.triggers.find((x) => x.zone === ref.id)!, now, this.#decimals, instance, this.#ctx.triggerSigning);
+    this.#ctx.log.warn({ topic: m.topic, heard: payload === "" ? "(removed)" : payload.slice(0, 200) }, `a redundant peer published less than this instance knows on ${m.topic}: published ours again (an alarm from either is an alarm)`);
+    this.#send(m);
+  }
+
+  /** A peer's Last Will on the shared `status` topic: say at once that this instance still watches. */
+  #answerPeerOffline(payload: string): void {
+    const peer = peerOffline(payload, this.#ctx.instance);
+    if (peer === undefined || this.#publisher === undefined || this.#stopping || this.#conn?.connected !== true) return;
+    this.#ctx.log.warn({ peer }, `instance ${peer} is offline; this instance still watches: status online published again`);
+    this.#write(statusMessage(this.#topics, this.#publisher, "online", this.#ctx.clock.now(), this.#heartbeat));
   }
 
   /** The sequence number of the last event published (or prepared). */
@@ -327,6 +353,8 @@ export class MqttOutput {
       [`${t.prefix}alarm/+`]: { qos: 1 },
       [`${t.prefix}zone/+/stage`]: { qos: 1 },
       [`${t.prefix}evacuate/+`]: { qos: 1 },
+      // A redundant peer's Last Will lands here: answered by our `online` (./reassert.ts).
+      [t.status]: { qos: 1 },
     };
     if (this.#ctx.onCommand !== undefined) filters[t.cmdFilter] = { qos: 1 };
     if (this.#ctx.onAck !== undefined) filters[t.evacuateAckFilter] = { qos: 1 };

@@ -1,0 +1,74 @@
+// Redundant daemons (README "Redundancy (active/active)") share the retained state topics of their
+// zones: `zone/<z>/stage`, `alarm/<id>`, `evacuate/<z>`, where the last message wins. When a peer's
+// live message (or an empty one, which names nobody) says less than this daemon knows (a lower
+// stage, an alarm gone, the trigger removed by a clear this daemon refused), this daemon publishes
+// its own message again, so the retained picture is never less alarming than either daemon's: an
+// alarm from either is an alarm. Only ever upwards, so two daemons cannot answer each other in a loop.
+// Pure: the picture and the received payload are passed in.
+import { stages, type Stage } from "../../config/site-schema.js";
+import type { RetainedRef } from "./retained.js";
+
+/** How alarming this daemon's own message for a topic is; undefined when it publishes nothing there. */
+export type OwnLevel = number | undefined;
+
+/** What the daemon's picture holds, as far as this judgement needs it. */
+export interface OwnPicture {
+  readonly zones: readonly { readonly zone: string; readonly stage: Stage; readonly unjudged?: true }[];
+  readonly alarms: readonly { readonly id: string; readonly state: string; readonly active: boolean }[];
+  readonly triggers: readonly { readonly zone: string }[];
+}
+
+const stageLevel = (stage: unknown): number => (typeof stage === "string" ? stages.indexOf(stage as Stage) : -1);
+/** An alarm: 2 active, 1 standing but not active (e.g. returned, unacknowledged), 0 gone. */
+const alarmLevel = (a: { state?: unknown; active?: unknown } | undefined): number => (a === undefined || a.state === "normal" ? 0 : a.active === true ? 2 : 1);
+
+/** This daemon's level for the topic of `ref`. A zone never judged in this run claims nothing. */
+export function ownLevel(ref: RetainedRef, own: OwnPicture): OwnLevel {
+  switch (ref.kind) {
+    case "zone": {
+      const z = own.zones.find((x) => x.zone === ref.id);
+      return z === undefined || z.unjudged === true ? undefined : stageLevel(z.stage);
+    }
+    case "alarm": {
+      const a = own.alarms.find((x) => x.id === ref.id);
+      return a === undefined ? undefined : alarmLevel(a);
+    }
+    case "evacuate":
+      return own.triggers.some((t) => t.zone === ref.id) ? 1 : undefined;
+  }
+}
+
+/**
+ * Whether to publish our own message again after `payload` arrived live on the topic of `ref`:
+ * true when it is a peer's (or an empty) message that says less than ours, and ours says something
+ * (above a zone's `normal`; a standing alarm; an open trigger).
+ */
+export function shouldReassert(ref: RetainedRef, payload: string, instance: string, own: OwnLevel): boolean {
+  if (own === undefined) return false;
+  let body: { instance?: unknown; stage?: unknown; state?: unknown; active?: unknown } = {};
+  if (payload !== "") {
+    try {
+      const v: unknown = JSON.parse(payload);
+      if (typeof v === "object" && v !== null) body = v as typeof body;
+    } catch {
+      body = {};
+    }
+    if (body.instance === instance) return false; // our own echo
+  }
+  const theirs = payload === "" ? (ref.kind === "zone" ? -1 : 0) : ref.kind === "zone" ? stageLevel(body.stage) : ref.kind === "alarm" ? alarmLevel(body) : 1;
+  return own > 0 && own > theirs;
+}
+
+/**
+ * The site's `status` topic is shared too (v1): a peer's Last Will (`offline`) overwrites our
+ * `online`, and a consumer would think the room unwatched while we watch it. Returns the peer's
+ * instance when `payload` is another instance's `offline`, so we publish our `online` again at once.
+ */
+export function peerOffline(payload: string, instance: string): string | undefined {
+  try {
+    const v = JSON.parse(payload) as { status?: unknown; instance?: unknown };
+    return v.status === "offline" && typeof v.instance === "string" && v.instance !== instance ? v.instance : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,51 @@
+// Redundant daemons share retained topics: a peer's message that says less than ours is answered by
+// ours, never the other way, so the picture is the more alarming of the two and nothing loops.
+import { describe, expect, it } from "vitest";
+import { ownLevel, peerOffline, shouldReassert, type OwnPicture } from "../../src/outputs/mqtt/reassert.js";
+
+const own: OwnPicture = {
+  zones: [{ zone: "batt-a", stage: "evacuate" }, { zone: "batt-b", stage: "normal" }, { zone: "batt-c", stage: "normal", unjudged: true }],
+  alarms: [{ id: "offgas-a", state: "unack", active: true }, { id: "dev-a", state: "rtn_unack", active: false }],
+  triggers: [{ zone: "batt-a" }],
+};
+const zone = (id: string) => ({ kind: "zone", id }) as const;
+const alarm = (id: string) => ({ kind: "alarm", id }) as const;
+const evac = (id: string) => ({ kind: "evacuate", id }) as const;
+const peer = (body: Record<string, unknown>) => JSON.stringify({ instance: "room1-b", ...body });
+const re = (ref: Parameters<typeof ownLevel>[0], payload: string) => shouldReassert(ref, payload, "room1-a", ownLevel(ref, own));
+
+describe("reasserting our retained state over a redundant peer's", () => {
+  it("a peer's lower stage, or its empty trigger after a clear we refused, is answered", () => {
+    expect(re(zone("batt-a"), peer({ stage: "normal" }))).toBe(true);
+    expect(re(zone("batt-a"), peer({ stage: "alarm" }))).toBe(true);
+    expect(re(evac("batt-a"), "")).toBe(true);
+  });
+
+  it("an alarm the peer removed or sees inactive is answered while ours stands", () => {
+    expect(re(alarm("offgas-a"), "")).toBe(true);
+    expect(re(alarm("offgas-a"), peer({ state: "rtn_unack", active: false }))).toBe(true);
+    expect(re(alarm("dev-a"), "")).toBe(true);
+    expect(re(alarm("dev-a"), peer({ state: "unack", active: true }))).toBe(false);
+  });
+
+  it("the same or more from the peer, our own echo, and what we do not hold are left alone", () => {
+    expect(re(zone("batt-a"), peer({ stage: "evacuate" }))).toBe(false);
+    expect(re(zone("batt-a"), JSON.stringify({ instance: "room1-a", stage: "normal" }))).toBe(false);
+    expect(re(evac("batt-a"), peer({ id: "dc1:batt-a:0001" }))).toBe(false);
+    expect(re(evac("batt-b"), "")).toBe(false);
+    expect(re(alarm("ghost"), "")).toBe(false);
+  });
+
+  it("a zone we see as normal, or have not judged, claims nothing over the peer's", () => {
+    expect(re(zone("batt-b"), "")).toBe(false);
+    expect(re(zone("batt-b"), peer({ stage: "unknown" }))).toBe(false);
+    expect(re(zone("batt-c"), "")).toBe(false);
+  });
+
+  it("a peer's offline status (its Last Will) is named; ours, online, or garbage is not", () => {
+    expect(peerOffline(peer({ status: "offline" }), "room1-a")).toBe("room1-b");
+    expect(peerOffline(JSON.stringify({ status: "offline", instance: "room1-a" }), "room1-a")).toBeUndefined();
+    expect(peerOffline(peer({ status: "online" }), "room1-a")).toBeUndefined();
+    expect(peerOffline("not json", "room1-a")).toBeUndefined();
+  });
+});
