@@ -1,0 +1,192 @@
+// Active/active: two daemons with the same room config (instances room1-a and room1-b, each with its
+// own state dir and trigger key) poll the same simulated room playing cell-runaway and publish to one
+// Mosquitto; one reference consumer drains the hosts. Asserts: both issue the trigger with the same
+// id, the consumer runs each host once, both daemons see its acknowledgments, a signed clear is
+// refused by both while the room is hot, kill -9 of one leaves the other's trigger and status on the
+// broker and the restarted one (empty state dir) adopts the same id, and once the room has cooled a
+// clear is accepted by both, which close the incident and remove the retained trigger.
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
+import { privateKeyFromPem, writeOperatorKeyPair } from "../../src/commands/keys.js";
+import { newRequestId, signCommand } from "../../src/commands/sign.js";
+import { loadSiteConfig } from "../../src/config/load.js";
+import type { SiteConfig } from "../../src/config/types.js";
+import { acceleratedClock } from "../../src/runtime/clock.js";
+import { loadScenario, startSimulation, type Simulation } from "../../simulators/simulation.js";
+import { startDaemon, type DaemonProcess } from "../support/daemon-process.js";
+import { actionRuns, actionScript, keyPair, startConsumer, writeConsumerFile, type KeyFiles } from "../support/evacuation-rig.js";
+import { startMosquitto, type Broker } from "../support/mosquitto.js";
+import { MqttRecorder, type Recorded } from "../support/mqtt-recorder.js";
+import { writeSiteFile } from "../support/site-file.js";
+import { ctlProcess } from "../support/ctl-process.js";
+
+const SPEED = Number(process.env.FB_E2E_SPEED ?? 20);
+const prefix = "firebreak/v1/dc1";
+const A = "room1-a";
+const B = "room1-b";
+let broker: Broker;
+let site: SiteConfig;
+const procs: DaemonProcess[] = [];
+const recs: MqttRecorder[] = [];
+let sim: Simulation | undefined;
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+  site = await loadSiteConfig("config/example-site.yaml");
+});
+afterAll(async () => {
+  for (const p of procs) await p.stop();
+  for (const r of recs) await r.stop();
+  await sim?.stop();
+  await broker?.destroy();
+});
+
+/** One daemon's site file: the shared room, its own instance, state dir and trigger key. */
+async function daemonFile(instance: string, key: KeyFiles, consumer: KeyFiles, operatorPub: string, stateDir?: string): Promise<string> {
+  const file = await writeSiteFile({ ports: sim!.ports, mqttUrl: broker.url, staleAfterMs: 10_000, operators: [{ id: "alice", publicKeyFile: operatorPub }], ...(stateDir === undefined ? {} : { stateDir }) });
+  const doc = parseDocument(await readFile(file, "utf8"));
+  doc.setIn(["instance"], instance);
+  // The example site names its client id; a pair copying it would take each other's session over.
+  doc.setIn(["mqtt", "client_id"], `firebreak-dc1-${instance}`);
+  doc.setIn(["evacuation"], doc.createNode({ signing_key_file: key.key, kid: `dc1-${instance}`, ack_window_s: 60, reannounce_interval_s: 15, consumers: [{ id: "k8s", public_key_file: consumer.pub }] }));
+  await writeFile(file, doc.toString());
+  return file;
+}
+
+interface AlarmRow {
+  readonly id?: string;
+  readonly zone?: string;
+  readonly active?: boolean;
+  readonly stage?: string;
+}
+const ofInstance = (topic: string, instance: string) => (m: Recorded) => m.topic === topic && m.json?.["instance"] === instance;
+const k8sState = (m: Recorded) => (m.json?.["consumers"] as Record<string, { state: string }> | undefined)?.["k8s"]?.state;
+
+describe("two daemons, one room, one consumer (active/active)", () => {
+  it("agree on the trigger id, share the consumer's acks, run each host once, survive a kill -9 of either, and clear consistently", async () => {
+    const keyA = await keyPair("room1-a");
+    const keyB = await keyPair("room1-b", keyA.dir);
+    const k8s = await keyPair("k8s", keyA.dir);
+    const op = await writeOperatorKeyPair(keyA.dir, "alice");
+    const aliceKey = privateKeyFromPem(readFileSync(op.keyFile, "utf8"), op.keyFile);
+    const script = await actionScript(keyA.dir);
+    const epoch = Date.now();
+    const clock = acceleratedClock(SPEED, epoch);
+    sim = await startSimulation({ site, clock, scenario: await loadScenario("cell-runaway"), portOverride: () => 0 });
+    const fileA = await daemonFile(A, keyA, k8s, op.pubFile);
+    const fileB = await daemonFile(B, keyB, k8s, op.pubFile);
+    const runs = join(keyA.dir, "k8s.log");
+    const trusted = [{ kid: `dc1-${A}`, pub: keyA.pub }, { kid: `dc1-${B}`, pub: keyB.pub }];
+    const consumerFile = await writeConsumerFile({ id: "k8s", mqttUrl: broker.url, key: k8s.key, trusted, script, log: runs, sleepS: 2 / SPEED, concurrency: 4 });
+    const rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
+    recs.push(rec);
+
+    let daemonA = startDaemon(fileA, { speed: SPEED, epoch });
+    const daemonB = startDaemon(fileB, { speed: SPEED, epoch });
+    const consumer = startConsumer(consumerFile, { speed: SPEED, epoch });
+    procs.push(daemonA, daemonB, consumer);
+
+    // 1. Both daemons issue the trigger, with the same id.
+    const trig = `${prefix}/evacuate/batt-a`;
+    const [tA, tB] = await Promise.all([rec.waitFor(ofInstance(trig, A), 120_000, "room1-a's trigger"), rec.waitFor(ofInstance(trig, B), 120_000, "room1-b's trigger")]);
+    expect(tA.json).toMatchObject({ id: "dc1:batt-a:0001", kid: `dc1-${A}` });
+    expect(tB.json).toMatchObject({ id: "dc1:batt-a:0001", kid: `dc1-${B}` });
+    const issuedGapMs = Math.abs(Date.parse(String(tA.json!["issuedAt"])) - Date.parse(String(tB.json!["issuedAt"])));
+    const arrivalGapMs = Math.abs(tA.at - tB.at);
+
+    // 2. The consumer drains each host once, and both daemons see its acknowledgments.
+    const status = `${prefix}/evacuate/batt-a/status`;
+    const done = (inst: string) => (m: Recorded) => ofInstance(status, inst)(m) && k8sState(m) === "done";
+    const [sA, sB] = await Promise.all([rec.waitFor(done(A), 90_000, "room1-a's status with k8s done"), rec.waitFor(done(B), 90_000, "room1-b's status with k8s done")]);
+    for (const s of [sA, sB]) expect(s.json).toMatchObject({ id: "dc1:batt-a:0001", state: "done", missing: [] });
+    const hostsOnce = async () => expect((await actionRuns(runs)).map((l) => l.split(" ")[0]).sort()).toEqual(["k8s-node-31", "k8s-node-32", "k8s-node-33", "k8s-node-34"]);
+    await hostsOnce();
+    for (const d of [daemonA, daemonB]) await d.waitForOutput("evacuation dc1:batt-a:0001: k8s done", 30_000);
+
+    // 3. A signed clear while the room burns (both daemons hold an active alarm-or-above condition
+    // in batt-a): refused by both.
+    await untilBoth((alarms) => alarms.some((a) => a.active === true && (a.stage === "alarm" || a.stage === "evacuate")), "an active alarm-stage condition in batt-a");
+    const hot = await command("clear", { zone: "batt-a", reason: "too early" }, [A, B]);
+    for (const r of hot) expect(r, JSON.stringify(hot)).toMatchObject({ ok: false, code: "not_allowed" });
+    // ctl with --instances 2 shows both answers and exits 3 (refused).
+    const ctlHot = await ctlProcess(["clear", "--zone", "batt-a", "--instances", "2", "--as", "alice", "--key", op.keyFile, "--broker", broker.url, "--site", "dc1", "--timeout", "30"]);
+    expect(ctlHot.code, ctlHot.out).toBe(3);
+    expect(ctlHot.out).toContain(`[${A}] refused`);
+    expect(ctlHot.out).toContain(`[${B}] refused`);
+
+    // 4. kill -9 room1-a mid-incident: room1-b's trigger and status stay on the broker.
+    await daemonA.kill();
+    const late = await MqttRecorder.start(broker.url, [trig, status]);
+    recs.push(late);
+    await late.subscribe(`${prefix}/status`); // retained: once it is here, the two above have arrived
+    await late.waitFor((m) => m.topic === `${prefix}/status`, 30_000, "retained status");
+    expect(late.on(trig).at(-1)?.json).toMatchObject({ id: "dc1:batt-a:0001" });
+    expect(late.on(status).at(-1)?.json).toMatchObject({ id: "dc1:batt-a:0001", state: "done" });
+
+    // Restarted on an empty state dir (a replaced machine): it adopts the retained trigger's incident
+    // and issues the same id; the consumer answers from its record and runs nothing again.
+    const mark = rec.messages.length;
+    const fileA2 = await daemonFile(A, keyA, k8s, op.pubFile, await mkdtemp(join(tmpdir(), "fb-redundancy-a2-")));
+    daemonA = startDaemon(fileA2, { speed: SPEED, epoch });
+    procs.push(daemonA);
+    await daemonA.waitForOutput("adopted the evacuation trigger dc1:batt-a:0001", 60_000);
+    const again = await rec.waitFor((m) => rec.messages.indexOf(m) >= mark && ofInstance(trig, A)(m), 120_000, "the restarted room1-a's trigger");
+    expect(again.json).toMatchObject({ id: "dc1:batt-a:0001" });
+    await rec.waitFor((m) => rec.messages.indexOf(m) >= mark && done(A)(m), 60_000, "the restarted room1-a's status with k8s done");
+    await hostsOnce();
+
+    // 5. The room cools (a calm room on the same ports); once both daemons see no active alarm in the
+    // zone, a clear is accepted by both; each closes the incident and the retained trigger is gone.
+    const ports = sim.ports;
+    await sim.stop();
+    sim = await startSimulation({ site, clock, scenario: await loadScenario("normal"), portOverride: (id) => ports.get(id) ?? 0 });
+    await untilBoth((alarms) => !alarms.some((a) => a.active === true), "no active alarm in batt-a");
+    const cleared = await command("clear", { zone: "batt-a", reason: "cells isolated" }, [A, B]);
+    for (const r of cleared) expect(r, JSON.stringify(cleared)).toMatchObject({ ok: true });
+    const closed = (inst: string) => (m: Recorded) => ofInstance(`${prefix}/events`, inst)(m) && m.json?.["type"] === "incident_closed" && m.json["id"] === "dc1:batt-a:0001";
+    await Promise.all([rec.waitFor(closed(A), 30_000, "room1-a closes 0001"), rec.waitFor(closed(B), 30_000, "room1-b closes 0001")]);
+    const after = await MqttRecorder.start(broker.url, [trig, status]);
+    recs.push(after);
+    await after.subscribe(`${prefix}/status`);
+    await after.waitFor((m) => m.topic === `${prefix}/status`, 30_000, "retained status");
+    expect(after.on(trig).filter((m) => m.payload !== "")).toEqual([]);
+    expect(after.on(status).filter((m) => m.payload !== "")).toEqual([]);
+    await hostsOnce();
+
+    const figures = {
+      speed: SPEED,
+      issuedAtGapRoomS: (issuedGapMs / 1000).toFixed(1),
+      triggerArrivalGapRealS: (arrivalGapMs / 1000).toFixed(2),
+      hostsRun: (await actionRuns(runs)).length,
+    };
+    console.log(`redundancy (two daemons): ${JSON.stringify(figures)}`);
+
+    /** Publish a signed command; wait for one reply from each instance. */
+    async function command(verb: "clear" | "status", args: Record<string, string | boolean>, from: readonly string[]): Promise<Record<string, unknown>[]> {
+      const requestId = newRequestId();
+      const payload = signCommand(verb, { requestId, by: "alice", tsMs: Date.now(), site: "dc1" }, args, aliceKey);
+      const c = await mqtt.connectAsync(broker.url);
+      await c.publishAsync(`${prefix}/cmd/${verb}`, JSON.stringify(payload), { qos: 1 });
+      await c.endAsync();
+      const replies = await Promise.all(from.map((inst) => rec.waitFor(ofInstance(`${prefix}/cmd/reply/${requestId}`, inst), 60_000, `${inst}'s reply to ${verb}`)));
+      return replies.map((r) => r.json!);
+    }
+
+    /** Both daemons' `status` satisfies `ok` for the alarms of batt-a (bounded; asked every 2 s). */
+    async function untilBoth(ok: (alarms: readonly AlarmRow[]) => boolean, what: string): Promise<void> {
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        const replies = await command("status", {}, [A, B]);
+        const rows = replies.map((r) => ((r["result"] as { alarms?: AlarmRow[] } | undefined)?.alarms ?? []).filter((a) => a.zone === "batt-a"));
+        if (rows.every(ok)) return;
+        if (Date.now() > deadline) throw new Error(`not both daemons have ${what} after 180 s: ${JSON.stringify(rows.map((r) => r.map((a) => [a.id, a.active, a.stage])))}`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }, 600_000);
+});
