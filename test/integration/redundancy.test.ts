@@ -119,8 +119,25 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     expect(ctlHot.out).toContain(`[${A}] refused`);
     expect(ctlHot.out).toContain(`[${B}] refused`);
 
-    // 4. kill -9 room1-a mid-incident: room1-b's trigger and status stay on the broker.
+    // 3b. Someone removes the retained trigger while both daemons hold the incident open (what a
+    // peer's clear looks like to one that refused it): both publish theirs again.
+    const wiped = rec.messages.length;
+    const eraser = await mqtt.connectAsync(broker.url);
+    await eraser.publishAsync(trig, "", { qos: 1, retain: true });
+    await eraser.endAsync();
+    const since = (i: number, f: (m: Recorded) => boolean) => (m: Recorded) => rec.messages.indexOf(m) >= i && f(m);
+    const [rA, rB] = await Promise.all([A, B].map((inst) => rec.waitFor(since(wiped, ofInstance(trig, inst)), 30_000, `${inst} republishes its trigger`)));
+    for (const r of [rA!, rB!]) expect(r.json).toMatchObject({ id: "dc1:batt-a:0001" });
+    for (const d of [daemonA, daemonB]) await d.waitForOutput("a redundant peer published less than this instance knows", 10_000);
+    const reassertMs = Math.max(rA!.at, rB!.at) - rec.messages[wiped]!.at;
+
+    // 4. kill -9 room1-a mid-incident: its Last Will (offline) is answered by room1-b's online at
+    // once, and room1-b's trigger and status stay on the broker.
+    const killed = rec.messages.length;
     await daemonA.kill();
+    const will = await rec.waitFor(since(killed, (m) => ofInstance(`${prefix}/status`, A)(m) && m.json?.["status"] === "offline"), 30_000, "room1-a's Last Will");
+    const answer = await rec.waitFor(since(rec.messages.indexOf(will), (m) => ofInstance(`${prefix}/status`, B)(m) && m.json?.["status"] === "online"), 10_000, "room1-b's online after the Last Will");
+    const offlineShownMs = answer.at - will.at;
     const late = await MqttRecorder.start(broker.url, [trig, status]);
     recs.push(late);
     await late.subscribe(`${prefix}/status`); // retained: once it is here, the two above have arrived
@@ -132,6 +149,7 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     // and issues the same id; the consumer answers from its record and runs nothing again.
     const mark = rec.messages.length;
     const fileA2 = await daemonFile(A, keyA, k8s, op.pubFile, await mkdtemp(join(tmpdir(), "fb-redundancy-a2-")));
+    const restartedAt = Date.now();
     daemonA = startDaemon(fileA2, { speed: SPEED, epoch });
     procs.push(daemonA);
     await daemonA.waitForOutput("adopted the evacuation trigger dc1:batt-a:0001", 60_000);
@@ -162,6 +180,9 @@ describe("two daemons, one room, one consumer (active/active)", () => {
       speed: SPEED,
       issuedAtGapRoomS: (issuedGapMs / 1000).toFixed(1),
       triggerArrivalGapRealS: (arrivalGapMs / 1000).toFixed(2),
+      reassertAfterRemovalRealMs: reassertMs,
+      peerOfflineShownRealMs: offlineShownMs,
+      restartToTriggerRealS: ((again.at - restartedAt) / 1000).toFixed(1),
       hostsRun: (await actionRuns(runs)).length,
     };
     console.log(`redundancy (two daemons): ${JSON.stringify(figures)}`);
