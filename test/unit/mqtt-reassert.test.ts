@@ -1,7 +1,10 @@
 // Redundant daemons share retained topics: a peer's message that says less than ours is answered by
 // ours, never the other way, so the picture is the more alarming of the two and nothing loops.
 import { describe, expect, it } from "vitest";
-import { ownLevel, peerOffline, shouldReassert, type OwnPicture } from "../../src/outputs/mqtt/reassert.js";
+import type { ZoneStageChange } from "../../src/events.js";
+import { ownLevel, peerOffline, reassertion, shouldReassert, type OwnPicture } from "../../src/outputs/mqtt/reassert.js";
+import { unknownDecimals } from "../../src/outputs/mqtt/rounding.js";
+import { topics } from "../../src/outputs/mqtt/topics.js";
 
 const own: OwnPicture = {
   zones: [{ zone: "batt-a", stage: "evacuate" }, { zone: "batt-b", stage: "normal" }, { zone: "batt-c", stage: "normal", unjudged: true }],
@@ -12,7 +15,7 @@ const zone = (id: string) => ({ kind: "zone", id }) as const;
 const alarm = (id: string) => ({ kind: "alarm", id }) as const;
 const evac = (id: string) => ({ kind: "evacuate", id }) as const;
 const peer = (body: Record<string, unknown>) => JSON.stringify({ instance: "room1-b", ...body });
-const re = (ref: Parameters<typeof ownLevel>[0], payload: string) => shouldReassert(ref, payload, "room1-a", ownLevel(ref, own));
+const re = (ref: Parameters<typeof ownLevel>[0], payload: string) => shouldReassert(ref, payload, "room1-a", () => ownLevel(ref, own));
 
 describe("reasserting our retained state over a redundant peer's", () => {
   it("a peer's lower stage, or its empty trigger after a clear we refused, is answered", () => {
@@ -31,6 +34,7 @@ describe("reasserting our retained state over a redundant peer's", () => {
   it("the same or more from the peer, our own echo, and what we do not hold are left alone", () => {
     expect(re(zone("batt-a"), peer({ stage: "evacuate" }))).toBe(false);
     expect(re(zone("batt-a"), JSON.stringify({ instance: "room1-a", stage: "normal" }))).toBe(false);
+    expect(shouldReassert(zone("batt-a"), JSON.stringify({ instance: "room1-a", stage: "normal" }), "room1-a", () => { throw new Error("the picture is not needed for our own echo"); })).toBe(false);
     expect(re(evac("batt-a"), peer({ id: "dc1:batt-a:0001" }))).toBe(false);
     expect(re(evac("batt-b"), "")).toBe(false);
     expect(re(alarm("ghost"), "")).toBe(false);
@@ -47,5 +51,33 @@ describe("reasserting our retained state over a redundant peer's", () => {
     expect(peerOffline(JSON.stringify({ status: "offline", instance: "room1-a" }), "room1-a")).toBeUndefined();
     expect(peerOffline(peer({ status: "online" }), "room1-a")).toBeUndefined();
     expect(peerOffline("not json", "room1-a")).toBeUndefined();
+  });
+});
+
+describe("the message published again", () => {
+  const evac: ZoneStageChange = { type: "zone_stage", zone: "batt-a", stage: "evacuate", previous: "alarm", skipped: [], since: 1_000, fault: false, faults: [], evidence: [] };
+  const ctx = (asked: { n: number }) => ({
+    topics: topics("dc1"),
+    instance: "room1-a",
+    decimals: unknownDecimals,
+    now: 2_000,
+    picture: () => {
+      asked.n++;
+      return { zones: [evac], alarms: [], triggers: [] };
+    },
+  });
+
+  it("is our retained stage, with our instance, when a peer says normal", () => {
+    const asked = { n: 0 };
+    const m = reassertion({ kind: "zone", id: "batt-a" }, JSON.stringify({ instance: "room1-b", stage: "normal" }), ctx(asked));
+    expect(m).toMatchObject({ topic: "firebreak/v1/dc1/zone/batt-a/stage", retain: true, qos: 1 });
+    expect(JSON.parse(m!.payload)).toMatchObject({ instance: "room1-a", stage: "evacuate" });
+    expect(asked.n).toBe(1);
+  });
+
+  it("is nothing for our own echo, without building the picture", () => {
+    const asked = { n: 0 };
+    expect(reassertion({ kind: "zone", id: "batt-a" }, JSON.stringify({ instance: "room1-a", stage: "normal" }), ctx(asked))).toBeUndefined();
+    expect(asked.n).toBe(0);
   });
 });

@@ -25,7 +25,7 @@ import {
   zoneStageMessage,
 } from "./payloads.js";
 import { type PointDecimals, unknownDecimals } from "./rounding.js";
-import { ownLevel, peerOffline, shouldReassert } from "./reassert.js";
+import { peerOffline, reassertion } from "./reassert.js";
 import { EventSequencer, type Journal, JournalAcks, type Prepared } from "./sequencer.js";
 import type { TakeoverState } from "./takeover.js";
 import { PointThrottle } from "./telemetry.js";
@@ -151,15 +151,8 @@ export class MqttOutput {
 
   /** A redundant peer's live message says less than we know: ours again (./reassert.ts). */
   #reassert(ref: RetainedRef, payload: string): void {
-    const snap = this.#ctx.retained();
-    const instance = this.#ctx.instance;
-    if (!shouldReassert(ref, payload, instance, ownLevel(ref, snap))) return;
-    const now = this.#ctx.clock.now();
-    const t = this.#topics;
-    const m =
-      ref.kind === "zone" ? zoneStageMessage(t, snap.zones.find((z) => z.zone === ref.id)!, now, this.#decimals, instance)
-      : ref.kind === "alarm" ? alarmMessage(t, snap.alarms.find((a) => a.id === ref.id)!, now, this.#decimals, instance)
-      : evacuateMessage(t, snap.triggers.find((x) => x.zone === ref.id)!, now, this.#decimals, instance, this.#ctx.triggerSigning);
+    const m = reassertion(ref, payload, { topics: this.#topics, instance: this.#ctx.instance, decimals: this.#decimals, picture: this.#ctx.retained, now: this.#ctx.clock.now(), ...(this.#ctx.triggerSigning === undefined ? {} : { signing: this.#ctx.triggerSigning }) });
+    if (m === undefined) return;
     this.#ctx.log.warn({ topic: m.topic, heard: payload === "" ? "(removed)" : payload.slice(0, 200) }, `a redundant peer published less than this instance knows on ${m.topic}: published ours again (an alarm from either is an alarm)`);
     this.#send(m);
   }

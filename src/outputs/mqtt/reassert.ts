@@ -6,7 +6,11 @@
 // alarm from either is an alarm. Only ever upwards, so two daemons cannot answer each other in a loop.
 // Pure: the picture and the received payload are passed in.
 import { stages, type Stage } from "../../config/site-schema.js";
+import type { AlarmState, EvacuationTrigger, ZoneStageChange } from "../../events.js";
+import { alarmMessage, evacuateMessage, type OutMessage, type TriggerSigning, zoneStageMessage } from "./payloads.js";
 import type { RetainedRef } from "./retained.js";
+import type { PointDecimals } from "./rounding.js";
+import type { Topics } from "./topics.js";
 
 /** How alarming this daemon's own message for a topic is; undefined when it publishes nothing there. */
 export type OwnLevel = number | undefined;
@@ -39,12 +43,12 @@ export function ownLevel(ref: RetainedRef, own: OwnPicture): OwnLevel {
 }
 
 /**
- * Whether to publish our own message again after `payload` arrived live on the topic of `ref`:
+ * Whether to publish our own message again after `payload` arrived live on the topic of `ref`
+ * (`ownOf` is asked only when the payload is not our own echo):
  * true when it is a peer's (or an empty) message that says less than ours, and ours says something
  * (above a zone's `normal`; a standing alarm; an open trigger).
  */
-export function shouldReassert(ref: RetainedRef, payload: string, instance: string, own: OwnLevel): boolean {
-  if (own === undefined) return false;
+export function shouldReassert(ref: RetainedRef, payload: string, instance: string, ownOf: () => OwnLevel): boolean {
   let body: { instance?: unknown; stage?: unknown; state?: unknown; active?: unknown } = {};
   if (payload !== "") {
     try {
@@ -53,8 +57,10 @@ export function shouldReassert(ref: RetainedRef, payload: string, instance: stri
     } catch {
       body = {};
     }
-    if (body.instance === instance) return false; // our own echo
+    if (body.instance === instance) return false; // our own echo: the common case, decided without the picture
   }
+  const own = ownOf();
+  if (own === undefined) return false;
   const theirs = payload === "" ? (ref.kind === "zone" ? -1 : 0) : ref.kind === "zone" ? stageLevel(body.stage) : ref.kind === "alarm" ? alarmLevel(body) : 1;
   return own > 0 && own > theirs;
 }
@@ -70,5 +76,37 @@ export function peerOffline(payload: string, instance: string): string | undefin
     return v.status === "offline" && typeof v.instance === "string" && v.instance !== instance ? v.instance : undefined;
   } catch {
     return undefined;
+  }
+}
+
+export interface ReassertContext {
+  readonly topics: Topics;
+  readonly instance: string;
+  readonly decimals: PointDecimals;
+  /** The current retained picture; asked only for a message that is not our own echo. */
+  readonly picture: () => { readonly zones: readonly ZoneStageChange[]; readonly alarms: readonly AlarmState[]; readonly triggers: readonly EvacuationTrigger[] };
+  readonly now: number;
+  readonly signing?: TriggerSigning;
+}
+
+/** Our own message for the topic of `ref`, when `payload` (heard live there) says less than it. */
+export function reassertion(ref: RetainedRef, payload: string, c: ReassertContext): OutMessage | undefined {
+  let snap: ReturnType<ReassertContext["picture"]> | undefined;
+  const picture = () => (snap ??= c.picture());
+  if (!shouldReassert(ref, payload, c.instance, () => ownLevel(ref, picture()))) return undefined;
+  const p = picture();
+  switch (ref.kind) {
+    case "zone": {
+      const z = p.zones.find((x) => x.zone === ref.id);
+      return z === undefined ? undefined : zoneStageMessage(c.topics, z, c.now, c.decimals, c.instance);
+    }
+    case "alarm": {
+      const a = p.alarms.find((x) => x.id === ref.id);
+      return a === undefined ? undefined : alarmMessage(c.topics, a, c.now, c.decimals, c.instance);
+    }
+    case "evacuate": {
+      const t = p.triggers.find((x) => x.zone === ref.id);
+      return t === undefined ? undefined : evacuateMessage(c.topics, t, c.now, c.decimals, c.instance, c.signing);
+    }
   }
 }
