@@ -43,7 +43,8 @@ export class Inbound {
     try {
       const ref = parseRetainedTopic(this.#ctx.topics, topic);
       if (ref !== undefined) {
-        // Only what the broker held when we subscribed tells of earlier runs; live copies are our own echo.
+        // Only what the broker held when we subscribed tells of earlier runs; a live copy is our own echo
+        // or a redundant peer's, answered when it says less than we know.
         if (retain) this.#reconcile(ref, topic, payload.toString());
         else this.#ctx.onLive?.(ref, payload.toString());
         return;
