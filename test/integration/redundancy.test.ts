@@ -98,6 +98,8 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     expect(tB.json).toMatchObject({ id: "dc1:batt-a:0001", kid: `dc1-${B}` });
     const issuedGapMs = Math.abs(Date.parse(String(tA.json!["issuedAt"])) - Date.parse(String(tB.json!["issuedAt"])));
     const arrivalGapMs = Math.abs(tA.at - tB.at);
+    // `ts` is when each daemon announced; apart from `issuedAt` it shows a daemon slow to publish.
+    const announcedGapMs = Math.abs(Date.parse(String(tA.json!["ts"])) - Date.parse(String(tB.json!["ts"])));
 
     // 2. The consumer drains each host once, and both daemons see its acknowledgments.
     const status = `${prefix}/evacuate/batt-a/status`;
@@ -179,6 +181,7 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     const figures = {
       speed: SPEED,
       issuedAtGapRoomS: (issuedGapMs / 1000).toFixed(1),
+      announcedTsGapRoomS: (announcedGapMs / 1000).toFixed(1),
       triggerArrivalGapRealS: (arrivalGapMs / 1000).toFixed(2),
       reassertAfterRemovalRealMs: reassertMs,
       peerOfflineShownRealMs: offlineShownMs,

@@ -46,11 +46,14 @@ describe("reasserting our retained state over a redundant peer's", () => {
     expect(re(zone("batt-c"), "")).toBe(false);
   });
 
-  it("a peer's offline status (its Last Will) is named; ours, online, or garbage is not", () => {
-    expect(peerOffline(peer({ status: "offline" }), "room1-a")).toBe("room1-b");
-    expect(peerOffline(JSON.stringify({ status: "offline", instance: "room1-a" }), "room1-a")).toBeUndefined();
-    expect(peerOffline(peer({ status: "online" }), "room1-a")).toBeUndefined();
-    expect(peerOffline("not json", "room1-a")).toBeUndefined();
+  it("a partner's offline status (its Last Will, naming one of our zones) is named; ours, online, another room's, or garbage is not", () => {
+    const zones = ["batt-a", "batt-b"];
+    expect(peerOffline(peer({ status: "offline", zones: ["batt-b"] }), "room1-a", zones)).toBe("room1-b");
+    expect(peerOffline(peer({ status: "offline", zones: ["batt-c"] }), "room1-a", zones)).toBeUndefined();
+    expect(peerOffline(peer({ status: "offline" }), "room1-a", zones)).toBeUndefined();
+    expect(peerOffline(JSON.stringify({ status: "offline", instance: "room1-a", zones }), "room1-a", zones)).toBeUndefined();
+    expect(peerOffline(peer({ status: "online", zones }), "room1-a", zones)).toBeUndefined();
+    expect(peerOffline("not json", "room1-a", zones)).toBeUndefined();
   });
 });
 

@@ -47,6 +47,8 @@ export interface MqttOutputContext {
   readonly site: string;
   readonly instance: string;
   readonly version: string;
+  /** The zones this daemon watches, named in `status` (see Publisher.zones). */
+  readonly zones?: readonly string[];
   readonly clock: Clock;
   /** The caller's child logger, e.g. `log.child({ component: "mqtt" })`. */
   readonly log: Logger;
@@ -157,9 +159,9 @@ export class MqttOutput {
     this.#send(m);
   }
 
-  /** A peer's Last Will on the shared `status` topic: say at once that this instance still watches. */
+  /** A partner's Last Will on the shared `status` topic: say at once that this instance still watches its zones. */
   #answerPeerOffline(payload: string): void {
-    const peer = peerOffline(payload, this.#ctx.instance);
+    const peer = peerOffline(payload, this.#ctx.instance, this.#ctx.zones ?? []);
     if (peer === undefined || this.#publisher === undefined || this.#stopping || this.#conn?.connected !== true) return;
     this.#ctx.log.warn({ peer }, `instance ${peer} is offline; this instance still watches: status online published again`);
     this.#write(statusMessage(this.#topics, this.#publisher, "online", this.#ctx.clock.now(), this.#heartbeat));
@@ -174,7 +176,7 @@ export class MqttOutput {
   start(): void {
     if (this.#conn !== undefined) return;
     const { config, clock } = this.#ctx;
-    const publisher: Publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
+    const publisher: Publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now(), ...(this.#ctx.zones === undefined ? {} : { zones: this.#ctx.zones }) };
     this.#publisher = publisher;
     if (config.pointTelemetry.enabled) {
       this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now(), this.#decimals)));

@@ -66,17 +66,22 @@ export function shouldReassert(ref: RetainedRef, payload: string, instance: stri
 }
 
 /**
- * The site's `status` topic is shared too (v1): a peer's Last Will (`offline`) overwrites our
- * `online`, and a consumer would think the room unwatched while we watch it. Returns the peer's
- * instance when `payload` is another instance's `offline`, so we publish our `online` again at once.
+ * The site's `status` topic is shared too (v1): a partner's Last Will (`offline`) overwrites our
+ * `online`, and a consumer would think the room unwatched while we watch it. Returns the partner's
+ * instance when `payload` is the `offline` of another instance that named one of `ourZones` in its
+ * `zones`, so we publish our `online` again at once. Another room's daemon going offline is not
+ * answered: its room is unwatched, and hiding that would be silently normal.
  */
-export function peerOffline(payload: string, instance: string): string | undefined {
+export function peerOffline(payload: string, instance: string, ourZones: readonly string[]): string | undefined {
+  let v: { status?: unknown; instance?: unknown; zones?: unknown };
   try {
-    const v = JSON.parse(payload) as { status?: unknown; instance?: unknown };
-    return v.status === "offline" && typeof v.instance === "string" && v.instance !== instance ? v.instance : undefined;
+    v = JSON.parse(payload) as typeof v;
   } catch {
     return undefined;
   }
+  if (v.status !== "offline" || typeof v.instance !== "string" || v.instance === instance) return undefined;
+  const shared = Array.isArray(v.zones) && v.zones.some((z) => typeof z === "string" && ourZones.includes(z));
+  return shared ? v.instance : undefined;
 }
 
 export interface ReassertContext {
