@@ -140,6 +140,12 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     const will = await rec.waitFor(since(killed, (m) => ofInstance(`${prefix}/status`, A)(m) && m.json?.["status"] === "offline"), 30_000, "room1-a's Last Will");
     const answer = await rec.waitFor(since(rec.messages.indexOf(will), (m) => ofInstance(`${prefix}/status`, B)(m) && m.json?.["status"] === "online"), 10_000, "room1-b's online after the Last Will");
     const offlineShownMs = answer.at - will.at;
+    // The consumer, which reads the shared status topic, says the room is watched again at once.
+    const cStatus = `${prefix}/consumer/k8s/status`;
+    const unwatched = await rec.waitFor(since(killed, (m) => m.topic === cStatus && m.json?.["room"] === "unwatched"), 10_000, "the consumer's unwatched");
+    expect(String(unwatched.json!["reason"])).toContain(A);
+    const rewatched = await rec.waitFor(since(rec.messages.indexOf(unwatched), (m) => m.topic === cStatus && m.json?.["room"] === "watched"), 10_000, "the consumer's watched again");
+    const unwatchedMs = rewatched.at - unwatched.at;
     const late = await MqttRecorder.start(broker.url, [trig, status]);
     recs.push(late);
     await late.subscribe(`${prefix}/status`); // retained: once it is here, the two above have arrived
@@ -185,6 +191,7 @@ describe("two daemons, one room, one consumer (active/active)", () => {
       triggerArrivalGapRealS: (arrivalGapMs / 1000).toFixed(2),
       reassertAfterRemovalRealMs: reassertMs,
       peerOfflineShownRealMs: offlineShownMs,
+      consumerUnwatchedRealMs: unwatchedMs,
       restartToTriggerRealS: ((again.at - restartedAt) / 1000).toFixed(1),
       hostsRun: (await actionRuns(runs)).length,
     };
