@@ -10,7 +10,8 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KeyObject } from "node:crypto";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { privateKeyFromPem, writeOperatorKeyPair } from "../../src/commands/keys.js";
 import { newRequestId, signCommand } from "../../src/commands/sign.js";
@@ -34,26 +35,32 @@ let site: SiteConfig;
 const procs: DaemonProcess[] = [];
 const recs: MqttRecorder[] = [];
 let sim: Simulation | undefined;
+const sims: Simulation[] = [];
 
 beforeAll(async () => {
-  broker = await startMosquitto();
   site = await loadSiteConfig("config/example-site.yaml");
 });
-afterAll(async () => {
-  for (const p of procs) await p.stop();
-  for (const r of recs) await r.stop();
+// A broker per test: what one test leaves retained must not meet the next one's daemons.
+beforeEach(async () => {
+  broker = await startMosquitto();
+});
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.stop();
+  for (const r of recs.splice(0)) await r.stop();
   await sim?.stop();
+  sim = undefined;
+  for (const x of sims.splice(0)) await x.stop();
   await broker?.destroy();
 });
 
-/** One daemon's site file: the shared room, its own instance, state dir and trigger key. */
-async function daemonFile(instance: string, key: KeyFiles, consumer: KeyFiles, operatorPub: string, stateDir?: string): Promise<string> {
-  const file = await writeSiteFile({ ports: sim!.ports, mqttUrl: broker.url, staleAfterMs: 10_000, operators: [{ id: "alice", publicKeyFile: operatorPub }], ...(stateDir === undefined ? {} : { stateDir }) });
+/** One daemon's site file: the room's devices on `ports`, its own instance, state dir and trigger key; `consumer` required when given. */
+async function daemonFile(instance: string, key: KeyFiles, consumer: KeyFiles | undefined, operatorPub: string, stateDir?: string, ports: ReadonlyMap<string, number> = sim!.ports): Promise<string> {
+  const file = await writeSiteFile({ ports, mqttUrl: broker.url, staleAfterMs: 10_000, operators: [{ id: "alice", publicKeyFile: operatorPub }], ...(stateDir === undefined ? {} : { stateDir }) });
   const doc = parseDocument(await readFile(file, "utf8"));
   doc.setIn(["instance"], instance);
   // The example site names its client id; a pair copying it would take each other's session over.
   doc.setIn(["mqtt", "client_id"], `firebreak-dc1-${instance}`);
-  doc.setIn(["evacuation"], doc.createNode({ signing_key_file: key.key, kid: `dc1-${instance}`, ack_window_s: 60, reannounce_interval_s: 15, consumers: [{ id: "k8s", public_key_file: consumer.pub }] }));
+  doc.setIn(["evacuation"], doc.createNode({ signing_key_file: key.key, kid: `dc1-${instance}`, ack_window_s: 60, reannounce_interval_s: 15, consumers: consumer === undefined ? [] : [{ id: "k8s", public_key_file: consumer.pub }] }));
   await writeFile(file, doc.toString());
   return file;
 }
@@ -64,6 +71,33 @@ interface AlarmRow {
   readonly active?: boolean;
   readonly stage?: string;
 }
+/** Publish a signed command as alice; wait for one reply from each instance. */
+async function command(rec: MqttRecorder, key: KeyObject, verb: "clear" | "status", args: Record<string, string | boolean>, from: readonly string[]): Promise<Record<string, unknown>[]> {
+  const requestId = newRequestId();
+  const payload = signCommand(verb, { requestId, by: "alice", tsMs: Date.now(), site: "dc1" }, args, key);
+  const c = await mqtt.connectAsync(broker.url);
+  await c.publishAsync(`${prefix}/cmd/${verb}`, JSON.stringify(payload), { qos: 1 });
+  await c.endAsync();
+  const replies = await Promise.all(from.map((inst) => rec.waitFor(ofInstance(`${prefix}/cmd/reply/${requestId}`, inst), 60_000, `${inst}'s reply to ${verb}`)));
+  return replies.map((r) => r.json!);
+}
+
+/** Each instance's `status` satisfies its predicate for the alarms of batt-a (bounded; asked every 2 s). */
+async function untilEach(rec: MqttRecorder, key: KeyObject, want: Readonly<Record<string, (alarms: readonly AlarmRow[]) => boolean>>, what: string): Promise<void> {
+  const instances = Object.keys(want);
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const replies = await command(rec, key, "status", {}, instances);
+    const rows = replies.map((r) => ((r["result"] as { alarms?: AlarmRow[] } | undefined)?.alarms ?? []).filter((a) => a.zone === "batt-a"));
+    if (rows.every((r, i) => want[instances[i]!]!(r))) return;
+    if (Date.now() > deadline) throw new Error(`not ${what} after 180 s: ${JSON.stringify(rows.map((r) => r.map((a) => [a.id, a.active, a.stage])))}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+const hotInZone = (alarms: readonly AlarmRow[]) => alarms.some((a) => a.active === true && (a.stage === "alarm" || a.stage === "evacuate"));
+const calmInZone = (alarms: readonly AlarmRow[]) => !alarms.some((a) => a.active === true);
+
 const ofInstance = (topic: string, instance: string) => (m: Recorded) => m.topic === topic && m.json?.["instance"] === instance;
 const k8sState = (m: Recorded) => (m.json?.["consumers"] as Record<string, { state: string }> | undefined)?.["k8s"]?.state;
 
@@ -112,8 +146,8 @@ describe("two daemons, one room, one consumer (active/active)", () => {
 
     // 3. A signed clear while the room burns (both daemons hold an active alarm-or-above condition
     // in batt-a): refused by both.
-    await untilBoth((alarms) => alarms.some((a) => a.active === true && (a.stage === "alarm" || a.stage === "evacuate")), "an active alarm-stage condition in batt-a");
-    const hot = await command("clear", { zone: "batt-a", reason: "too early" }, [A, B]);
+    await untilEach(rec, aliceKey, { [A]: hotInZone, [B]: hotInZone }, "both with an active alarm-stage condition in batt-a");
+    const hot = await command(rec, aliceKey, "clear", { zone: "batt-a", reason: "too early" }, [A, B]);
     for (const r of hot) expect(r, JSON.stringify(hot)).toMatchObject({ ok: false, code: "not_allowed" });
     // ctl with --instances 2 shows both answers and exits 3 (refused).
     const ctlHot = await ctlProcess(["clear", "--zone", "batt-a", "--instances", "2", "--as", "alice", "--key", op.keyFile, "--broker", broker.url, "--site", "dc1", "--timeout", "30"]);
@@ -171,8 +205,8 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     const ports = sim.ports;
     await sim.stop();
     sim = await startSimulation({ site, clock, scenario: await loadScenario("normal"), portOverride: (id) => ports.get(id) ?? 0 });
-    await untilBoth((alarms) => !alarms.some((a) => a.active === true), "no active alarm in batt-a");
-    const cleared = await command("clear", { zone: "batt-a", reason: "cells isolated" }, [A, B]);
+    await untilEach(rec, aliceKey, { [A]: calmInZone, [B]: calmInZone }, "both without an active alarm in batt-a");
+    const cleared = await command(rec, aliceKey, "clear", { zone: "batt-a", reason: "cells isolated" }, [A, B]);
     for (const r of cleared) expect(r, JSON.stringify(cleared)).toMatchObject({ ok: true });
     const closed = (inst: string) => (m: Recorded) => ofInstance(`${prefix}/events`, inst)(m) && m.json?.["type"] === "incident_closed" && m.json["id"] === "dc1:batt-a:0001";
     await Promise.all([rec.waitFor(closed(A), 30_000, "room1-a closes 0001"), rec.waitFor(closed(B), 30_000, "room1-b closes 0001")]);
@@ -197,27 +231,65 @@ describe("two daemons, one room, one consumer (active/active)", () => {
     };
     console.log(`redundancy (two daemons): ${JSON.stringify(figures)}`);
 
-    /** Publish a signed command; wait for one reply from each instance. */
-    async function command(verb: "clear" | "status", args: Record<string, string | boolean>, from: readonly string[]): Promise<Record<string, unknown>[]> {
-      const requestId = newRequestId();
-      const payload = signCommand(verb, { requestId, by: "alice", tsMs: Date.now(), site: "dc1" }, args, aliceKey);
-      const c = await mqtt.connectAsync(broker.url);
-      await c.publishAsync(`${prefix}/cmd/${verb}`, JSON.stringify(payload), { qos: 1 });
-      await c.endAsync();
-      const replies = await Promise.all(from.map((inst) => rec.waitFor(ofInstance(`${prefix}/cmd/reply/${requestId}`, inst), 60_000, `${inst}'s reply to ${verb}`)));
-      return replies.map((r) => r.json!);
-    }
+  }, 600_000);
 
-    /** Both daemons' `status` satisfies `ok` for the alarms of batt-a (bounded; asked every 2 s). */
-    async function untilBoth(ok: (alarms: readonly AlarmRow[]) => boolean, what: string): Promise<void> {
-      const deadline = Date.now() + 180_000;
-      for (;;) {
-        const replies = await command("status", {}, [A, B]);
-        const rows = replies.map((r) => ((r["result"] as { alarms?: AlarmRow[] } | undefined)?.alarms ?? []).filter((a) => a.zone === "batt-a"));
-        if (rows.every(ok)) return;
-        if (Date.now() > deadline) throw new Error(`not both daemons have ${what} after 180 s: ${JSON.stringify(rows.map((r) => r.map((a) => [a.id, a.active, a.stage])))}`);
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
+  it("when one daemon still sees the fire, a clear it refuses leaves its trigger and stage retained; repeated once it is calm, both accept", async () => {
+    // Each daemon reads its own copy of the room (two simulations, same scenario and clock): that is
+    // how a device answering one daemon differently from the other looks from here.
+    const keyA = await keyPair("room1-a");
+    const keyB = await keyPair("room1-b", keyA.dir);
+    const op = await writeOperatorKeyPair(keyA.dir, "alice");
+    const aliceKey = privateKeyFromPem(readFileSync(op.keyFile, "utf8"), op.keyFile);
+    const epoch = Date.now();
+    const clock = acceleratedClock(SPEED, epoch);
+    const runaway = await loadScenario("cell-runaway");
+    const simA = await startSimulation({ site, clock, scenario: runaway, portOverride: () => 0 });
+    let simB = await startSimulation({ site, clock, scenario: runaway, portOverride: () => 0 });
+    sims.push(simA, simB);
+    const rec = await MqttRecorder.start(broker.url, `${prefix}/#`);
+    recs.push(rec);
+    procs.push(startDaemon(await daemonFile(A, keyA, undefined, op.pubFile, undefined, simA.ports), { speed: SPEED, epoch }));
+    procs.push(startDaemon(await daemonFile(B, keyB, undefined, op.pubFile, undefined, simB.ports), { speed: SPEED, epoch }));
+    const trig = `${prefix}/evacuate/batt-a`;
+    const stage = `${prefix}/zone/batt-a/stage`;
+    await Promise.all([A, B].map((inst) => rec.waitFor(ofInstance(trig, inst), 120_000, `${inst}'s trigger`)));
+
+    // room1-a's room cools; room1-b's burns on.
+    const portsA = simA.ports;
+    await simA.stop();
+    sims.push(await startSimulation({ site, clock, scenario: await loadScenario("normal"), portOverride: (id) => portsA.get(id) ?? 0 }));
+    await untilEach(rec, aliceKey, { [A]: calmInZone, [B]: hotInZone }, "room1-a calm and room1-b hot");
+    const mark = rec.messages.length;
+    const after = (f: (m: Recorded) => boolean) => (m: Recorded) => rec.messages.indexOf(m) >= mark && f(m);
+    const ctlSplit = await ctlProcess(["clear", "--zone", "batt-a", "--instances", "2", "--as", "alice", "--key", op.keyFile, "--broker", broker.url, "--site", "dc1", "--timeout", "30"]);
+    expect(ctlSplit.code, ctlSplit.out).toBe(3);
+    expect(ctlSplit.out).toContain(`[${A}] accepted`);
+    expect(ctlSplit.out).toContain(`[${B}] refused (not_allowed)`);
+    expect(ctlSplit.out).toContain(`the daemons disagree: ${A} accepted, ${B} refused`);
+    // room1-a removed the trigger and published normal; room1-b answered both with its own.
+    await rec.waitFor(after((m) => m.topic === trig && m.payload === ""), 30_000, "room1-a's removal of the trigger");
+    await rec.waitFor(after((m) => ofInstance(stage, A)(m) && m.json?.["stage"] === "normal"), 30_000, "room1-a's normal");
+    await rec.waitFor(after(ofInstance(trig, B)), 30_000, "room1-b's trigger again");
+    await rec.waitFor(after((m) => ofInstance(stage, B)(m) && m.json?.["stage"] === "evacuate"), 30_000, "room1-b's evacuate again");
+    const late = await MqttRecorder.start(broker.url, [trig, stage]);
+    recs.push(late);
+    await late.subscribe(`${prefix}/status`);
+    await late.waitFor((m) => m.topic === `${prefix}/status`, 30_000, "retained status");
+    expect(late.on(trig).at(-1)?.json).toMatchObject({ id: "dc1:batt-a:0001", instance: B });
+    expect(late.on(stage).at(-1)?.json).toMatchObject({ stage: "evacuate", instance: B });
+
+    // room1-b's room cools too: the clear, repeated, is accepted by both (room1-a: nothing to do).
+    const portsB = simB.ports;
+    await simB.stop();
+    simB = await startSimulation({ site, clock, scenario: await loadScenario("normal"), portOverride: (id) => portsB.get(id) ?? 0 });
+    sims.push(simB);
+    await untilEach(rec, aliceKey, { [A]: calmInZone, [B]: calmInZone }, "both calm");
+    const again = await ctlProcess(["clear", "--zone", "batt-a", "--instances", "2", "--as", "alice", "--key", op.keyFile, "--broker", broker.url, "--site", "dc1", "--timeout", "30"]);
+    expect(again.code, again.out).toBe(0);
+    const gone = await MqttRecorder.start(broker.url, [trig]);
+    recs.push(gone);
+    await gone.subscribe(`${prefix}/status`);
+    await gone.waitFor((m) => m.topic === `${prefix}/status`, 30_000, "retained status");
+    expect(gone.on(trig).filter((m) => m.payload !== "")).toEqual([]);
   }, 600_000);
 });
