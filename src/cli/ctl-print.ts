@@ -107,3 +107,28 @@ function summariseStatus(payload: string): string {
     return payload.slice(0, 200);
   }
 }
+
+/**
+ * Several daemons on one site (a redundant pair, or one per room) each receive every command and
+ * each answers for its own picture. With `expected` > 1 every reply is printed under its instance;
+ * the exit code is the worst of them: 3 when any refused, 1 when fewer than `expected` answered
+ * (the command may have been applied by those that did), else 0. With `expected` 1 this is
+ * describeReply() of the first reply, plus a note when other daemons answered too.
+ */
+export function describeReplies(c: AnyArgs, replies: readonly Reply[], expected: number): { out: string; err: string; exitCode: 0 | 1 | 3 } {
+  const who = (r: Reply): string => r.instance ?? "(unnamed)";
+  const described = replies.map((r) => ({ r, who: who(r), ...describeReply(c, r) }));
+  const refused = described.some((d) => d.exitCode !== 0);
+  if (expected <= 1 && described.length > 0) {
+    const first = described[0]!;
+    const others = replies.slice(1).map(who);
+    const note = others.length > 0 ? `\n(instance ${first.who} answered first; ${others.join(", ")} answered too: use --instances ${replies.length} to see every answer)` : "";
+    return first.exitCode === 0 ? { out: first.text + note, err: "", exitCode: 0 } : { out: "", err: first.text + note, exitCode: 3 };
+  }
+  const lines = described.map((d) => `[${d.who}] ${d.text}`);
+  const errors: string[] = [];
+  const outcomes = new Set(described.map((d) => d.exitCode));
+  if (outcomes.size > 1) errors.push(`the daemons disagree: ${described.map((d) => `${d.who} ${d.exitCode === 0 ? "accepted" : "refused"}`).join(", ")}`);
+  if (described.length < expected) errors.push(`only ${described.length} of ${expected} daemons answered${described.length > 0 ? ` (${replies.map(who).join(", ")})` : ""}; those that did not may still apply the command: read \`ctl status --instances ${expected}\` before sending it again`);
+  return { out: lines.join("\n"), err: errors.join("\n"), exitCode: refused ? 3 : described.length < expected ? 1 : 0 };
+}

@@ -77,7 +77,8 @@ export async function resolveConnection(o: ConnectionOptions): Promise<Connectio
 }
 
 export type Outcome =
-  | { readonly kind: "reply"; readonly reply: Reply }
+  /** `replies`: one per answering instance, first first (at least one); fewer than asked when the time ran out. */
+  | { readonly kind: "reply"; readonly reply: Reply; readonly replies: readonly Reply[] }
   /** `status` is the retained status payload seen for the site, if any: it says whether a daemon is there. */
   | { readonly kind: "timeout"; readonly status?: string; readonly noSubscribers: boolean }
   | { readonly kind: "failed"; readonly why: string };
@@ -88,6 +89,13 @@ export interface Exchange {
   readonly payload: string;
   readonly timeoutMs: number;
   readonly operator: string;
+  /**
+   * How many daemons' replies to wait for (distinct `instance`s; default 1). Every daemon of the
+   * site receives every command and answers for its own picture (README "firebreak ctl").
+   */
+  readonly instances?: number;
+  /** With `instances` 1: how long to keep listening after the first reply, to notice other daemons' answers. */
+  readonly graceMs?: number;
 }
 
 /** MQTT v5 so the broker's PUBACK/SUBACK says "not authorized" instead of dropping silently. */
@@ -121,15 +129,20 @@ export async function exchange(conn: Connection, x: Exchange): Promise<Outcome> 
   }
   try {
     let status: string | undefined;
-    let resolveReply: (r: Reply) => void = () => undefined;
-    const replied = new Promise<Reply>((resolve) => (resolveReply = resolve));
+    const want = Math.max(1, x.instances ?? 1);
+    // One reply per instance: a QoS 1 duplicate of the same daemon's answer is not a second daemon.
+    const replies = new Map<string, Reply>();
+    let resolveAll: () => void = () => undefined;
+    const allIn = new Promise<void>((resolve) => (resolveAll = resolve));
     const malformed: string[] = [];
     client.on("message", (topic, buf) => {
       if (topic === t.status) status = buf.toString("utf8");
       if (topic !== replyTopic) return;
       const r = parseReply(buf);
-      if (typeof r === "string") malformed.push(r);
-      else resolveReply(r);
+      if (typeof r === "string") return void malformed.push(r);
+      const key = r.instance ?? `(unnamed ${replies.size})`;
+      if (!replies.has(key)) replies.set(key, r);
+      if (replies.size >= want) resolveAll();
     });
     // Subscribe before publishing: a fast daemon's reply must find us listening.
     const granted = await client.subscribeAsync([replyTopic, t.status], { qos: 1 });
@@ -148,11 +161,15 @@ export async function exchange(conn: Connection, x: Exchange): Promise<Outcome> 
     } catch (e) {
       return { kind: "failed", why: `the broker refused the command on ${t.cmd(x.verb)}: ${(e as Error).message}; its ACL must let ${conn.username ?? "this user"} write firebreak/v1/${conn.site}/cmd/#` };
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), x.timeoutMs)));
-    const reply = await Promise.race([replied, timedOut]);
-    clearTimeout(timer);
-    if (reply !== undefined) return { kind: "reply", reply };
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) => new Promise<void>((resolve) => timers.push(setTimeout(resolve, ms)));
+    const timedOut = after(x.timeoutMs);
+    await Promise.race([allIn, timedOut]);
+    // Asked for one: a short grace after it, so other daemons' answers are noticed (and named).
+    if (want === 1 && replies.size === 1) await Promise.race([after(x.graceMs ?? 0), timedOut]);
+    for (const tm of timers) clearTimeout(tm);
+    const got = [...replies.values()];
+    if (got.length > 0) return { kind: "reply", reply: got[0]!, replies: got };
     if (malformed.length > 0) return { kind: "failed", why: `a reply arrived on ${replyTopic} but could not be read: ${malformed[0]}` };
     return status === undefined ? { kind: "timeout", noSubscribers } : { kind: "timeout", status, noSubscribers };
   } finally {

@@ -8,7 +8,7 @@ import type { JsonValue } from "../commands/canonical.js";
 import { KeyFileError, loadPrivateKey, writeOperatorKeyPair } from "../commands/keys.js";
 import { newRequestId, signCommand } from "../commands/sign.js";
 import { argsSchemas, type Verb } from "../commands/wire.js";
-import { describeReply, describeSilence } from "./ctl-print.js";
+import { describeReplies, describeSilence } from "./ctl-print.js";
 import { CtlUsageError, exchange, resolveConnection, type ConnectionOptions } from "./ctl-send.js";
 
 const EXIT_NO_REPLY = 1;
@@ -20,6 +20,7 @@ interface CommonOptions extends ConnectionOptions {
   readonly key: string;
   readonly timeout: number;
   readonly json?: boolean;
+  readonly instances: number;
 }
 
 /** 90s, 30m, 2h, 1d, or combined (1h30m), to seconds. */
@@ -37,6 +38,18 @@ function positiveSeconds(v: string): number {
   return n;
 }
 
+function positiveCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number >= 1");
+  return n;
+}
+
+/**
+ * With `--instances 1`, how long ctl listens after the first reply so that other daemons of the site
+ * answering too are named in a note [operational choice: a local broker answers within milliseconds].
+ */
+const PEER_GRACE_MS = 500;
+
 function withCommon(cmd: Command): Command {
   return cmd
     .requiredOption("--as <operator>", "your operator id, as in the site config's operators")
@@ -48,7 +61,8 @@ function withCommon(cmd: Command): Command {
     .option("--password-file <file>", "file holding your broker password")
     .option("--ca-file <file>", "CA certificate (PEM) for mqtts://")
     .option("--timeout <s>", "how long to wait for the daemon's reply", positiveSeconds, 10)
-    .option("--json", "print the raw reply");
+    .option("--json", "print the raw reply (one JSON line per reply)")
+    .option("--instances <n>", "wait for the replies of n daemons (a redundant pair: 2) and print each under its instance", positiveCount, 1);
 }
 
 type Run = (fn: () => Promise<unknown>) => Promise<void>;
@@ -61,7 +75,7 @@ async function send<V extends Verb>(verb: V, rawArgs: Record<string, JsonValue>,
   const conn = await resolveConnection(o);
   const requestId = newRequestId();
   const payload = JSON.stringify(signCommand(verb, { requestId, by: o.as, tsMs: Date.now(), site: conn.site }, rawArgs, privateKey));
-  const outcome = await exchange(conn, { verb, requestId, payload, timeoutMs: o.timeout * 1000, operator: o.as });
+  const outcome = await exchange(conn, { verb, requestId, payload, timeoutMs: o.timeout * 1000, operator: o.as, instances: o.instances, graceMs: PEER_GRACE_MS });
   switch (outcome.kind) {
     case "failed":
       console.error(outcome.why);
@@ -72,11 +86,11 @@ async function send<V extends Verb>(verb: V, rawArgs: Record<string, JsonValue>,
       process.exitCode = EXIT_NO_REPLY;
       return;
     case "reply": {
-      const { text, exitCode } = describeReply({ verb, args: checked.data } as Parameters<typeof describeReply>[0], outcome.reply);
-      if (o.json === true) console.log(JSON.stringify(outcome.reply));
-      else if (exitCode === 0) console.log(text);
-      else console.error(text);
-      process.exitCode = exitCode === 0 ? 0 : EXIT_REFUSED;
+      const { out, err, exitCode } = describeReplies({ verb, args: checked.data } as Parameters<typeof describeReplies>[0], outcome.replies, o.instances);
+      if (o.json === true) for (const r of o.instances > 1 ? outcome.replies : [outcome.reply]) console.log(JSON.stringify(r));
+      else if (out !== "") console.log(out);
+      if (err !== "" && (o.json !== true || exitCode === 1)) console.error(err);
+      process.exitCode = exitCode === 0 ? 0 : exitCode === 3 ? EXIT_REFUSED : EXIT_NO_REPLY;
     }
   }
 }

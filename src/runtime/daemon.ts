@@ -203,6 +203,7 @@ export class Daemon {
         site: config.site,
         instance: config.instance,
         version,
+        zones: [...config.zones.keys()],
         clock,
         log: log.child({ component: "mqtt" }),
         pointDecimals: pointDecimals(config),

@@ -184,6 +184,10 @@ export class RoomWatch {
       return closed === undefined ? [] : [{ type: "incident_closed", zone: zoneId, id: closed.id, incident: closed.incident, by, since: now }];
     };
     if (!prev.latched && this.#ledger.hasOpen(zoneId)) return { ok: true, events: closeIncident() };
+    // Nothing latched, no incident open: already clear. Accepted with nothing changed, so that an
+    // operator repeating a clear that a redundant peer refused the first time (README "Redundancy
+    // (active/active)") gets the same answer from both daemons.
+    if (!prev.latched && prev.stage !== "alarm" && prev.stage !== "evacuate") return { ok: true, events: [] };
     const outcome = clearZone(prev, zone, this.#results.get(zoneId) ?? [], now);
     if (!outcome.ok) return { ok: false, reason: outcome.reason, events: [] };
     this.#state.set(zoneId, outcome.state);

@@ -308,3 +308,11 @@ describe("connection errors", () => {
     expect(explainConnectionError({ message: "something odd" })).toBe("something odd");
   });
 });
+
+describe("status names the daemon's zones", () => {
+  it("in online and in the Last Will, when the publisher has them", () => {
+    const withZones = { ...pub, zones: ["batt-a", "batt-b"] };
+    expect(json(statusMessage(t, withZones, "online", NOW))).toMatchObject({ status: "online", zones: ["batt-a", "batt-b"] });
+    expect(json(statusMessage(t, withZones, "offline", NOW))).toMatchObject({ status: "offline", zones: ["batt-a", "batt-b"] });
+  });
+});

@@ -198,3 +198,16 @@ describe("RoomWatch", () => {
     expect(r.ok && r.events).toEqual([expect.objectContaining({ type: "alarm", previous: "unack", alarm: expect.objectContaining({ id: "offgas-a", state: "ack" }) })]);
   });
 });
+
+describe("a clear repeated for a redundant peer", () => {
+  it("a clear of a zone already cleared (nothing latched, no incident open) is accepted and changes nothing", async () => {
+    const sc = await scenario();
+    sc.run(5);
+    sc.run(10, { "offgas-a/ppm": 60, [HOT_CELL]: 50 });
+    sc.run(600);
+    expect(sc.watch.clearZone("batt-a", sc.now(), "alice").ok).toBe(true);
+    expect(sc.watch.clearZone("batt-a", sc.now(), "alice")).toEqual({ ok: true, events: [] });
+    expect(stageOf(sc.watch, "batt-a")).toMatchObject({ stage: "normal", latched: false });
+    expect(triggers(sc.run(10, { "offgas-a/ppm": 60, [HOT_CELL]: 50 })).map((t) => t.id)).toEqual(["dc1:batt-a:0002"]);
+  });
+});

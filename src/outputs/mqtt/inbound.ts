@@ -26,6 +26,10 @@ export interface InboundContext {
   readonly onCommand?: (verb: string, payload: Buffer) => void;
   /** A consumer's acknowledgment on `evacuate/<zone>/ack/<consumer>`, handed on unparsed. */
   readonly onAck?: (zone: string, consumer: string, payload: Buffer) => void;
+  /** A live (not retained) message on one of our retained state topics: ours echoed, or a redundant peer's (./reassert.ts). */
+  readonly onLive?: (ref: RetainedRef, payload: string) => void;
+  /** A message on the site's shared `status` topic (./reassert.ts). */
+  readonly onStatus?: (payload: string) => void;
 }
 
 export class Inbound {
@@ -39,10 +43,13 @@ export class Inbound {
     try {
       const ref = parseRetainedTopic(this.#ctx.topics, topic);
       if (ref !== undefined) {
-        // Only what the broker held when we subscribed tells of earlier runs; live copies are our own echo.
+        // Only what the broker held when we subscribed tells of earlier runs; a live copy is our own echo
+        // or a redundant peer's, answered when it says less than we know.
         if (retain) this.#reconcile(ref, topic, payload.toString());
+        else this.#ctx.onLive?.(ref, payload.toString());
         return;
       }
+      if (topic === this.#ctx.topics.status) return void this.#ctx.onStatus?.(payload.toString());
       const inbound = parseInbound(this.#ctx.topics, topic);
       if (inbound?.kind === "evacuate_ack") this.#ctx.onAck?.(inbound.zone, inbound.consumer, payload);
       else if (inbound?.kind === "cmd") this.#ctx.onCommand?.(inbound.verb, payload);

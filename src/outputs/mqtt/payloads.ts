@@ -36,6 +36,12 @@ export interface Publisher {
   readonly version: string;
   /** Clock time the daemon started, ms; `boot` in events lets consumers see a restart (seq back to 1). */
   readonly startedAt: number;
+  /**
+   * The zones this daemon watches, in `status` (also in its Last Will): a daemon that sees another
+   * instance go `offline` answers with its own `online` only when that instance watched its zones
+   * (a redundant partner), never for another room's daemon (./reassert.ts).
+   */
+  readonly zones?: readonly string[];
 }
 
 export type Status = "online" | "offline";
@@ -63,7 +69,7 @@ export function heartbeatOf(heartbeatS: number, speed = 1): Heartbeat {
  * `offline` (also the Last Will) never expires.
  */
 export function statusMessage(t: Topics, p: Publisher, status: Status, nowMs: number, hb?: Heartbeat): OutMessage {
-  const base = { v: SCHEMA_VERSION, ts: iso(nowMs), status, instance: p.instance, version: p.version, startedAt: iso(p.startedAt) };
+  const base = { v: SCHEMA_VERSION, ts: iso(nowMs), status, instance: p.instance, version: p.version, startedAt: iso(p.startedAt), ...(p.zones === undefined ? {} : { zones: p.zones }) };
   if (status === "offline" || hb === undefined) return { topic: t.status, payload: JSON.stringify(base), qos: 1, retain: true, kind: "status" };
   const body = { ...base, heartbeatS: hb.heartbeatS, expiresAt: iso(nowMs + hb.expiryS * 1000 * hb.speed) };
   return { topic: t.status, payload: JSON.stringify(body), qos: 1, retain: true, kind: "status", expiryS: hb.expiryS };

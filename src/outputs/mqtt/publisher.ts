@@ -25,6 +25,7 @@ import {
   zoneStageMessage,
 } from "./payloads.js";
 import { type PointDecimals, unknownDecimals } from "./rounding.js";
+import { peerOffline, reassertion } from "./reassert.js";
 import { EventSequencer, type Journal, JournalAcks, type Prepared } from "./sequencer.js";
 import type { TakeoverState } from "./takeover.js";
 import { PointThrottle } from "./telemetry.js";
@@ -46,6 +47,8 @@ export interface MqttOutputContext {
   readonly site: string;
   readonly instance: string;
   readonly version: string;
+  /** The zones this daemon watches, named in `status` (see Publisher.zones). */
+  readonly zones?: readonly string[];
   readonly clock: Clock;
   /** The caller's child logger, e.g. `log.child({ component: "mqtt" })`. */
   readonly log: Logger;
@@ -143,7 +146,25 @@ export class MqttOutput {
       ...(ctx.adoptTrigger === undefined ? {} : { adoptTrigger: ctx.adoptTrigger }),
       ...(ctx.onCommand === undefined ? {} : { onCommand: ctx.onCommand }),
       ...(ctx.onAck === undefined ? {} : { onAck: ctx.onAck }),
+      onLive: (ref, payload) => this.#reassert(ref, payload),
+      onStatus: (payload) => this.#answerPeerOffline(payload),
     });
+  }
+
+  /** A redundant peer's live message says less than we know: ours again (./reassert.ts). */
+  #reassert(ref: RetainedRef, payload: string): void {
+    const m = reassertion(ref, payload, { topics: this.#topics, instance: this.#ctx.instance, decimals: this.#decimals, picture: this.#ctx.retained, now: this.#ctx.clock.now(), ...(this.#ctx.triggerSigning === undefined ? {} : { signing: this.#ctx.triggerSigning }) });
+    if (m === undefined) return;
+    this.#ctx.log.warn({ topic: m.topic, heard: payload === "" ? "(removed)" : payload.slice(0, 200) }, `a redundant peer published less than this instance knows on ${m.topic}: published ours again (an alarm from either is an alarm)`);
+    this.#send(m);
+  }
+
+  /** A partner's Last Will on the shared `status` topic: say at once that this instance still watches its zones. */
+  #answerPeerOffline(payload: string): void {
+    const peer = peerOffline(payload, this.#ctx.instance, this.#ctx.zones ?? []);
+    if (peer === undefined || this.#publisher === undefined || this.#stopping || this.#conn?.connected !== true) return;
+    this.#ctx.log.warn({ peer }, `instance ${peer} is offline; this instance still watches: status online published again`);
+    this.#write(statusMessage(this.#topics, this.#publisher, "online", this.#ctx.clock.now(), this.#heartbeat));
   }
 
   /** The sequence number of the last event published (or prepared). */
@@ -155,7 +176,7 @@ export class MqttOutput {
   start(): void {
     if (this.#conn !== undefined) return;
     const { config, clock } = this.#ctx;
-    const publisher: Publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now() };
+    const publisher: Publisher = { instance: this.#ctx.instance, version: this.#ctx.version, startedAt: clock.now(), ...(this.#ctx.zones === undefined ? {} : { zones: this.#ctx.zones }) };
     this.#publisher = publisher;
     if (config.pointTelemetry.enabled) {
       this.#throttle = new PointThrottle(clock, config.pointTelemetry.minIntervalMs, (k, v) => this.#send(pointMessage(this.#topics, k, v, clock.now(), this.#decimals)));
@@ -327,6 +348,8 @@ export class MqttOutput {
       [`${t.prefix}alarm/+`]: { qos: 1 },
       [`${t.prefix}zone/+/stage`]: { qos: 1 },
       [`${t.prefix}evacuate/+`]: { qos: 1 },
+      // A redundant peer's Last Will lands here: answered by our `online` (./reassert.ts).
+      [t.status]: { qos: 1 },
     };
     if (this.#ctx.onCommand !== undefined) filters[t.cmdFilter] = { qos: 1 };
     if (this.#ctx.onAck !== undefined) filters[t.evacuateAckFilter] = { qos: 1 };
