@@ -165,6 +165,10 @@ describe("the Grafana dashboard's PromQL panels over a real Prometheus scraping 
     await untilAsync("15 s of scrapes", async () => Number((await prom.query('count_over_time(up{job="firebreak"}[15s])')).result[0]?.value[1] ?? 0) >= 5, 30_000);
     const [t] = await prom.targets();
     expect(t?.lastError).toBe("");
+    // What the panels' site filter joins on: the target's instance on every series; firebreak_info's own
+    // instance label kept as exported_instance (README "Grafana dashboard").
+    const [info] = (await prom.query("firebreak_info")).result;
+    expect(info?.metric).toMatchObject({ job: "firebreak", instance: t!.scrapeUrl.replace(/^http:\/\/|\/metrics$/g, ""), exported_instance: "ups-room-1", site: siteName });
   }, 70_000);
 
   it("every PromQL target of the dashboard is valid and returns series for the site; none for another site", async () => {
@@ -194,11 +198,13 @@ describe("the Grafana dashboard's PromQL panels over a real Prometheus scraping 
     for (const z of zones) expect(stages[byZone[z.zone]!], z.zone).toBe(z.stage);
   }, 20_000);
 
-  it("the silenced room-b counts request timeouts (firebreak_device_timeouts_total); the answering devices none", async () => {
+  it("the silenced room-b counts request timeouts (firebreak_device_timeouts_total), one series per Modbus device", async () => {
     const r = await prom.query(`firebreak_device_timeouts_total{job="firebreak"}`);
     const byDevice = Object.fromEntries(r.result.map((s) => [s.metric.device, Number(s.value[1])]));
+    expect(Object.keys(byDevice).sort()).toEqual(daemon.pollerStatus().map((d) => d.device).sort());
     expect(byDevice["room-b"]).toBeGreaterThan(0);
-    expect(byDevice["cab1"]).toBe(0);
+    // (An answering device may count one too: at 20x the request timeout is compressed toward its
+    // real-time floor, which a loaded machine can miss.)
   }, 20_000);
 
   it("the shipped alerting rules load and evaluate without error against the live metrics", async () => {
