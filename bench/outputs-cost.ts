@@ -66,6 +66,13 @@ export interface Sample {
   readonly scrapes: number;
   /** What /metrics said at the end: proof the outputs were working. */
   readonly checks: Record<string, number>;
+  /**
+   * Where time went, for overruns: the event loop's longest delay over the window (prom-client's
+   * monitorEventLoopDelay is reset at each scrape: the largest of the scrapes'), its p99 over the
+   * last scrape interval, polls longer than 1 s and 0.5 s over the window, and the daemon's
+   * warn/error lines by message.
+   */
+  readonly findings: { readonly loopLagMaxMs: number; readonly loopLagP99Ms: number; readonly pollsOver1s: number; readonly pollsOver500ms: number; readonly polls: number; readonly logs: Record<string, number> };
 }
 
 /** Sum of the series of one metric in a Prometheus text exposition, by label `by` (or all under ""). */
@@ -76,6 +83,33 @@ function series(text: string, name: string, by?: string): Map<string, number> {
     const value = Number(line.slice(line.lastIndexOf(" ") + 1));
     const key = by === undefined ? "" : (new RegExp(`${by}="([^"]*)"`).exec(line)?.[1] ?? "");
     out.set(key, (out.get(key) ?? 0) + value);
+  }
+  return out;
+}
+
+/** Polls whose duration exceeded `le` seconds (a bucket bound of firebreak_poll_duration_seconds), over all devices. */
+function pollsOver(text: string, le: string): number {
+  const all = [...series(text, "firebreak_poll_duration_seconds_count", "device").values()].reduce((a, b) => a + b, 0);
+  let within = 0;
+  for (const line of text.split("\n")) if (line.startsWith("firebreak_poll_duration_seconds_bucket{") && line.includes(`le="${le}"`)) within += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return all - within;
+}
+
+/** The daemon's warn and error lines, counted by message (pino JSON on stdout). */
+function warnings(output: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of output.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const l = JSON.parse(line) as { level?: number | string; msg?: string; device?: string };
+      const level = typeof l.level === "number" ? l.level : { warn: 40, error: 50, fatal: 60 }[l.level ?? ""] ?? 0;
+      if (level >= 40 && l.msg !== undefined) {
+        const k = l.msg.slice(0, 120);
+        out[k] = (out[k] ?? 0) + 1;
+      }
+    } catch {
+      // not a log line
+    }
   }
   return out;
 }
@@ -142,6 +176,9 @@ async function measureOne(site: Site, outputs: Outputs, servers: Servers, run: n
   let daemon: DaemonProcess | undefined;
   let scraper: NodeJS.Timeout | undefined;
   let scrapes = 0;
+  /** The largest event loop delay any scrape reported (each covers the time since the one before). */
+  let lagMaxS = 0;
+  const lagOf = (t: string): number => series(t, "nodejs_eventloop_lag_max_seconds").get("") ?? 0;
   try {
     daemon = startDaemon(file);
     const pid = daemon.pid;
@@ -155,12 +192,23 @@ async function measureOne(site: Site, outputs: Outputs, servers: Servers, run: n
     }
     if (outputs === "all") {
       // Prometheus' way: every 5 s, whether or not the last one is done; failures count as findings below.
-      scraper = setInterval(() => void scrape(base).then(() => scrapes++, () => undefined), SCRAPE_S * 1000);
+      scraper = setInterval(
+        () =>
+          void scrape(base).then(
+            (t) => {
+              scrapes++;
+              lagMaxS = Math.max(lagMaxS, lagOf(t));
+            },
+            () => undefined,
+          ),
+        SCRAPE_S * 1000,
+      );
     }
     await sleep(Math.max(0, WARM_S * 1000 - (Date.now() - startedAt)));
     const serverPids = Object.entries(servers.pids);
     const a = { t: performance.now(), cpu: procCpuSeconds(pid), text: await scrape(base), servers: serverPids.map(([, p]) => procCpuSeconds(p) ?? 0) };
     const scrapes0 = scrapes;
+    lagMaxS = 0;
     let rssMax = 0;
     for (let s = 0; s < MEASURE_S; s += SCRAPE_S) {
       await sleep(SCRAPE_S * 1000);
@@ -177,6 +225,15 @@ async function measureOne(site: Site, outputs: Outputs, servers: Servers, run: n
       const v = series(b.text, name).get("");
       if (v !== undefined) checks[name] = v;
     }
+    const count = (t: string) => [...series(t, "firebreak_poll_duration_seconds_count", "device").values()].reduce((x, y) => x + y, 0);
+    const findings = {
+      loopLagMaxMs: 1000 * Math.max(lagMaxS, lagOf(b.text)),
+      loopLagP99Ms: 1000 * (series(b.text, "nodejs_eventloop_lag_p99_seconds").get("") ?? NaN),
+      pollsOver1s: pollsOver(b.text, "1") - pollsOver(a.text, "1"),
+      pollsOver500ms: pollsOver(b.text, "0.5") - pollsOver(a.text, "0.5"),
+      polls: count(b.text) - count(a.text),
+      logs: warnings(daemon.output()),
+    };
     await daemon.stop();
     if (outputs === "all") {
       checks.influxRows = await servers.influxRows(influxDb(site, run));
@@ -197,6 +254,7 @@ async function measureOne(site: Site, outputs: Outputs, servers: Servers, run: n
       serverCpuPct: Object.fromEntries(serverPids.map(([n], i) => [n, (100 * (b.servers[i]! - a.servers[i]!)) / seconds])),
       scrapes: scrapes - scrapes0,
       checks,
+      findings,
     };
   } finally {
     if (scraper !== undefined) clearInterval(scraper);
@@ -277,7 +335,7 @@ async function main(): Promise<void> {
           const s = await measureOne(site, outputs, servers, run, dir);
           samples.push(s);
           console.log(
-            `${site.name} (${site.points} points) ${outputs.padEnd(4)} run ${run}: CPU ${s.cpuPct.toFixed(1)} %, ${s.cpuMsPer10k.toFixed(1)} ms/10k updates (${s.pointUpdates} in ${s.seconds.toFixed(1)} s), RSS ${s.rssMiB.toFixed(0)} MiB (max ${s.rssMaxMiB.toFixed(0)}), servers ${Object.entries(s.serverCpuPct).map(([n, c]) => `${n} ${c.toFixed(1)} %`).join(", ")}, load ${s.loadavg.map((l) => l.toFixed(1)).join(" ")}; ${JSON.stringify(s.checks)}`,
+            `${site.name} (${site.points} points) ${outputs.padEnd(4)} run ${run}: CPU ${s.cpuPct.toFixed(1)} %, ${s.cpuMsPer10k.toFixed(1)} ms/10k updates (${s.pointUpdates} in ${s.seconds.toFixed(1)} s), RSS ${s.rssMiB.toFixed(0)} MiB (max ${s.rssMaxMiB.toFixed(0)}), servers ${Object.entries(s.serverCpuPct).map(([n, c]) => `${n} ${c.toFixed(1)} %`).join(", ")}, load ${s.loadavg.map((l) => l.toFixed(1)).join(" ")}; ${JSON.stringify(s.checks)}; ${JSON.stringify(s.findings)}`,
           );
         }
       }

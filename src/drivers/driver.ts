@@ -36,6 +36,11 @@ export interface DriverStatus {
   readonly reconnects: number;
   /** Polls that took longer than their interval (polling drivers only; OPC UA is pushed and has none). */
   readonly overruns?: number;
+  /**
+   * Requests that got no answer within the device's timeout (Modbus TCP and RTU: request/response
+   * drivers only). Absent for OPC UA, whose silence is its keep-alive limit, counted in `failures`.
+   */
+  readonly timeouts?: number;
   readonly lastError?: string;
 }
 

@@ -90,6 +90,10 @@ describe.each(rigs)("driver conformance: %s", (_name, make, connectMs) => {
     expect(took, `bad after ${took} ms; bound ${rig.lossBoundMs} ms + ${SLACK_MS} ms slack`).toBeLessThanOrEqual(rig.lossBoundMs + SLACK_MS);
     expect(rig.driver.status().state).not.toBe("ok");
     expect(rig.driver.status().lastError).toBeDefined();
+    // A silent Modbus device is requests left unanswered: counted per device (firebreak_device_timeouts_total).
+    // OPC UA has no request timeouts to count (its silence limit is a failure and a reconnect).
+    if (rig.driver.protocol === "modbus") expect(rig.driver.status().timeouts).toBeGreaterThan(0);
+    else expect(rig.driver.status().timeouts).toBeUndefined();
   }, 20_000);
 
   it("recovers by itself when the device is back", async () => {

@@ -1,7 +1,7 @@
 // The history output against a real InfluxDB 1.x (Debian's influxd on free loopback ports, temp
 // data dir): rows written while InfluxDB is away wait in the disk buffer and arrive when it is
 // back; rows buffered when the daemon stops arrive after its next start; a full buffer drops the
-// oldest point values first and counts them.
+// oldest point values first and counts them; rows reach the disk in slices, never inside a poll.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import type { PointInfo, PointValue } from "../../src/points/point.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { InfluxHistory } from "../../src/outputs/influx/history.js";
 import { startInfluxd, type Influxd } from "../support/influxd.js";
+import { freePort } from "../support/ports.js";
 
 let influx: Influxd;
 let dir: string;
@@ -128,4 +129,35 @@ describe("history in a real InfluxDB", () => {
       await h.stop();
     }
   }, 60_000);
+
+  it("moves staged rows to the disk buffer 1000 at a time, a turn of the event loop apart, and never inside a poll", async () => {
+    // Nothing listens on this port: every write fails, so what reached the disk stays countable.
+    const h = history("slices", join(dir, "slices"), { url: `http://127.0.0.1:${await freePort()}`, batchSize: 500, flushIntervalMs: 60_000, retryMinMs: 60_000, retryMaxMs: 60_000 });
+    h.start();
+    const turn = () => new Promise((r) => setImmediate(r));
+    try {
+      // A full batch (500) staged from inside a poll is flushed after it, on the next turn.
+      for (let i = 0; i < 500; i++) h.point(`cab1/cell_${i}`, ppm(20, i));
+      expect(h.stats()).toMatchObject({ staged: 500, buffered: 0 });
+      await turn();
+      expect(h.stats()).toMatchObject({ staged: 0, buffered: 500 });
+      // 2500 staged without reaching the batch size in between (the flush timer's case).
+      await h.stop();
+      const big = history("slices", join(dir, "slices"), { url: `http://127.0.0.1:${await freePort()}`, batchSize: 100_000, flushIntervalMs: 60_000, retryMinMs: 60_000, retryMaxMs: 60_000 });
+      big.start();
+      try {
+        for (let i = 0; i < 2500; i++) big.point(`cab2/cell_${i}`, ppm(20, i));
+        big.flush();
+        expect(big.stats()).toMatchObject({ staged: 1500, buffered: 1500 }); // 500 from before the restart + one slice
+        await turn();
+        expect(big.stats()).toMatchObject({ staged: 500, buffered: 2500 });
+        await turn();
+        expect(big.stats()).toMatchObject({ staged: 0, buffered: 3000, dropped: 0 });
+      } finally {
+        await big.stop();
+      }
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
 });

@@ -42,6 +42,7 @@ export function modbusStatus(device: string, transport: DriverTransport, s: Modb
     failures: s.failures,
     reconnects: Math.max(0, s.connectAttempts - 1),
     overruns: s.overruns,
+    timeouts: s.timeouts,
     ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
   };
 }

@@ -10,9 +10,9 @@ export interface DeviceFigures {
   readonly polls: number;
   readonly failures: number;
   readonly overruns: number;
-  /** Requests that timed out (Modbus); absent where the driver does not count them. */
+  /** Requests that got no answer in time (Modbus TCP and RTU); absent for OPC UA. */
   readonly timeouts?: number;
-  /** Connections made after the first (Modbus); absent where the driver does not count them. */
+  /** Connections made after the first (every driver counts them). */
   readonly reconnects?: number;
 }
 

@@ -129,8 +129,8 @@ export class FirebreakMetrics {
     total("firebreak_device_polls_total", "Polls (Modbus) or notification batches (OPC UA) completed", (d) => d.polls);
     total("firebreak_device_poll_failures_total", "Polls or connects that failed", (d) => d.failures);
     total("firebreak_device_poll_overruns_total", "Polls that took longer than the poll interval", (d) => d.overruns);
-    total("firebreak_device_timeouts_total", "Requests that timed out (Modbus)", (d) => d.timeouts);
-    total("firebreak_device_reconnects_total", "Connections made after the first (Modbus)", (d) => d.reconnects);
+    total("firebreak_device_timeouts_total", "Requests that got no answer within the device timeout (Modbus TCP and RTU; absent for OPC UA)", (d) => d.timeouts);
+    total("firebreak_device_reconnects_total", "Connections made after the first: losses, retries, reopened links", (d) => d.reconnects);
   }
 
   #core(figures: DaemonFigures, registers: Registry[]): void {
