@@ -10,11 +10,11 @@ import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
 import { Backoff } from "../backoff.js";
 import { classifyFailure, tcpLinkOpener, type LinkCounters, type LinkOpener, type ModbusLink } from "./connection.js";
-import { RegisterImage } from "./decode.js";
 import { DeviceState, type PollerState } from "./device-state.js";
 import { planDevice, type DevicePlan } from "./device-plan.js";
 import { PointWriter, type WriteReport } from "./point-writer.js";
 import { PollLoad } from "./poll-load.js";
+import { runRequests } from "./poll-requests.js";
 import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
 import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
@@ -233,24 +233,10 @@ export class ModbusPoller {
   async #poll(conn: ModbusLink, plan: DevicePlan): Promise<void> {
     const { clock, device } = this.#ctx;
     const startedAt = clock.now();
-    const image = new RegisterImage();
-    const failed = new Map<number, PointValue>();
-    const readAt: number[] = [];
-    let error: string | undefined;
-    for (let i = 0; i < plan.requests.length && error === undefined; i++) {
-      const req = plan.requests[i]!;
-      try {
-        image.add(req.table, req.start, await conn.read(req.table, req.start, req.count));
-        readAt[i] = clock.now();
-      } catch (e) {
-        const f = classifyFailure(e, device.timeoutMs);
-        const at = `${req.table} ${req.start}+${req.count}: ${f.detail}`;
-        if (f.reason === "device_exception") failed.set(i, bad("device_exception", clock.now(), at));
-        else error = `${f.reason}: ${at}`;
-        if (f.reason === "timeout") this.#handleTimeout(conn, at);
-        else if (f.reason === "comm_fail") this.#lost(conn, f.malformed === true ? `connection reset after a malformed response: ${at}` : `connection lost: ${at}`);
-      }
-    }
+    const { image, failed, readAt, fatal } = await runRequests(conn, plan.requests, () => clock.now(), device.timeoutMs);
+    const error = fatal === undefined ? undefined : `${fatal.failure.reason}: ${fatal.at}`;
+    if (fatal?.failure.reason === "timeout") this.#handleTimeout(conn, fatal.at);
+    else if (fatal?.failure.reason === "comm_fail") this.#lost(conn, fatal.failure.malformed === true ? `connection reset after a malformed response: ${fatal.at}` : `connection lost: ${fatal.at}`);
     if (error === undefined) {
       this.#timeouts = 0;
       if (failed.size < plan.requests.length) this.#lastSuccessAt = clock.now();
