@@ -1,6 +1,7 @@
 // What a Modbus poller reports: one result per poll, and its status (the OPC UA subscriber reports
 // the common part too).
 import type { PollerState } from "./device-state.js";
+import type { RateVerdict } from "./poll-load.js";
 
 export type { PollerState } from "./device-state.js";
 
@@ -13,6 +14,11 @@ export interface PollResult {
   /** The poll took longer than the poll interval; the next one starts at the next free slot. */
   readonly overrun: boolean;
   readonly error?: string;
+  /**
+   * The achieved poll rate against the configured one, on the first poll judged over a whole
+   * window and on every change of its state after that (the `<device>:poll_rate` trouble alarm, src/alarms/poll-rate.ts).
+   */
+  readonly rate?: RateVerdict;
 }
 
 /** What every driver reports (the OPC UA subscriber too). */

@@ -66,6 +66,8 @@ export class ModbusPoller {
   #overruns = 0;
   /** Overruns, late polls and the achieved poll rate; a change of its state is logged once. */
   readonly #load: PollLoad;
+  /** A rate verdict has gone out with a PollResult (after that, only changes do). */
+  #rateReported = false;
   #lastPollMs = 0;
   #connectAttempts = 0;
   #lastSuccessAt: number | undefined;
@@ -297,13 +299,16 @@ export class ModbusPoller {
     }
     const failed = error !== undefined || failedRequests > 0;
     const change = failed ? (this.#load.restartWindow(), undefined) : this.#load.note(this.#plannedAt, startedAt, overrun);
+    // The first verdict is reported whatever it is: it clears a poll_rate alarm restored from before a restart.
+    const verdict = change !== undefined || !this.#rateReported ? this.#load.verdict() : undefined;
+    if (verdict !== undefined) this.#rateReported = true;
     if (change !== undefined) {
       if (change.state === "overloaded") this.#ctx.log.warn({ device: device.id, ...this.#load.status() }, change.detail);
       else this.#ctx.log.info({ device: device.id, ...this.#load.status() }, change.detail);
     }
     this.#plannedAt = next;
     try {
-      this.#ctx.onPoll?.({ device: device.id, startedAt, durationMs: this.#lastPollMs, requests: plan.requests.length, failedRequests, overrun, ...(error !== undefined ? { error } : {}) });
+      this.#ctx.onPoll?.({ device: device.id, startedAt, durationMs: this.#lastPollMs, requests: plan.requests.length, failedRequests, overrun, ...(error !== undefined ? { error } : {}), ...(verdict !== undefined ? { rate: verdict } : {}) });
     } catch (e) {
       this.#ctx.log.error({ device: device.id, err: e }, "onPoll listener failed");
     }
