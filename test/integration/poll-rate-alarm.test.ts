@@ -11,7 +11,9 @@ import { RegisterBank, startModbusTcpServer, type ModbusTcpServer } from "../../
 import { loadSiteConfig } from "../../src/config/load.js";
 import { writeSunspecImage } from "../../src/drivers/modbus/sunspec-image.js";
 import { systemClock } from "../../src/runtime/clock.js";
+import { FirebreakMetrics } from "../../src/outputs/http/metrics.js";
 import { Daemon } from "../../src/runtime/daemon.js";
+import { daemonFigures } from "../../src/runtime/observability.js";
 import { startMosquitto, type Broker } from "../support/mosquitto.js";
 import { MqttRecorder } from "../support/mqtt-recorder.js";
 
@@ -64,8 +66,15 @@ mqtt: { url: "${broker.url}", client_id: firebreak-${site} }
     expect(String(raised.json?.message)).toMatch(/^device cab1 polled below 90 % of its configured rate: \d\.\d\d polls\/s of 5\.00 configured over the last 2 s/);
     const status = daemon.pollerStatus().find((s) => s.device === "cab1");
     expect(status?.overruns).toBeGreaterThan(0);
+    expect(status?.overloaded).toBe(true);
+    // /metrics shows it too (the same figures the HTTP output serves).
+    const metrics = new FirebreakMetrics(daemonFigures(daemon, config, systemClock), { defaultMetrics: false });
+    const text = await metrics.text();
+    expect(text).toContain('firebreak_device_poll_rate_low{device="cab1"} 1');
+    expect(text).toMatch(/firebreak_device_achieved_polls_per_second\{device="cab1"\} [1-4](\.\d+)?\n/);
     server.setResponseDelay(0);
     const cleared = await rec.waitFor((m) => m.topic === topic && m.json?.active === false, 30_000, "cab1:poll_rate back to normal");
     expect(cleared.json).toMatchObject({ id: "cab1:poll_rate", state: "rtn_unack" });
+    expect(await metrics.text()).toContain('firebreak_device_poll_rate_low{device="cab1"} 0');
   }, 90_000);
 });

@@ -46,6 +46,8 @@ export interface ModbusPollerStatus extends PollerStatus {
   readonly latePolls: number;
   /** Polls per second achieved over the last 10 intervals (absent until 10 intervals have passed). */
   readonly achievedPollsPerS?: number;
+  /** 1000 / poll_interval_ms. */
+  readonly configuredPollsPerS?: number;
   /** `overloaded` while the achieved rate stays below 90 % of the configured one (logged once per change). */
   readonly loadState: "ok" | "overloaded";
   /** Responses that did not fit their request (each reset the connection). */

@@ -116,6 +116,7 @@ export class ModbusPoller {
       overruns: this.#overruns,
       latePolls: this.#load.status().latePolls,
       ...(this.#load.status().achievedPerS === undefined ? {} : { achievedPollsPerS: this.#load.status().achievedPerS }),
+      configuredPollsPerS: this.#load.status().configuredPerS,
       loadState: this.#load.status().loadState,
       lastPollMs: this.#lastPollMs,
       ...(this.#lastSuccessAt !== undefined ? { lastSuccessAt: this.#lastSuccessAt } : {}),
