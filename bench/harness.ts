@@ -131,7 +131,11 @@ async function runWire(file: string, sims: Sims, seconds: number): Promise<RunRe
 async function writeSite(dir: string, name: string, site: BenchSite, sims: Sims, mqttUrl: string, intervalMs: number, staleAfterMs: number, shape: Shape = "site"): Promise<string> {
   const file = join(dir, `${name}.yaml`);
   const timeoutMs = Math.max(10, Math.min(1000, intervalMs - 1));
-  await writeFile(file, siteYaml({ site, shape, ports: sims.ports, mqttUrl, pollIntervalMs: intervalMs, timeoutMs, staleAfterMs, profilesDir: resolve("config/profiles") }));
+  // FB_BENCH_MAX_IN_FLIGHT=N: every device pipelines N requests (bench/README.md); the wire client reads the same config.
+  const inFlight = process.env.FB_BENCH_MAX_IN_FLIGHT;
+  const maxInFlight = inFlight === undefined || inFlight === "" ? undefined : Number(inFlight);
+  if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new Error(`FB_BENCH_MAX_IN_FLIGHT=${inFlight}: give a whole number of at least 1`);
+  await writeFile(file, siteYaml({ site, shape, ports: sims.ports, mqttUrl, pollIntervalMs: intervalMs, timeoutMs, staleAfterMs, profilesDir: resolve("config/profiles"), ...(maxInFlight === undefined ? {} : { maxInFlight }) }));
   return file;
 }
 

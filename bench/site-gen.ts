@@ -138,6 +138,8 @@ export interface SiteYamlOptions {
   readonly timeoutMs: number;
   readonly staleAfterMs: number;
   readonly profilesDir: string;
+  /** Every device's `modbus.max_in_flight` (requests of one poll on the wire at once); absent: the default, 1. */
+  readonly maxInFlight?: number;
 }
 
 /** Temperatures the injections step to (°C): `warm` raises pre_alarm only; `runaway` makes two rules alarm (evacuate). */
@@ -152,7 +154,7 @@ export function siteYaml(o: SiteYamlOptions): string {
       id: u.deviceId,
       profile: u.kind === "cabinet" ? "li-ion-cabinet" : "offgas-detector",
       zone: u.zone,
-      modbus: { host: "127.0.0.1", port: o.ports[g.index]!, unit_id: u.unit },
+      modbus: { host: "127.0.0.1", port: o.ports[g.index]!, unit_id: u.unit, ...(o.maxInFlight === undefined ? {} : { max_in_flight: o.maxInFlight }) },
       poll_interval_ms: o.pollIntervalMs,
       timeout_ms: o.timeoutMs,
       stale_after_ms: o.staleAfterMs,

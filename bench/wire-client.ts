@@ -8,6 +8,7 @@ import { loadSiteConfig } from "../src/config/load.js";
 import type { Device } from "../src/config/types.js";
 import { ModbusConnection } from "../src/drivers/modbus/connection.js";
 import { planDevice, type DevicePlan } from "../src/drivers/modbus/device-plan.js";
+import { runRequests } from "../src/drivers/modbus/poll-requests.js";
 import { discoverModels, mapSunspecPoints } from "../src/drivers/modbus/sunspec.js";
 import type { WireResult } from "./protocol.js";
 
@@ -24,7 +25,8 @@ interface Prepared {
 
 async function prepare(d: Device): Promise<Prepared> {
   if (!("host" in d.modbus)) throw new Error(`${d.id}: the wire bench speaks Modbus TCP only`);
-  const client = await ModbusConnection.open({ device: d.id, host: d.modbus.host, port: d.modbus.port, unitId: d.modbus.unitId, timeoutMs: 5000 });
+  const maxInFlight = d.modbus.transport === "rtu_over_tcp" ? 1 : (d.modbus.maxInFlight ?? 1);
+  const client = await ModbusConnection.open({ device: d.id, host: d.modbus.host, port: d.modbus.port, unitId: d.modbus.unitId, timeoutMs: 5000, maxInFlight });
   const ss = d.profile.sunspec;
   let sunspec;
   if (ss !== undefined && d.layout !== undefined) {
@@ -43,6 +45,17 @@ const end = t0 + seconds * 1000;
 await Promise.all(
   prepared.map(async (p) => {
     while (performance.now() < end) {
+      if (p.client.maxInFlight > 1) {
+        // Pipelined as the daemon does it (max_in_flight): the same request runner.
+        const out = await runRequests(p.client, p.requests, () => 0, 5000);
+        if (out.fatal !== undefined) failures++;
+        failures += out.failed.size;
+        requests += p.requests.length;
+        for (const r of p.requests) registers += r.count;
+        cycles++;
+        pointUpdates += p.points;
+        continue;
+      }
       for (const r of p.requests) {
         try {
           await p.client.read(r.table, r.start, r.count);

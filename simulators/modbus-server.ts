@@ -12,6 +12,8 @@ export interface ModbusTcpServer {
   requests(): number;
   /** Accept connections and requests but never answer: a hung device. */
   setSilent(silent: boolean): void;
+  /** Answer every request this long after it arrived (0: at once): a slow device or a long network path. */
+  setResponseDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,8 @@ export interface ModbusTcpServerOptions {
    * as a gateway does; "silent" never answers, as a lone device on a serial line does.
    */
   unknownUnit?: "exception" | "silent";
+  /** Answer every request this long after it arrived; default 0. Changeable with setResponseDelay. */
+  responseDelayMs?: number;
 }
 
 // Modbus Application Protocol v1.1b3: exception codes and request limits.
@@ -58,6 +62,7 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
   const sockets = new Set<net.Socket>();
   let silent = false;
   let served = 0;
+  let delayMs = opts.responseDelayMs ?? 0;
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
@@ -90,8 +95,11 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
         return;
       }
       pending = at === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(at));
-      if (replies.length === 1) socket.write(replies[0]!);
-      else if (replies.length > 1) socket.write(Buffer.concat(replies));
+      if (replies.length === 0) return;
+      const out = replies.length === 1 ? replies[0]! : Buffer.concat(replies);
+      // Timers of equal delay fire in the order they were set: delayed answers keep their order.
+      if (delayMs > 0) setTimeout(() => void (socket.destroyed ? undefined : socket.write(out)), delayMs);
+      else socket.write(out);
     });
   });
   return new Promise((resolve, reject) => {
@@ -105,6 +113,9 @@ export function startModbusTcpServer(opts: ModbusTcpServerOptions): Promise<Modb
         requests: () => served,
         setSilent: (s) => {
           silent = s;
+        },
+        setResponseDelay: (ms) => {
+          delayMs = Math.max(0, ms);
         },
         close: () =>
           new Promise<void>((done) => {

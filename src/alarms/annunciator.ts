@@ -97,9 +97,21 @@ export class Annunciator {
    * `site`, as the flood alarm is; operator commands know it from then on.
    */
   siteTrouble(id: string, active: boolean, message: string, now: number): AlarmChange[] {
-    const input: AlarmInput = { id, rule: id, zone: FLOOD_ZONE, class: "trouble", priority: "high", active, message, evidence: [] };
+    return this.#trouble({ id, rule: id, zone: FLOOD_ZONE, class: "trouble", priority: "high", active, message, evidence: [] }, now);
+  }
+
+  /**
+   * A device's trouble judged by its driver rather than a rule (its poll rate, ./poll-rate.ts), in
+   * the device's zone with the trouble class's priority; operator commands know it from then on.
+   */
+  deviceTrouble(id: string, zone: string, active: boolean, message: string, now: number): AlarmChange[] {
+    return this.#trouble({ id, rule: id, zone, class: "trouble", active, message, evidence: [] }, now);
+  }
+
+  #trouble(input: AlarmInput, now: number): AlarmChange[] {
+    const id = input.id;
     this.#templates.set(id, { ...input, active: false });
-    if (!active && !this.#alarms.has(id)) return [];
+    if (!input.active && !this.#alarms.has(id)) return [];
     const r = this.#run(now, (events) => this.#condition(input, now, events));
     return r.ok ? r.events : [];
   }

@@ -281,6 +281,7 @@ async function buildSite(
       pollIntervalMs: d.poll_interval_ms,
       timeoutMs,
       staleAfterMs: d.stale_after_ms ?? 3 * d.poll_interval_ms,
+      ...(d.modbus.max_gap !== undefined ? { maxGap: d.modbus.max_gap } : {}),
       ...(layout ? { layout } : {}),
       points: expandPoints(profile, layout),
     });

@@ -38,6 +38,12 @@ export const serialLineSchema = z
 /** host:port of an RTU-over-TCP gateway (a serial device server that passes RTU frames through). */
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'use "host:port", e.g. "10.0.0.5:4001"');
 
+/**
+ * Highest `max_in_flight`: the MBAP transaction id allows 65536, but a device's TCP receive window
+ * and request queue are small; 16 keeps a misconfigured value from flooding a device.
+ */
+export const MAX_IN_FLIGHT = 16;
+
 export const modbusSchema = z
   .object({
     /** Modbus TCP: the device's (or a Modbus TCP gateway's) address. */
@@ -50,6 +56,14 @@ export const modbusSchema = z
     /** The framing the gateway speaks: `rtu` (RTU frames over TCP). A gateway that speaks Modbus TCP is just `host`/`port`. */
     framing: z.literal("rtu", "the only gateway framing is rtu; a Modbus TCP gateway is host/port").optional(),
     unit_id: z.number().int().min(0).max(255).default(1),
+    /**
+     * Modbus TCP only: requests of one poll on the wire at once, matched by transaction id (README
+     * "Reading close to the wire limit"). 1 by default: many devices and gateways answer one request
+     * at a time and drop or refuse the rest.
+     */
+    max_in_flight: z.number().int().min(1).max(MAX_IN_FLIGHT).optional(),
+    /** Largest run of unused registers read through to save a request; default the profile's (README "Device profiles"). */
+    max_gap: z.number().int().min(0).max(124).optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
@@ -58,6 +72,7 @@ export const modbusSchema = z
       ctx.addIssue({ code: "custom", message: forms.length === 0 ? "give one of host (Modbus TCP), line (a serial_lines id) or gateway (RTU over TCP)" : `give only one of ${forms.join(", ")}` });
       return;
     }
+    if (m.max_in_flight !== undefined && m.host === undefined) ctx.addIssue({ code: "custom", path: ["max_in_flight"], message: "max_in_flight is for Modbus TCP (host); a serial line carries one request at a time" });
     if (m.port !== undefined && m.host === undefined) ctx.addIssue({ code: "custom", path: ["port"], message: "port goes with host; a gateway's port is in gateway: \"host:port\"" });
     if (m.gateway !== undefined && m.framing === undefined) ctx.addIssue({ code: "custom", path: ["framing"], message: "a gateway needs framing: rtu (a Modbus TCP gateway is host/port)" });
     if (m.framing !== undefined && m.gateway === undefined) ctx.addIssue({ code: "custom", path: ["framing"], message: "framing goes with gateway" });

@@ -56,5 +56,5 @@ export function buildModbusTransport(m: ModbusParsed, lines: ReadonlyMap<string,
   }
   const host = m.host ?? "";
   const port = m.port ?? 502;
-  return { transport: { transport: "tcp", host, port, unitId: m.unit_id }, endpoint: `${host}:${port}/${m.unit_id}` };
+  return { transport: { transport: "tcp", host, port, unitId: m.unit_id, ...(m.max_in_flight !== undefined ? { maxInFlight: m.max_in_flight } : {}) }, endpoint: `${host}:${port}/${m.unit_id}` };
 }

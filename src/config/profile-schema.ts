@@ -92,6 +92,15 @@ export const sunspecPointSchema = z
     if (isByteType(p.type)) ctx.addIssue({ code: "custom", path: ["type"], message: `SunSpec models have no ${p.type} type; use u16/i16 and a plain point for packed bytes` });
   });
 
+const holeSchema = z
+  .object({
+    table: z.enum(modbusTables),
+    address: z.number().int().min(0).max(65535),
+    count: z.number().int().min(1).max(65536),
+  })
+  .strict()
+  .refine((h) => h.address + h.count <= 65536, { message: "a hole runs past address 65535" });
+
 export const profileSchema = z
   .object({
     id,
@@ -101,16 +110,25 @@ export const profileSchema = z
       .object({
         word_order: order.default("big"),
         byte_order: order.default("big"),
-        /** Largest run of unused registers the planner reads through to save a request. */
-        max_gap: z.number().int().min(0).max(124).default(8),
+        /**
+         * Largest run of unused registers the planner reads through to save a request. Default
+         * (./profile-schema.ts defaultMaxGap): 8, or 124 for a SunSpec map, which is defined from its
+         * base to its end marker. A device's `modbus.max_gap` overrides it.
+         */
+        max_gap: z.number().int().min(0).max(124).optional(),
         /** Registers per request: 125 is the Modbus limit for function codes 3 and 4. */
         max_registers: z.number().int().min(1).max(125).default(125),
         /** Coils/discrete inputs per request: 2000 is the Modbus limit for function codes 1 and 2. */
         max_bits: z.number().int().min(1).max(2000).default(2000),
       })
       .strict()
-      .default({ word_order: "big", byte_order: "big", max_gap: 8, max_registers: 125, max_bits: 2000 }),
+      .default({ word_order: "big", byte_order: "big", max_registers: 125, max_bits: 2000 }),
     points: z.array(plainPointSchema).default([]),
+    /**
+     * Register ranges the device does not answer (exception 02 when read): the planner never reads
+     * through them, whatever `max_gap` says. A point that reads inside a hole is a configuration error.
+     */
+    holes: z.array(holeSchema).default([]),
     sunspec: z
       .object({
         /** Where the "SunS" marker sits; 40000 by default in SunSpec. */
@@ -133,6 +151,21 @@ type ProfileParsed = z.output<typeof profileSchema>;
 export type PlainPointDef = z.output<typeof plainPointSchema>;
 export type SunspecPointDef = z.output<typeof sunspecPointSchema>;
 export type ProfileDefaults = ProfileParsed["defaults"];
+export type RegisterHole = z.output<typeof holeSchema>;
+
+/** `max_gap` when the profile does not set it: a few registers of a plain map (holes are common there and often undeclared). */
+export const PLAIN_MAX_GAP = 8;
+/**
+ * A SunSpec map is one contiguous, defined block from the "SunS" marker to the end model
+ * (docs/sources.md#sunspec-map), so any gap inside it is readable: read through it up to a full
+ * 125-register request (a gap of at most 124).
+ */
+export const SUNSPEC_MAX_GAP = 124;
+
+/** The gap the planner reads through for a device: its own `max_gap`, else the profile's, else the default for the map. */
+export function defaultMaxGap(profile: Pick<Profile, "defaults" | "sunspec">, deviceMaxGap?: number): number {
+  return deviceMaxGap ?? profile.defaults.max_gap ?? (profile.sunspec !== undefined ? SUNSPEC_MAX_GAP : PLAIN_MAX_GAP);
+}
 
 export interface Profile {
   readonly id: string;
@@ -140,6 +173,8 @@ export interface Profile {
   readonly protocol: "modbus";
   readonly defaults: ProfileDefaults;
   readonly points: readonly PlainPointDef[];
+  /** Registers the device does not answer; absent on hand-built profiles (tests): none. */
+  readonly holes?: readonly RegisterHole[];
   readonly sunspec?: {
     readonly baseAddress: number;
     readonly table: "holding" | "input";
@@ -156,6 +191,7 @@ export function toProfile(p: ProfileParsed, file: string): Profile {
     protocol: p.protocol,
     defaults: p.defaults,
     points: p.points,
+    holes: p.holes,
     ...(p.sunspec ? { sunspec: { baseAddress: p.sunspec.base_address, table: p.sunspec.table, points: p.sunspec.points } } : {}),
     file,
   };

@@ -100,7 +100,14 @@ export interface SerialLine {
  * on hand-built TCP devices (tests), "tcp" when loaded.
  */
 export type ModbusTransport =
-  | { readonly transport?: "tcp"; readonly host: string; readonly port: number; readonly unitId: number }
+  | {
+      readonly transport?: "tcp";
+      readonly host: string;
+      readonly port: number;
+      readonly unitId: number;
+      /** Requests of one poll on the wire at once (`max_in_flight`); absent: 1. */
+      readonly maxInFlight?: number;
+    }
   | { readonly transport: "rtu_over_tcp"; readonly host: string; readonly port: number; readonly unitId: number }
   | { readonly transport: "rtu"; readonly line: SerialLine; readonly unitId: number };
 
@@ -132,6 +139,8 @@ export interface Device {
   readonly pollIntervalMs: number;
   readonly timeoutMs: number;
   readonly staleAfterMs: number;
+  /** The device's own `modbus.max_gap`, overriding the profile's (src/config/profile-schema.ts defaultMaxGap). */
+  readonly maxGap?: number;
   readonly layout?: Layout;
   readonly points: readonly DevicePoint[];
 }

@@ -41,6 +41,13 @@ export interface DriverStatus {
    * drivers only). Absent for OPC UA, whose silence is its keep-alive limit, counted in `failures`.
    */
   readonly timeouts?: number;
+  /** Polls that started more than half an interval after their slot (polling drivers only). */
+  readonly latePolls?: number;
+  /** Polls per second achieved over the poll-load window, against the configured rate (polling drivers, once judged). */
+  readonly achievedPollsPerS?: number;
+  readonly configuredPollsPerS?: number;
+  /** The achieved rate stays below 90 % of the configured one (the `<device>:poll_rate` trouble alarm). */
+  readonly overloaded?: boolean;
   readonly lastError?: string;
 }
 

@@ -19,6 +19,7 @@ import { InfluxHistory } from "../outputs/influx/history.js";
 import { MqttOutput } from "../outputs/mqtt/publisher.js";
 import { AlertmanagerOutput } from "../outputs/pager/alertmanager.js";
 import type { OutMessage } from "../outputs/mqtt/payloads.js";
+import { pollRateTrouble } from "../alarms/poll-rate.js";
 import { SESSION_TAKEOVER_ALARM_ID, TAKEOVER_WINDOW_MS } from "../outputs/mqtt/takeover.js";
 import { pointDecimals } from "../outputs/mqtt/rounding.js";
 import { pointKey } from "../points/point.js";
@@ -422,7 +423,20 @@ export class Daemon {
 
   #onPoll(r: PollResult): void {
     this.#ctx.onPoll?.(r);
+    if (r.rate !== undefined) this.#pollRate(r);
     this.evaluate(true);
+  }
+
+  /** The device's poll rate was judged anew: raise or clear its `<device>:poll_rate` trouble alarm. */
+  #pollRate(r: PollResult): void {
+    const t = pollRateTrouble(r, (device) => this.#ctx.config.devices.find((d) => d.id === device)?.zone);
+    if (t === undefined) return;
+    try {
+      const events = this.watch.alarms.deviceTrouble(t.id, t.zone, t.active, t.message, this.#ctx.clock.now());
+      if (events.length > 0) this.#commitAndPublish(events);
+    } catch (err) {
+      this.#ctx.log.error({ err, alarm: t.id }, "raising a poll-rate trouble alarm failed");
+    }
   }
 
   #devicesAreStarted(): void {

@@ -23,7 +23,18 @@ export function daemonFigures(daemon: Daemon, config: SiteConfig, clock: Clock):
     readiness: () => daemon.readiness(),
     devices: () =>
       daemon.pollerStatus().map((s): DeviceFigures => {
-        const base = { device: s.device, connected: s.connected, polls: s.polls, failures: s.failures, overruns: s.overruns ?? 0, reconnects: s.reconnects, ...(s.timeouts !== undefined ? { timeouts: s.timeouts } : {}) };
+        const base = {
+          device: s.device,
+          connected: s.connected,
+          polls: s.polls,
+          failures: s.failures,
+          overruns: s.overruns ?? 0,
+          reconnects: s.reconnects,
+          ...(s.timeouts !== undefined ? { timeouts: s.timeouts } : {}),
+          ...(s.latePolls !== undefined ? { latePolls: s.latePolls } : {}),
+          ...(s.achievedPollsPerS !== undefined ? { achievedPollsPerS: s.achievedPollsPerS } : {}),
+          ...(s.overloaded !== undefined ? { overloaded: s.overloaded } : {}),
+        };
         return { ...base, protocol: s.protocol === "opcua" || opcua.has(s.device) ? "opcua" : "modbus" };
       }),
     points: () => {

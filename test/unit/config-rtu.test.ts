@@ -93,4 +93,21 @@ devices:
     const issues = await issuesOf(await site(`serial_lines:\n  - { id: a, path: /dev/ttyS0, data_bits: 7, baud: 300 }\ndevices:\n  - { id: room-1, profile: room-sensor, zone: z1, modbus: { line: a } }`));
     expect(issues).toEqual(["serial_lines[0].baud: must be at least 1200 baud", "serial_lines[0].data_bits: RTU uses 8 data bits (7 is Modbus ASCII)"]);
   });
+
+  it("max_in_flight and max_gap: a TCP device's own; max_in_flight on a serial unit or out of range is refused", async () => {
+    const c = await loadSiteConfig(
+      await site(`devices:
+  - { id: room-1, profile: room-sensor, zone: z1, modbus: { host: 10.0.0.6, max_in_flight: 4, max_gap: 0 } }`),
+    );
+    expect(c.devices[0]!.modbus).toEqual({ transport: "tcp", host: "10.0.0.6", port: 502, unitId: 1, maxInFlight: 4 });
+    expect(c.devices[0]!.maxGap).toBe(0);
+    const issues = await issuesOf(
+      await site(`${lines}
+devices:
+  - { id: room-1, profile: room-sensor, zone: z1, modbus: { line: rs485-a, unit_id: 3, max_in_flight: 2 } }
+  - { id: room-2, profile: room-sensor, zone: z1, modbus: { host: 10.0.0.6, max_in_flight: 17 } }`),
+    );
+    expect(issues.join("\n")).toMatch(/devices\[0\]\.modbus\.max_in_flight: max_in_flight is for Modbus TCP/);
+    expect(issues.join("\n")).toMatch(/devices\[1\]\.modbus\.max_in_flight: .*16/);
+  });
 });

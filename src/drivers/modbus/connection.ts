@@ -36,6 +36,8 @@ export type LinkCounters = TcpClientCounters;
 export interface ModbusLink {
   readonly open: boolean;
   readonly counters: Readonly<LinkCounters>;
+  /** Reads the link carries at once (Modbus TCP `max_in_flight`); absent: 1, one after the other. */
+  readonly maxInFlight?: number;
   /** Called once when the link drops by itself (not when close() is called). */
   onLost(fn: (detail: string) => void): void;
   /** Read `count` registers (0..65535) or bits (0/1) from `start`. */
@@ -53,6 +55,8 @@ export interface ConnectionOptions {
   readonly unitId: number;
   /** Bounds the connect and every request (real milliseconds). */
   readonly timeoutMs: number;
+  /** Requests on the wire at once (`max_in_flight`); default 1. */
+  readonly maxInFlight?: number;
 }
 
 /** How a poller reaches its device: a description for logs and an open() bounded by a real-time timeout. */
@@ -66,19 +70,21 @@ export interface LinkOpener {
 export function tcpLinkOpener(device: { readonly id: string; readonly modbus: ModbusTransport }): LinkOpener {
   const m = device.modbus;
   if (m.transport === "rtu" || m.transport === "rtu_over_tcp") throw new Error(`device ${device.id} is on an RTU line: its link comes from RtuLines`);
-  const { host, port, unitId } = m;
-  return { describe: `${host}:${port} unit ${unitId}`, open: (timeoutMs) => ModbusConnection.open({ device: device.id, host, port, unitId, timeoutMs }) };
+  const { host, port, unitId, maxInFlight = 1 } = m;
+  return { describe: `${host}:${port} unit ${unitId}`, open: (timeoutMs) => ModbusConnection.open({ device: device.id, host, port, unitId, timeoutMs, maxInFlight }) };
 }
 
 export class ModbusConnection implements ModbusLink {
   readonly #client: ModbusTcpClient;
+  readonly maxInFlight: number;
 
-  private constructor(client: ModbusTcpClient) {
+  private constructor(client: ModbusTcpClient, maxInFlight: number) {
     this.#client = client;
+    this.maxInFlight = maxInFlight;
   }
 
   static async open(opts: ConnectionOptions): Promise<ModbusConnection> {
-    return new ModbusConnection(await ModbusTcpClient.connect(opts));
+    return new ModbusConnection(await ModbusTcpClient.connect(opts), Math.max(1, opts.maxInFlight ?? 1));
   }
 
   /** Called once when the socket drops or the device sends garbage between requests (not when close() is called). */

@@ -3,6 +3,7 @@
 import { DeviceLayoutError } from "../../errors.js";
 import { pointKey, type PointKey } from "../../points/point.js";
 import type { Device } from "../../config/types.js";
+import { defaultMaxGap } from "../../config/profile-schema.js";
 import { compilePoint, plainSpec, sunspecSpec, type CompiledPoint } from "./decode.js";
 import { planRequests, type PlannedRequest, type RegisterRead } from "./planner.js";
 import type { SunspecAddress } from "./sunspec.js";
@@ -44,7 +45,8 @@ export function planDevice(device: Device, sunspec?: ReadonlyMap<string, Sunspec
   const requests = planRequests(reads, {
     maxRegisters: profile.defaults.max_registers,
     maxBits: profile.defaults.max_bits,
-    maxGap: profile.defaults.max_gap,
+    maxGap: defaultMaxGap(profile, device.maxGap),
+    holes: profile.holes ?? [],
     file: profile.file,
   });
   const perPoint = decoders.map(() => new Set<number>());

@@ -43,6 +43,10 @@ export function modbusStatus(device: string, transport: DriverTransport, s: Modb
     reconnects: Math.max(0, s.connectAttempts - 1),
     overruns: s.overruns,
     timeouts: s.timeouts,
+    latePolls: s.latePolls,
+    ...(s.achievedPollsPerS !== undefined ? { achievedPollsPerS: s.achievedPollsPerS } : {}),
+    ...(s.configuredPollsPerS !== undefined ? { configuredPollsPerS: s.configuredPollsPerS } : {}),
+    overloaded: s.loadState === "overloaded",
     ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
   };
 }

@@ -20,6 +20,13 @@ export interface PlannedRequest {
   readonly reads: readonly number[];
 }
 
+/** `count` units from `address` of `table` that the device does not define (exception 02 when read). */
+export interface Hole {
+  readonly table: ModbusTable;
+  readonly address: number;
+  readonly count: number;
+}
+
 export interface PlanLimits {
   /** Registers per FC3/FC4 request; 125 is the protocol maximum (Modbus Application Protocol v1.1b3, 6.3/6.4). */
   readonly maxRegisters: number;
@@ -27,6 +34,8 @@ export interface PlanLimits {
   readonly maxBits: number;
   /** Largest run of unused units read through to save a request (same unit as the table). */
   readonly maxGap: number;
+  /** Ranges the device does not answer: never read through, and no read may touch one. */
+  readonly holes?: readonly Hole[];
   /** The profile file, for error messages. */
   readonly file?: string;
 }
@@ -50,7 +59,9 @@ export function requestLimit(table: ModbusTable, limits: PlanLimits): number {
 /**
  * Plans requests for `reads`. Every read lands whole in exactly one request; no request exceeds
  * its table's limit; reads of one table are merged when the gap between them is at most
- * `maxGap`. A read that cannot fit one request, or runs past address 65535, is a ConfigError.
+ * `maxGap` and no declared hole lies between them (the gap is read and ignored, so it must be
+ * readable). A read that cannot fit one request, runs past address 65535 or touches a hole is a
+ * ConfigError.
  */
 export function planRequests(reads: readonly RegisterRead[], limits: PlanLimits): PlannedRequest[] {
   checkReads(reads, limits);
@@ -61,6 +72,7 @@ export function planRequests(reads: readonly RegisterRead[], limits: PlanLimits)
     // Sort by start, then longest first so a containing read opens a request before the reads it holds.
     idx.sort((a, b) => reads[a]!.address - reads[b]!.address || reads[b]!.count - reads[a]!.count);
     const limit = requestLimit(table, limits);
+    const holes = (limits.holes ?? []).filter((h) => h.table === table);
     let start = -1;
     let end = -1; // exclusive
     let members: number[] = [];
@@ -68,7 +80,7 @@ export function planRequests(reads: readonly RegisterRead[], limits: PlanLimits)
       const r = reads[i]!;
       const rEnd = r.address + r.count;
       const newEnd = Math.max(end, rEnd);
-      if (members.length > 0 && r.address - end <= limits.maxGap && newEnd - start <= limit) {
+      if (members.length > 0 && r.address - end <= limits.maxGap && newEnd - start <= limit && !overlapsHole(holes, end, r.address)) {
         end = newEnd;
         members.push(i);
         continue;
@@ -83,6 +95,12 @@ export function planRequests(reads: readonly RegisterRead[], limits: PlanLimits)
   return out;
 }
 
+/** Some hole has an address in [from, to). */
+function overlapsHole(holes: readonly Hole[], from: number, to: number): boolean {
+  for (const h of holes) if (h.address < to && h.address + h.count > from) return true;
+  return false;
+}
+
 function checkReads(reads: readonly RegisterRead[], limits: PlanLimits): void {
   const issues = reads.flatMap((r, i) => {
     const where = r.label ?? `reads[${i}]`;
@@ -95,7 +113,13 @@ function checkReads(reads: readonly RegisterRead[], limits: PlanLimits): void {
           ? `reads ${r.count} ${unit}, more than one request may carry (${limit}); split the point or raise the profile's limit`
           : r.address + r.count > ADDRESS_SPACE
             ? `${r.table} ${r.address}+${r.count} runs past address 65535`
-            : undefined;
+            : overlapsHole(
+                  (limits.holes ?? []).filter((h) => h.table === r.table),
+                  r.address,
+                  r.address + r.count,
+                )
+              ? `${r.table} ${r.address}+${r.count} reads inside a hole the profile declares (holes:): the device does not answer there`
+              : undefined;
     return problem === undefined ? [] : [{ file: limits.file ?? "(profile)", line: 0, column: 0, path: where, message: problem }];
   });
   if (issues.length > 0) throw new ConfigError(issues);

@@ -21,6 +21,15 @@ export interface PollLoadStatus {
   readonly loadState: LoadState;
 }
 
+/** The rate judged at the latest poll (a whole window had passed): what the poll-rate trouble alarm shows. */
+export interface RateVerdict {
+  readonly state: LoadState;
+  readonly achievedPerS: number;
+  readonly configuredPerS: number;
+  /** The window the rate is measured over, in seconds. */
+  readonly windowS: number;
+}
+
 export interface LoadChange {
   readonly state: LoadState;
   readonly detail: string;
@@ -35,6 +44,8 @@ export class PollLoad {
   #late = 0;
   #state: LoadState = "ok";
   #achieved: number | undefined;
+  /** The latest note() judged a whole window. */
+  #judged = false;
 
   constructor(intervalMs: number) {
     this.#intervalMs = intervalMs;
@@ -46,6 +57,7 @@ export class PollLoad {
    */
   note(plannedAt: number, startedAt: number, overrun: boolean): LoadChange | undefined {
     const interval = this.#intervalMs;
+    this.#judged = false;
     if (overrun) this.#overruns++;
     if (startedAt - plannedAt > interval * LATE_FRACTION) this.#late++;
     this.#firstAt ??= startedAt;
@@ -54,6 +66,7 @@ export class PollLoad {
     while (this.#starts.length > 0 && this.#starts[0]! <= startedAt - window) this.#starts.shift();
     if (startedAt - this.#firstAt < window) return undefined; // not a whole window yet
     this.#achieved = (this.#starts.length * 1000) / window;
+    this.#judged = true;
     const configured = 1000 / interval;
     const next: LoadState = this.#achieved < configured * MIN_RATE_FRACTION ? "overloaded" : "ok";
     if (next === this.#state) return undefined;
@@ -72,6 +85,14 @@ export class PollLoad {
   restartWindow(): void {
     this.#starts.length = 0;
     this.#firstAt = undefined;
+    this.#judged = false;
+  }
+
+  /** The state and rates judged by the latest note(), or undefined when it had no whole window. */
+  verdict(): RateVerdict | undefined {
+    if (!this.#judged || this.#achieved === undefined) return undefined;
+    const configuredPerS = 1000 / this.#intervalMs;
+    return { state: this.#state, achievedPerS: this.#achieved, configuredPerS, windowS: (this.#intervalMs * RATE_WINDOW_POLLS) / 1000 };
   }
 
   status(): PollLoadStatus {

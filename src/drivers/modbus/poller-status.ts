@@ -1,6 +1,7 @@
 // What a Modbus poller reports: one result per poll, and its status (the OPC UA subscriber reports
 // the common part too).
 import type { PollerState } from "./device-state.js";
+import type { RateVerdict } from "./poll-load.js";
 
 export type { PollerState } from "./device-state.js";
 
@@ -13,6 +14,11 @@ export interface PollResult {
   /** The poll took longer than the poll interval; the next one starts at the next free slot. */
   readonly overrun: boolean;
   readonly error?: string;
+  /**
+   * The achieved poll rate against the configured one, on the first poll judged over a whole
+   * window and on every change of its state after that (the `<device>:poll_rate` trouble alarm, src/alarms/poll-rate.ts).
+   */
+  readonly rate?: RateVerdict;
 }
 
 /** What every driver reports (the OPC UA subscriber too). */
@@ -40,6 +46,8 @@ export interface ModbusPollerStatus extends PollerStatus {
   readonly latePolls: number;
   /** Polls per second achieved over the last 10 intervals (absent until 10 intervals have passed). */
   readonly achievedPollsPerS?: number;
+  /** 1000 / poll_interval_ms. */
+  readonly configuredPollsPerS?: number;
   /** `overloaded` while the achieved rate stays below 90 % of the configured one (logged once per change). */
   readonly loadState: "ok" | "overloaded";
   /** Responses that did not fit their request (each reset the connection). */

@@ -10,11 +10,11 @@ import type { Clock, TimerHandle } from "../../runtime/clock.js";
 import type { Device } from "../../config/types.js";
 import { Backoff } from "../backoff.js";
 import { classifyFailure, tcpLinkOpener, type LinkCounters, type LinkOpener, type ModbusLink } from "./connection.js";
-import { RegisterImage } from "./decode.js";
 import { DeviceState, type PollerState } from "./device-state.js";
 import { planDevice, type DevicePlan } from "./device-plan.js";
 import { PointWriter, type WriteReport } from "./point-writer.js";
 import { PollLoad } from "./poll-load.js";
+import { runRequests } from "./poll-requests.js";
 import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
 import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
@@ -66,6 +66,8 @@ export class ModbusPoller {
   #overruns = 0;
   /** Overruns, late polls and the achieved poll rate; a change of its state is logged once. */
   readonly #load: PollLoad;
+  /** A rate verdict has gone out with a PollResult (after that, only changes do). */
+  #rateReported = false;
   #lastPollMs = 0;
   #connectAttempts = 0;
   #lastSuccessAt: number | undefined;
@@ -114,6 +116,7 @@ export class ModbusPoller {
       overruns: this.#overruns,
       latePolls: this.#load.status().latePolls,
       ...(this.#load.status().achievedPerS === undefined ? {} : { achievedPollsPerS: this.#load.status().achievedPerS }),
+      configuredPollsPerS: this.#load.status().configuredPerS,
       loadState: this.#load.status().loadState,
       lastPollMs: this.#lastPollMs,
       ...(this.#lastSuccessAt !== undefined ? { lastSuccessAt: this.#lastSuccessAt } : {}),
@@ -233,24 +236,10 @@ export class ModbusPoller {
   async #poll(conn: ModbusLink, plan: DevicePlan): Promise<void> {
     const { clock, device } = this.#ctx;
     const startedAt = clock.now();
-    const image = new RegisterImage();
-    const failed = new Map<number, PointValue>();
-    const readAt: number[] = [];
-    let error: string | undefined;
-    for (let i = 0; i < plan.requests.length && error === undefined; i++) {
-      const req = plan.requests[i]!;
-      try {
-        image.add(req.table, req.start, await conn.read(req.table, req.start, req.count));
-        readAt[i] = clock.now();
-      } catch (e) {
-        const f = classifyFailure(e, device.timeoutMs);
-        const at = `${req.table} ${req.start}+${req.count}: ${f.detail}`;
-        if (f.reason === "device_exception") failed.set(i, bad("device_exception", clock.now(), at));
-        else error = `${f.reason}: ${at}`;
-        if (f.reason === "timeout") this.#handleTimeout(conn, at);
-        else if (f.reason === "comm_fail") this.#lost(conn, f.malformed === true ? `connection reset after a malformed response: ${at}` : `connection lost: ${at}`);
-      }
-    }
+    const { image, failed, readAt, fatal } = await runRequests(conn, plan.requests, () => clock.now(), device.timeoutMs);
+    const error = fatal === undefined ? undefined : `${fatal.failure.reason}: ${fatal.at}`;
+    if (fatal?.failure.reason === "timeout") this.#handleTimeout(conn, fatal.at);
+    else if (fatal?.failure.reason === "comm_fail") this.#lost(conn, fatal.failure.malformed === true ? `connection reset after a malformed response: ${fatal.at}` : `connection lost: ${fatal.at}`);
     if (error === undefined) {
       this.#timeouts = 0;
       if (failed.size < plan.requests.length) this.#lastSuccessAt = clock.now();
@@ -311,13 +300,16 @@ export class ModbusPoller {
     }
     const failed = error !== undefined || failedRequests > 0;
     const change = failed ? (this.#load.restartWindow(), undefined) : this.#load.note(this.#plannedAt, startedAt, overrun);
+    // The first verdict is reported whatever it is: it clears a poll_rate alarm restored from before a restart.
+    const verdict = change !== undefined || !this.#rateReported ? this.#load.verdict() : undefined;
+    if (verdict !== undefined) this.#rateReported = true;
     if (change !== undefined) {
       if (change.state === "overloaded") this.#ctx.log.warn({ device: device.id, ...this.#load.status() }, change.detail);
       else this.#ctx.log.info({ device: device.id, ...this.#load.status() }, change.detail);
     }
     this.#plannedAt = next;
     try {
-      this.#ctx.onPoll?.({ device: device.id, startedAt, durationMs: this.#lastPollMs, requests: plan.requests.length, failedRequests, overrun, ...(error !== undefined ? { error } : {}) });
+      this.#ctx.onPoll?.({ device: device.id, startedAt, durationMs: this.#lastPollMs, requests: plan.requests.length, failedRequests, overrun, ...(error !== undefined ? { error } : {}), ...(verdict !== undefined ? { rate: verdict } : {}) });
     } catch (e) {
       this.#ctx.log.error({ device: device.id, err: e }, "onPoll listener failed");
     }

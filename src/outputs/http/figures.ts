@@ -14,6 +14,12 @@ export interface DeviceFigures {
   readonly timeouts?: number;
   /** Connections made after the first (every driver counts them). */
   readonly reconnects?: number;
+  /** Polls that started late (Modbus); absent where the driver does not count them. */
+  readonly latePolls?: number;
+  /** Achieved polls per second over the poll-load window (Modbus, once judged). */
+  readonly achievedPollsPerS?: number;
+  /** Below 90 % of the configured rate (Modbus): the `<device>:poll_rate` trouble alarm stands. */
+  readonly overloaded?: boolean;
 }
 
 export interface PointCount {

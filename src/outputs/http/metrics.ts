@@ -131,6 +131,23 @@ export class FirebreakMetrics {
     total("firebreak_device_poll_overruns_total", "Polls that took longer than the poll interval", (d) => d.overruns);
     total("firebreak_device_timeouts_total", "Requests that got no answer within the device timeout (Modbus TCP and RTU; absent for OPC UA)", (d) => d.timeouts);
     total("firebreak_device_reconnects_total", "Connections made after the first: losses, retries, reopened links", (d) => d.reconnects);
+    total("firebreak_device_late_polls_total", "Polls that started more than half an interval after their slot (Modbus)", (d) => d.latePolls);
+    const gauge = (name: string, help: string, pick: (d: ReturnType<DaemonFigures["devices"]>[number]) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["device"],
+        registers,
+        collect() {
+          this.reset();
+          for (const d of figures.devices()) {
+            const v = pick(d);
+            if (v !== undefined) this.set({ device: d.device }, v);
+          }
+        },
+      });
+    gauge("firebreak_device_achieved_polls_per_second", "Polls per second achieved over the last 10 poll intervals (Modbus)", (d) => d.achievedPollsPerS);
+    gauge("firebreak_device_poll_rate_low", "1 while the achieved poll rate stays below 90 % of the configured one (the <device>:poll_rate trouble alarm)", (d) => (d.overloaded === undefined ? undefined : d.overloaded ? 1 : 0));
   }
 
   #core(figures: DaemonFigures, registers: Registry[]): void {
