@@ -19,7 +19,7 @@ describe("firebreak check-config", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("config/example-site.yaml: OK");
-    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 163 points");
+    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 168 points");
     expect(r.stdout).toContain("rule cell-dev-a (deviation): 128 points");
   });
 
