@@ -196,7 +196,7 @@ export interface CommandOutcome {
  * `events`, in the log and in the state store's `actions` table. `decided`: the write is about to be
  * sent; `dry_run`: what would have been written; `written`: the device echoed it; `confirmed`: the
  * read-back holds; `failed`: not written or not confirmed (the critical `action-unconfirmed` alarm);
- * `refused`: disabled, interlock or rate limit; `rearmed`: the zone fell below the bound stage.
+ * `refused`: interlock or rate limit (a disabled action is inert); `rearmed`: the zone fell below the bound stage.
  */
 export type ActionOutcomeName = "decided" | "dry_run" | "written" | "confirmed" | "failed" | "refused" | "rearmed";
 
@@ -219,7 +219,7 @@ export interface ActionEvent {
   /** The zone's stage when this step was taken. */
   readonly stage: Stage;
   readonly outcome: ActionOutcomeName;
-  /** refused: disabled | interlock | rate_limit; failed: write_failed | unconfirmed. */
+  /** refused: interlock | rate_limit; failed: write_failed | unconfirmed. */
   readonly code?: string;
   readonly detail: string;
   readonly dryRun: boolean;

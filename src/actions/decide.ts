@@ -1,6 +1,6 @@
-// What a protective action does now (README "Protective actions"): nothing below its bound stage;
-// once per episode at or above it (an episode ends when the zone falls below the bound stage, after
-// an operator's clear), refused while disabled, while its interlock does not hold or past its rate
+// What a protective action does now (README "Protective actions"): nothing while disabled or below
+// its bound stage; once per episode at or above it (an episode ends when the zone falls below the
+// bound stage, after an operator's clear), refused while its interlock does not hold or past its rate
 // limit, else a dry run or a write. A refusal is reported once per reason, not on every tick. Pure:
 // the action's memory, the zone's stage and rule results and `now` in; a decision and the new memory out.
 import type { ProtectiveAction, Stage, Zone } from "../config/types.js";
@@ -20,7 +20,7 @@ export interface ActionMemory {
 
 export const FRESH: ActionMemory = { fired: false, attempts: [] };
 
-export type RefusalCode = "disabled" | "interlock" | "rate_limit";
+export type RefusalCode = "interlock" | "rate_limit";
 
 export type Decision =
   | { readonly kind: "idle" }
@@ -35,6 +35,8 @@ export interface Decided {
 }
 
 export function decide(action: ProtectiveAction, mem: ActionMemory, zone: Zone, stage: Stage | undefined, results: readonly RuleResult[], now: number): Decided {
+  // A disabled action is inert: no decision, no event (the example site carries one; its demo is unchanged).
+  if (!action.enabled) return { decision: { kind: "idle" }, memory: mem };
   const bound = stage !== undefined && stageRank(stage) >= stageRank(action.on.stage);
   if (!bound) {
     if (mem.fired) return { decision: { kind: "rearm" }, memory: { fired: false, attempts: mem.attempts } };
@@ -47,7 +49,6 @@ export function decide(action: ProtectiveAction, mem: ActionMemory, zone: Zone, 
     return { decision: { kind: "refused", code, detail, knocks }, memory: { ...mem, lastRefusal: key } };
   };
   const lock = judgeInterlock(action, zone, stage, results);
-  if (!action.enabled) return refuse("disabled", `action ${action.id} is disabled (enabled: false): nothing written`, lock.knocks);
   if (!lock.holds) return refuse("interlock", `interlock does not hold: ${lock.reason}`, lock.knocks);
   const rate = checkRate(mem.attempts, action.rateLimit, now);
   if (!rate.allowed) return refuse("rate_limit", `rate limit: ${action.rateLimit.max} attempt(s) per ${action.rateLimit.perMs / 1000} s reached; next allowed at ${new Date(rate.nextAt ?? now).toISOString()}`, lock.knocks);

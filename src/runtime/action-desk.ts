@@ -42,6 +42,10 @@ export class ActionDesk {
     this.#ctx = ctx;
     this.#executor = new ActionExecutor({ clock: ctx.clock, write: ctx.write, read: ctx.read, emit: (events) => this.#outcome(events) });
     for (const a of ctx.actions) this.#memory.set(a.id, FRESH);
+    for (const a of ctx.actions) {
+      if (!a.enabled) ctx.log.info({ action: a.id, device: a.device }, `protective action ${a.id} is disabled (enabled: false): it will write nothing`);
+      else if (a.dryRun) ctx.log.info({ action: a.id, device: a.device }, `protective action ${a.id} is a dry run: it will log and publish what it would write, and write nothing`);
+    }
   }
 
   /** Continue from the audit: `rows(id)` gives an action's last audited steps, oldest first. */
@@ -114,7 +118,7 @@ export class ActionDesk {
     try {
       this.#ctx.commit(out);
     } catch (err) {
-      this.#ctx.log.error({ err, component: "actions" }, "committing a protective action's outcome failed");
+      this.#ctx.log.error({ err }, "committing a protective action's outcome failed");
     }
   }
 }

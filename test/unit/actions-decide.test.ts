@@ -88,8 +88,8 @@ describe("deciding a protective action", () => {
   it("dry run: decides a dry run, never a write", () => {
     expect(run(action({ dryRun: true }), FRESH, "evacuate", twoKnocks).decision).toEqual({ kind: "dry_run", knocks: ["off-gas", "cell-temperature"] });
   });
-  it("disabled: refused, nothing written", () => {
-    expect(run(action({ enabled: false }), FRESH, "evacuate", twoKnocks).decision).toMatchObject({ kind: "refused", code: "disabled" });
+  it("disabled: inert, no decision at all", () => {
+    expect(run(action({ enabled: false }), FRESH, "evacuate", twoKnocks)).toEqual({ decision: { kind: "idle" }, memory: FRESH });
   });
   it("rate limit: a second episode within the window is refused", () => {
     const first = run(action(), FRESH, "evacuate", twoKnocks);
