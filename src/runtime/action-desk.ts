@@ -42,10 +42,6 @@ export class ActionDesk {
     this.#ctx = ctx;
     this.#executor = new ActionExecutor({ clock: ctx.clock, write: ctx.write, read: ctx.read, emit: (events) => this.#outcome(events) });
     for (const a of ctx.actions) this.#memory.set(a.id, FRESH);
-    for (const a of ctx.actions) {
-      if (!a.enabled) ctx.log.info({ action: a.id, device: a.device }, `protective action ${a.id} is disabled (enabled: false): it will write nothing`);
-      else if (a.dryRun) ctx.log.info({ action: a.id, device: a.device }, `protective action ${a.id} is a dry run: it will log and publish what it would write, and write nothing`);
-    }
   }
 
   /** Continue from the audit: `rows(id)` gives an action's last audited steps, oldest first. */
@@ -59,8 +55,13 @@ export class ActionDesk {
     }
   }
 
-  /** Start the read-backs of writes interrupted by a restart (after the drivers have started). */
+  /** Say which actions will not write, and start the read-backs of writes interrupted by a restart (after the drivers have started). */
   start(): void {
+    const { log } = this.#ctx;
+    for (const a of this.#ctx.actions) {
+      if (!a.enabled) log.info({ action: a.id, device: a.device }, `protective action ${a.id} is disabled (enabled: false): it will write nothing`);
+      else if (a.dryRun) log.info({ action: a.id, device: a.device }, `protective action ${a.id} is a dry run: it will log and publish what it would write, and write nothing`);
+    }
     for (const a of this.#unverified.splice(0)) void this.#executor.run(a, this.#runContext(a), true);
   }
 

@@ -20,6 +20,7 @@ describe("firebreak check-config", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("config/example-site.yaml: OK");
     expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 168 points");
+    expect(r.stdout).toContain("action open-cab2-s1 (open_string_contactor) DISABLED: cab2/s1/setCon = 2 when batt-a reaches evacuate; interlock: evacuate with 2 knocks at alarm");
     expect(r.stdout).toContain("rule cell-dev-a (deviation): 128 points");
   });
 
