@@ -31,7 +31,7 @@ describe("firebreak check-config", () => {
     await writeFile(file, text.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
     const r = await runCli(["check-config", "-c", file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor`);
+    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, hvac-ahu, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor`);
     expect(r.stdout).toBe("");
   });
 

@@ -91,6 +91,29 @@ describe("protective actions in the config", () => {
     expect(issues).toEqual(['actions[0].write: value 70000 does not fit point "s1/setCon" (u16: 0..65535)']);
   });
 
+  it("stop recirculation (a coil) and close a damper (a register) on the generic hvac-ahu profile", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fb-ahu-"));
+    const file = join(dir, "site.yaml");
+    const text = (await readFile(example, "utf8")).replace(/\nactions:[\s\S]*$/, "").replace(
+      "  - { id: panel-1,",
+      "  - { id: ahu-1, profile: hvac-ahu, zone: batt-a, modbus: { host: 127.0.0.1, port: 15030, unit_id: 1 } }\n  - { id: panel-1,",
+    );
+    const lock = "    enabled: true\n    dry_run: false\n    interlock: { zone_stage: alarm, min_knocks: 2 }\n";
+    await writeFile(
+      file,
+      `${text}\nactions:\n  - id: stop-recirc\n    kind: stop_recirculation\n    device: ahu-1\n    write: { point: recirculationRun, value: 0 }\n    expect: [{ point: recirculationRunning, value: 0 }]\n    on: { zone: batt-a, stage: alarm }\n${lock}` +
+        `  - id: close-damper\n    kind: close_damper\n    device: ahu-1\n    write: { point: damperCommand, value: 1 }\n    expect: [{ point: damperClosed, value: 1 }]\n    on: { zone: batt-a, stage: alarm }\n${lock}`,
+    );
+    const c = await loadSiteConfig(file);
+    expect(c.actions?.map((a) => [a.id, a.kind, a.write, a.on.stage])).toEqual([
+      ["stop-recirc", "stop_recirculation", { point: "recirculationRun", value: 0 }, "alarm"],
+      ["close-damper", "close_damper", { point: "damperCommand", value: 1 }, "alarm"],
+    ]);
+    // A coil takes 0 or 1 only.
+    await writeFile(file, (await readFile(file, "utf8")).replace("point: recirculationRun, value: 0", "point: recirculationRun, value: 2"));
+    expect(await issuesOf(file)).toEqual(['actions[0].write: point "recirculationRun" is a coil: write 0 or 1, not 2']);
+  });
+
   it("refuses any action on the clean-agent releasing panel, naming its profile file", async () => {
     const issues = await issuesOf(
       await withActions(`  - id: release
