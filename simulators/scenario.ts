@@ -16,7 +16,9 @@ export type InjectCommand =
   | { readonly kind: "silent"; readonly device: string; readonly on: boolean }
   | { readonly kind: "stuck"; readonly device: string; readonly point: string; readonly on: boolean }
   | { readonly kind: "sentinel"; readonly device: string; readonly point: string; readonly on: boolean }
-  | { readonly kind: "panel"; readonly device?: string; readonly state: PanelState; readonly countdownS?: number };
+  | { readonly kind: "panel"; readonly device?: string; readonly state: PanelState; readonly countdownS?: number }
+  /** The device accepts writes and echoes them but carries none out (README "Protective actions": tests the read-back). */
+  | { readonly kind: "ignore_writes"; readonly device: string; readonly on: boolean };
 
 export interface ScenarioStep {
   /** Seconds of clock time after the simulation starts. */
@@ -45,6 +47,7 @@ export const injectSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("stuck"), ...pointRef.shape }).strict(),
   z.object({ kind: z.literal("sentinel"), ...pointRef.shape }).strict(),
   z.object({ kind: z.literal("panel"), device: id.optional(), state: z.enum(panelStates), countdown_s: z.number().finite().min(0).optional() }).strict(),
+  z.object({ kind: z.literal("ignore_writes"), device: id, on: z.boolean().default(true) }).strict(),
 ]);
 
 const stepSchema = z
@@ -56,10 +59,11 @@ const stepSchema = z
     stuck: pointRef.optional(),
     sentinel: pointRef.optional(),
     panel: z.object({ device: id.optional(), state: z.enum(panelStates), countdown_s: z.number().finite().min(0).optional() }).strict().optional(),
+    ignore_writes: z.object({ device: id, on: z.boolean().default(true) }).strict().optional(),
   })
   .strict()
-  .refine((s) => [s.heat, s.silent, s.stuck, s.sentinel, s.panel].filter((x) => x !== undefined).length === 1, {
-    message: "a step does exactly one thing: give one of heat, silent, stuck, sentinel, panel",
+  .refine((s) => [s.heat, s.silent, s.stuck, s.sentinel, s.panel, s.ignore_writes].filter((x) => x !== undefined).length === 1, {
+    message: "a step does exactly one thing: give one of heat, silent, stuck, sentinel, panel, ignore_writes",
   });
 
 const scenarioSchema = z
@@ -92,6 +96,7 @@ function noiseOf(n: z.output<typeof scenarioSchema>["sensor_noise"]): Partial<Se
 
 /** An InjectCommand from its JSON/YAML form (snake_case), as the control API receives it. */
 export function toInjectCommand(input: z.output<typeof injectSchema>): InjectCommand {
+  if (input.kind === "ignore_writes") return { kind: "ignore_writes", device: input.device, on: input.on };
   if (input.kind !== "panel") return input;
   return {
     kind: "panel",
@@ -106,6 +111,7 @@ function stepCommand(s: z.output<typeof stepSchema>): InjectCommand {
   if (s.silent) return { kind: "silent", ...s.silent };
   if (s.stuck) return { kind: "stuck", ...s.stuck };
   if (s.sentinel) return { kind: "sentinel", ...s.sentinel };
+  if (s.ignore_writes) return { kind: "ignore_writes", ...s.ignore_writes };
   return toInjectCommand({ kind: "panel", ...s.panel! });
 }
 

@@ -81,8 +81,22 @@ export interface SimState {
   readonly panels: readonly { readonly device: string; readonly state: string }[];
 }
 
+/** A write a client made that the device accepted (README "Protective actions"): what, where, and what the device did. */
+export interface SimWrite {
+  readonly device: string;
+  readonly table: "holding" | "coil";
+  readonly address: number;
+  readonly values: readonly number[];
+  /** Clock time, ms. */
+  readonly at: number;
+  /** What the device did with it ("opened the contactor of string 1", "ignored …"), or "nothing". */
+  readonly effect: string;
+}
+
 export interface Simulation {
   readonly ports: ReadonlyMap<string, number>;
+  /** Every write the devices accepted so far, in order (writes to registers a device does not own are refused with exception 02 and not listed). */
+  writes(): readonly SimWrite[];
   /** Clock time the simulation started at, ms: scenario step times count from here. */
   readonly startedAt: number;
   readonly controlPort?: number;
@@ -166,11 +180,24 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   let scenarioStartMs = startMs;
 
   let lastMs = startMs;
+  const encodeOne = (d: SimDevice, nowMs: number): void => {
+    d.encoder.encode(d.bank, nowMs);
+    for (const o of d.overrides.values()) tableOf(d.bank, o.loc.table).set(o.words, o.loc.address);
+  };
   const encodeAll = (nowMs: number): void => {
-    for (const d of devices.values()) {
-      d.encoder.encode(d.bank, nowMs);
-      for (const o of d.overrides.values()) tableOf(d.bank, o.loc.table).set(o.words, o.loc.address);
-    }
+    for (const d of devices.values()) encodeOne(d, nowMs);
+  };
+  const writes: SimWrite[] = [];
+  /** An accepted write: the device acts on it and its registers show the result at once. */
+  const onWrite = (group: readonly SimDevice[], bank: RegisterBank, table: "holding" | "coil", addr: number, count: number): void => {
+    const d = group.find((x) => x.bank === bank);
+    if (d === undefined) return;
+    const now = clock.now();
+    const values = Array.from(table === "holding" ? bank.holding.subarray(addr, addr + count) : bank.coils.subarray(addr, addr + count));
+    const effect = d.encoder.onWrite?.(bank, table, addr, count, now) ?? "nothing";
+    encodeOne(d, now);
+    writes.push({ device: d.device.id, table, address: addr, values, at: now, effect });
+    log.info({ device: d.device.id, table, address: addr, values }, `write to ${d.device.id}: ${effect}`);
   };
   const tick = (): void => {
     const now = clock.now();
@@ -204,7 +231,7 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   try {
     for (const { port, group } of plan) {
       const units = new Map(group.map((d) => [d.device.modbus.unitId, d.bank]));
-      const server = await startModbusTcpServer({ host: opts.host ?? "127.0.0.1", port, units });
+      const server = await startModbusTcpServer({ host: opts.host ?? "127.0.0.1", port, units, onWrite: (_unit, bank, table, addr, count) => onWrite(group, bank, table, addr, count) });
       servers.push(server);
       for (const d of group) {
         d.server = server;
@@ -220,6 +247,7 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   const sim: Simulation = {
     ports,
     startedAt: startMs,
+    writes: () => [...writes],
     inject,
     play: (scenario) => {
       checkScenario(scenario);
@@ -286,6 +314,8 @@ function checkCommand(cmd: InjectCommand, devices: Map<string, SimDevice>, model
       return cmd.watts >= 0 && Number.isFinite(cmd.watts) ? undefined : `watts must be a number >= 0, got ${cmd.watts}`;
     case "silent":
       return undefined;
+    case "ignore_writes":
+      return d.encoder.ignoreWrites !== undefined ? undefined : `device "${cmd.device}" has no writable registers to ignore writes to`;
     case "stuck":
     case "sentinel": {
       const loc = d.encoder.locate(cmd.point);
@@ -327,6 +357,9 @@ function applyCommand(cmd: InjectCommand, devices: Map<string, SimDevice>, model
       d.panel!.set(cmd.state, nowMs, cmd.countdownS);
       return;
     }
+    case "ignore_writes":
+      devices.get(cmd.device)!.encoder.ignoreWrites!(cmd.on);
+      return;
   }
 }
 
@@ -342,6 +375,8 @@ export function describeCommand(cmd: InjectCommand): string {
       return cmd.on ? `${cmd.device}/${cmd.point} reports "no reading"` : `${cmd.device}/${cmd.point} reads live again`;
     case "panel":
       return `${cmd.device ?? "the releasing panel"} goes to ${cmd.state}${cmd.countdownS !== undefined ? ` (${cmd.countdownS} s countdown)` : ""}`;
+    case "ignore_writes":
+      return cmd.on ? `${cmd.device} accepts writes but carries none out` : `${cmd.device} carries out writes again`;
   }
 }
 

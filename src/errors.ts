@@ -151,3 +151,19 @@ export class AlarmStateError extends FirebreakError {
     this.name = "AlarmStateError";
   }
 }
+
+/**
+ * A protective action's write was not carried out (src/actions/): the device is not connected, the
+ * target is not a writable point, the device refused it, or it targets a suppression-release panel.
+ */
+export class ActionWriteError extends FirebreakError {
+  readonly code = "FB_ACTION_WRITE";
+  readonly device: string;
+  readonly point: string;
+  constructor(device: string, point: string, detail: string) {
+    super(`write to ${device}/${point} not carried out: ${detail}`);
+    this.name = "ActionWriteError";
+    this.device = device;
+    this.point = point;
+  }
+}

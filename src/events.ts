@@ -191,4 +191,43 @@ export interface CommandOutcome {
   readonly since: number;
 }
 
-export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger | EvacuationStatus | IncidentClosed | CommandOutcome;
+/**
+ * One step of a protective action (src/actions/, README "Protective actions"), for the record on
+ * `events`, in the log and in the state store's `actions` table. `decided`: the write is about to be
+ * sent; `dry_run`: what would have been written; `written`: the device echoed it; `confirmed`: the
+ * read-back holds; `failed`: not written or not confirmed (the critical `action-unconfirmed` alarm);
+ * `refused`: interlock or rate limit (a disabled action is inert); `rearmed`: the zone fell below the bound stage.
+ */
+export type ActionOutcomeName = "decided" | "dry_run" | "written" | "confirmed" | "failed" | "refused" | "rearmed";
+
+export interface ActionReadBack {
+  readonly point: string;
+  readonly expected: number;
+  readonly value: number | null;
+  readonly quality: Quality;
+  readonly ok: boolean;
+}
+
+export interface ActionEvent {
+  readonly type: "action";
+  readonly action: string;
+  readonly kind: string;
+  readonly device: string;
+  readonly point: string;
+  readonly value: number;
+  readonly zone: string;
+  /** The zone's stage when this step was taken. */
+  readonly stage: Stage;
+  readonly outcome: ActionOutcomeName;
+  /** refused: interlock | rate_limit; failed: write_failed | unconfirmed. */
+  readonly code?: string;
+  readonly detail: string;
+  readonly dryRun: boolean;
+  /** The knocks sounding when the interlock was judged. */
+  readonly knocks?: readonly string[];
+  readonly readBack?: readonly ActionReadBack[];
+  readonly incident?: number;
+  readonly since: number;
+}
+
+export type CoreEvent = ZoneStageChange | ZoneFaultChange | AlarmChange | EvacuationTrigger | EvacuationStatus | IncidentClosed | CommandOutcome | ActionEvent;

@@ -26,6 +26,13 @@ export interface DeviceEncoder {
    * refused, as a device does.
    */
   declareMap(bank: RegisterBank): void;
+  /**
+   * A client's write was accepted into the bank (only at addresses declared writable): act on it
+   * (e.g. open a contactor). Returns what it did, in plain words, or undefined when it did nothing.
+   */
+  onWrite?(bank: RegisterBank, table: "holding" | "coil", addr: number, count: number, nowMs: number): string | undefined;
+  /** Accept writes and echo them, but carry none out: a device that ignores its commands (tests the read-back). */
+  ignoreWrites?(on: boolean): void;
 }
 
 /** Registers of one table as a flat array (coils and discrete inputs hold 0/1). */

@@ -26,6 +26,14 @@ const UNDER_VOLT_ALARM_V = 2.5;
 const EVT = { overTempAlarm: 1, overTempWarn: 2, underVoltAlarm: 11, tempImbalanceAlarm: 18, tempImbalanceWarn: 19 } as const;
 
 const SOC_PCT = 95; // a UPS battery on float [unverified]
+/** A string's float current while its contactor is closed, A [unverified: a small trickle keeps a float-charged string topped up]. */
+const FLOAT_A = 0.4;
+/** SunSpec 802 SetOp and 804 SetCon values (docs/sources.md#sunspec-offsets): 1 connect, 2 disconnect. */
+const CONNECT = 1;
+const DISCONNECT = 2;
+/** Offsets in 804 a client may write: SetCon 37 (the string's contactor). */
+const SET_CON = 37;
+const SET_OP = 50;
 const CAPACITY_AH = 68; // thermal-params cellParams.capacityAh (docs/sources.md#ups-racks)
 
 interface Layout {
@@ -38,11 +46,11 @@ interface Layout {
 const COMMON_LENGTH = 66;
 
 /**
- * Offsets in 802 a client may write (SunSpec marks AlmRst 20, SetOp 50, SetInvState 51 as W). None
- * yet: the hook for a simulated cabinet that resets latched alarms or opens its contactors (804
- * SetCon 37) is to list them here and act in the server's onWrite; every other write is refused.
+ * Offsets in 802 a client may write (SunSpec marks AlmRst 20, SetOp 50, SetInvState 51 as W): SetOp,
+ * acted on in onWrite (2 opens every string's contactor, 1 closes them). With 804 SetCon these are the
+ * only writable registers: every other write is refused with exception 02, as a device does.
  */
-const WRITABLE_802_OFFSETS: readonly number[] = [];
+const WRITABLE_802_OFFSETS: readonly number[] = [SET_OP];
 
 /** Start addresses of every model instance in the chain. */
 interface ChainMap {
@@ -129,6 +137,11 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
   const names = cells.map((_, i) => `${device.id}/s${Math.floor(i / (mps * cpm)) + 1}/m${(Math.floor(i / cpm) % mps) + 1}/c${(i % cpm) + 1}`);
   const tempNoise = names.map((n) => noise.channel(`${n}/tempC`));
   const voltNoise = names.map((n) => noise.channel(`${n}/voltV`));
+  // The contactors (README "Protective actions"): closed at start; opened by SetCon = 2 or SetOp = 2.
+  const open = new Array<boolean>(layout.strings).fill(false);
+  const setCon = new Array<number>(layout.strings).fill(0);
+  let setOp = 0;
+  let ignoring = false;
 
   function encode(bank: RegisterBank, nowMs: number): void {
     const h = bank.holding;
@@ -193,13 +206,14 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
       h[at + 1] = 46 + 16 * mps;
       h[at + 2] = s + 1; // Idx
       h[at + 3] = mps; // NMod
-      put32(h, at + 4, 0b11); // St: enabled, contactor closed
+      put32(h, at + 4, open[s] ? 0b01 : 0b11); // St: bit 0 enabled, bit 1 contactor closed
       h[at + 8] = u16(SOC_PCT * 10);
-      h[at + 13] = i16(0); // A: float, no current
+      h[at + 13] = i16(open[s] ? 0 : FLOAT_A * 10); // A (A_SF -1): the float current, none once the contactor is open
       h[at + 14] = u16(stringV[s]! * 10);
       [h[at + 15], h[at + 16], h[at + 17], h[at + 18], h[at + 19]] = [u16(v.max * 1000), Math.ceil(v.maxIdx / cpm), u16(v.min * 1000), Math.ceil(v.minIdx / cpm), u16(v.avg * 1000)];
       [h[at + 20], h[at + 21], h[at + 22], h[at + 23], h[at + 24]] = [i16(mt.max * 10), mt.maxIdx, i16(mt.min * 10), mt.minIdx, i16(mt.avg * 10)];
-      put32(h, at + 26, 0b1); // ConSt bitfield32: bit 0, the string's main contactor, closed
+      put32(h, at + 26, open[s] ? 0 : 0b1); // ConSt bitfield32: bit 0, the string's main contactor, closed
+      h[at + SET_CON] = setCon[s]!; // SetCon reads back as last written
       put32(h, at + 28, evt1(sc.map((c) => c.tempC), sc.map((c) => c.voltageV)));
       [h[at + 38], h[at + 39], h[at + 40], h[at + 41], h[at + 42], h[at + 43], h[at + 44]] = [i16(SOC_SF), 0, 0, i16(A_SF), i16(V_SF), i16(CELLV_SF), i16(TMP_SF)];
       for (let m = 0; m < mps; m++) {
@@ -226,7 +240,7 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
     h[at + 16] = 6; // ChaSt: holding (float)
     h[at + 18] = Math.floor((nowMs - startMs) / 1000) & 0xffff; // Hb: +1 per second of clock time
     h[at + 21] = 4; // Typ: Li-ion
-    h[at + 22] = 3; // State: connected
+    h[at + 22] = open.every((o) => o) ? 1 : 3; // State: disconnected once every string is open, else connected
     put32(h, at + 26, evt1(allT, allV));
     h[at + 34] = u16(packV * 10);
     const strOf = (i: number): number => Math.ceil(i / (mps * cpm));
@@ -234,8 +248,9 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
     [h[at + 37], h[at + 38], h[at + 39]] = [u16(v.max * 1000), strOf(v.maxIdx), modOf(v.maxIdx)];
     [h[at + 40], h[at + 41], h[at + 42]] = [u16(v.min * 1000), strOf(v.minIdx), modOf(v.minIdx)];
     h[at + 43] = u16(v.avg * 1000);
-    h[at + 44] = i16(0);
+    h[at + 44] = i16(open.filter((o) => !o).length * FLOAT_A * 10); // A: the strings' float currents
     h[at + 47] = i16(0);
+    h[at + SET_OP] = setOp;
     // 52–63 scale factors: AHRtg, WHRtg (kWh: 10^3), WChaDisChaMax, DisChaRte, SoC, DoD, SoH, V, CellV, A, AMax, W.
     h.set([0, 3, 0, 0, i16(SOC_SF), 0, 0, i16(V_SF), i16(CELLV_SF), i16(A_SF), 0, 0], at + 52);
 
@@ -253,9 +268,25 @@ export function sunspecCabinet(device: Device, model: ThermalModel, startMs: num
   function declareMap(bank: RegisterBank): void {
     bank.define("holding", base, map.end + 2 - base);
     for (const o of WRITABLE_802_OFFSETS) bank.allowWrite("holding", map.m802 + o, 1);
+    for (const at of map.m804) bank.allowWrite("holding", at + SET_CON, 1);
   }
 
-  return { encode, locate, declareMap };
+  /** SetOp / SetCon written: open or close contactors (the simulation re-encodes the registers at once). */
+  function onWrite(bank: RegisterBank, table: "holding" | "coil", addr: number, count: number): string | undefined {
+    if (table !== "holding" || count !== 1) return undefined;
+    const value = bank.holding[addr]!;
+    const act = value === DISCONNECT ? true : value === CONNECT ? false : undefined;
+    const strings = addr === map.m802 + SET_OP ? open.map((_, s) => s) : map.m804.flatMap((at, s) => (addr === at + SET_CON ? [s] : []));
+    if (strings.length === 0) return undefined;
+    if (ignoring) return `ignored (the device is set to ignore writes): ${value} at ${addr}`;
+    if (addr === map.m802 + SET_OP) setOp = value;
+    else setCon[strings[0]!] = value;
+    if (act === undefined) return `value ${value} at ${addr} is neither 1 (connect) nor 2 (disconnect): nothing done`;
+    for (const s of strings) open[s] = act;
+    return `${act ? "opened" : "closed"} the contactor of string${strings.length > 1 ? "s" : ""} ${strings.map((s) => s + 1).join(", ")}`;
+  }
+
+  return { encode, locate, declareMap, onWrite, ignoreWrites: (on) => void (ignoring = on) };
 }
 
 function sunspecAddress(p: Extract<DevicePoint, { source: "sunspec" }>, map: ChainMap): number {

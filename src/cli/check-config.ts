@@ -61,6 +61,11 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
   out.push(c.mqtt ? `mqtt ${c.mqtt.url} as ${c.mqtt.clientId}${c.mqtt.username ? ` user ${c.mqtt.username}` : ""}${c.mqtt.url.startsWith("mqtts://") ? `, TLS${c.mqtt.ca ? " with CA file" : ""}${c.mqtt.cert ? " and client certificate" : ""}` : ", NO TLS"}` : "mqtt: none configured (alarms go to the log only)");
   if (c.alertmanager) out.push(`alertmanager ${c.alertmanager.url}: firing alarms re-posted every ${c.alertmanager.refreshMs / 1000} s, each ending ${c.alertmanager.endsAfterMs / 1000} s after its post`);
   if (c.influx) out.push(`influx ${c.influx.url} database ${c.influx.database}: batches of ${c.influx.batchSize} rows every ${c.influx.flushIntervalMs} ms, disk buffer up to ${c.influx.bufferLimit} rows in ${c.stateDir}`);
+  for (const a of c.actions ?? []) {
+    const mode = !a.enabled ? "DISABLED" : a.dryRun ? "dry run (writes nothing)" : "WRITES";
+    const lock = a.interlock === undefined ? "no interlock" : `interlock: ${a.interlock.zoneStage} with ${a.interlock.minKnocks} knocks at alarm`;
+    out.push(`action ${a.id} (${a.kind}) ${mode}: ${a.device}/${a.write.point} = ${a.write.value} when ${a.on.zone} reaches ${a.on.stage}; ${lock}; read back ${a.expect.map((e) => `${e.point} = ${e.value}${e.tolerance > 0 ? ` ±${e.tolerance}` : ""}`).join(", ")}`);
+  }
   if (opts.points) for (const d of siteDevices(c)) for (const p of d.points) out.push(`${d.id}/${p.pointId}\t${p.def.unit}`);
   console.log(out.join("\n"));
   // Accepted on purpose but worth a word (e.g. allow_plaintext_password); stderr, like the refusals.

@@ -15,6 +15,7 @@ import { readSecretFile, type SecretKind } from "./secret-files.js";
 import { expandOpcuaPoints, expandPoints } from "./expand.js";
 import { buildCommands, buildOperators } from "./operators.js";
 import { buildEvacuation } from "./evacuation.js";
+import { buildActions } from "./actions.js";
 import { matchPoints } from "./point-glob.js";
 import { buildModbusTransport, buildSerialLines } from "./modbus-transport.js";
 import { opcuaProfileSchema, profileSchema, sunspecModelShape, toOpcuaProfile, toProfile, type AnyProfile, type OpcuaProfile, type Profile } from "./profile-schema.js";
@@ -96,7 +97,9 @@ function checkProfile(p: Profile, src: YamlSource): ConfigIssue[] {
   p.points.forEach((pt, i) => {
     if (pt.bit !== undefined && !pt.type.startsWith("bitfield")) issues.push(src.issue(["points", i, "bit"], `bit needs type bitfield16 or bitfield32, not ${pt.type}`));
     if ((pt.table === "coil" || pt.table === "discrete") && pt.type !== "u16") issues.push(src.issue(["points", i, "type"], `a ${pt.table} is one bit: leave type as u16`));
+    if (pt.writable && (pt.table === "discrete" || pt.table === "input")) issues.push(src.issue(["points", i, "writable"], `a ${pt.table === "discrete" ? "discrete input" : "input register"} cannot be written (Modbus writes coils and holding registers only)`));
   });
+  issues.push(...panelWrites(p, src));
   const seen = new Set<string>();
   p.sunspec?.points.forEach((pt, i) => {
     const shape = sunspecModelShape[pt.model];
@@ -118,6 +121,19 @@ function checkProfile(p: Profile, src: YamlSource): ConfigIssue[] {
     plainIds.add(pt.id);
   });
   return issues;
+}
+
+/**
+ * firebreak never commands a suppression agent release (README "Protective actions"): a profile
+ * marked `role: suppression_panel` may not declare a single writable point.
+ */
+function panelWrites(p: Profile, src: YamlSource): ConfigIssue[] {
+  if (p.role !== "suppression_panel") return [];
+  const why = (pt: string) => `point "${pt}" of profile ${p.id} (${p.file}) is writable, but the profile is a suppression-release panel (role: suppression_panel): firebreak only reads a releasing panel and never writes to it; remove writable`;
+  return [
+    ...p.points.flatMap((pt, i) => (pt.writable ? [src.issue(["points", i, "writable"], why(pt.id))] : [])),
+    ...(p.sunspec?.points ?? []).flatMap((pt, i) => (pt.writable ? [src.issue(["sunspec", "points", i, "writable"], why(pt.id))] : [])),
+  ];
 }
 
 /** Every profile in a directory, by id. Every broken profile is reported, used or not. */
@@ -332,10 +348,11 @@ async function buildSite(
 
   const operators = await buildOperators(file, site.operators, src, issues);
   const evacuation = await buildEvacuation(file, site.evacuation, new Set(zones.keys()), src, issues);
+  const actions = buildActions(site.actions, { devices, opcuaDevices, zones }, src, issues);
   if (issues.length > 0) return { issues };
   return {
     issues,
-    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(serialLines.size > 0 ? { serialLines: [...serialLines.values()] } : {}), ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), ...(evacuation ? { evacuation } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
+    config: { file, site: site.site, instance: site.instance, rooms, zones, devices, ...(serialLines.size > 0 ? { serialLines: [...serialLines.values()] } : {}), ...(opcuaDevices.length > 0 ? { opcuaDevices } : {}), rules, ...(mqtt ? { mqtt } : {}), ...(http ? { http } : {}), ...(outputs.alertmanager ? { alertmanager: outputs.alertmanager } : {}), ...(outputs.influx ? { influx: outputs.influx } : {}), operators, commands: buildCommands(site.commands), ...(evacuation ? { evacuation } : {}), ...(actions.length > 0 ? { actions } : {}), alarms: toAlarmsConfig(site.alarms), logLevel: site.log.level, stateDir: resolve(dirname(file), site.state_dir), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 

@@ -84,6 +84,8 @@ export const sunspecPointSchema = z
     offset: z.number().int().min(0).max(65535),
     /** true: the offset is inside each repeating group (per module in 804, per cell in 805). */
     group: z.boolean().default(false),
+    /** A SunSpec "W" register (802 SetOp 50, 804 SetCon 37): a protective action may write it (README "Protective actions"). */
+    writable: z.boolean().default(false),
     /** Offset of this point's sunssf scale-factor register, inside the same model instance. */
     sf_offset: z.number().int().min(0).optional(),
   })
@@ -101,11 +103,20 @@ const holeSchema = z
   .strict()
   .refine((h) => h.address + h.count <= 65536, { message: "a hole runs past address 65535" });
 
+/**
+ * What a device is for. `suppression_panel`: a clean-agent releasing panel. firebreak only reads it:
+ * the loader refuses any writable point in such a profile and any protective action on such a
+ * device (README "Protective actions"). Absent: a monitored device.
+ */
+export const profileRoles = ["suppression_panel"] as const;
+export type ProfileRole = (typeof profileRoles)[number];
+
 export const profileSchema = z
   .object({
     id,
     description: z.string().min(1, "say what device this profile is for"),
     protocol: z.literal("modbus"),
+    role: z.enum(profileRoles).optional(),
     defaults: z
       .object({
         word_order: order.default("big"),
@@ -171,6 +182,8 @@ export interface Profile {
   readonly id: string;
   readonly description: string;
   readonly protocol: "modbus";
+  /** `suppression_panel`: never written to (README "Protective actions"). */
+  readonly role?: ProfileRole;
   readonly defaults: ProfileDefaults;
   readonly points: readonly PlainPointDef[];
   /** Registers the device does not answer; absent on hand-built profiles (tests): none. */
@@ -189,6 +202,7 @@ export function toProfile(p: ProfileParsed, file: string): Profile {
     id: p.id,
     description: p.description,
     protocol: p.protocol,
+    ...(p.role === undefined ? {} : { role: p.role }),
     defaults: p.defaults,
     points: p.points,
     holes: p.holes,
@@ -249,6 +263,7 @@ export const opcuaProfileSchema = z
     id,
     description: z.string().min(1, "say what device this profile is for"),
     protocol: z.literal("opcua"),
+    role: z.enum(profileRoles).optional(),
     /** The namespace the node ids live in; its index is looked up on the server at connect. */
     namespace_uri: z.string().min(1),
     defaults: z
@@ -274,6 +289,8 @@ export interface OpcuaProfile {
   readonly id: string;
   readonly description: string;
   readonly protocol: "opcua";
+  /** `suppression_panel`: never written to (README "Protective actions"). */
+  readonly role?: ProfileRole;
   readonly namespaceUri: string;
   readonly defaults: OpcuaProfileParsed["defaults"];
   readonly nodes: readonly OpcuaNodeDef[];
@@ -281,7 +298,7 @@ export interface OpcuaProfile {
 }
 
 export function toOpcuaProfile(p: OpcuaProfileParsed, file: string): OpcuaProfile {
-  return { id: p.id, description: p.description, protocol: p.protocol, namespaceUri: p.namespace_uri, defaults: p.defaults, nodes: p.nodes, file };
+  return { id: p.id, description: p.description, protocol: p.protocol, ...(p.role === undefined ? {} : { role: p.role }), namespaceUri: p.namespace_uri, defaults: p.defaults, nodes: p.nodes, file };
 }
 
 /** A profile of either protocol, told apart by `protocol`. */

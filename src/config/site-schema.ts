@@ -7,6 +7,7 @@ import { countBetween, MAX_COUNT, MAX_DELAY_S, MAX_HOUR_MS, MAX_MIN_SAMPLES, MAX
 import { MAX_GLOB_LENGTH } from "./point-glob.js";
 import { alertmanagerSchema, influxSchema } from "./outputs-settings.js";
 import { modbusSchema, serialLineSchema } from "./modbus-schema.js";
+import { actionSchema } from "./actions-schema.js";
 
 // 128 characters: ids become MQTT topic levels and log keys; longer is a paste accident.
 const id = z.string().max(128, "must be at most 128 characters").regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, '_' and '-' only");
@@ -348,6 +349,8 @@ export const siteSchema = z
     alarms: alarmsSchema,
     operators: z.array(operator).default([]),
     evacuation: evacuationSchema.optional(),
+    /** Protective actions: interlocked, verified device writes (./actions-schema.ts, README "Protective actions"). */
+    actions: z.array(actionSchema).default([]),
     commands: commands.default({ max_skew_s: 30 }),
     log: z.object({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") }).strict().default({ level: "info" }),
     /**

@@ -385,6 +385,26 @@ export interface EvacuationConfig {
   readonly consumers: readonly EvacuationConsumer[];
 }
 
+/** One protective action (README "Protective actions"), checked against its device's profile at load. */
+export interface ProtectiveAction {
+  readonly id: string;
+  readonly description: string;
+  readonly kind: "open_string_contactor" | "stop_recirculation" | "close_damper";
+  readonly device: string;
+  /** A writable point of the device (`s1/setCon`) and the raw value written to it. */
+  readonly write: { readonly point: string; readonly value: number };
+  /** Points of the device that must read these values (within tolerance) once the write is carried out. */
+  readonly expect: readonly { readonly point: string; readonly value: number; readonly tolerance: number }[];
+  /** Runs when `zone` reaches `stage` or a higher one. */
+  readonly on: { readonly zone: string; readonly stage: Stage };
+  readonly enabled: boolean;
+  readonly dryRun: boolean;
+  /** Required when enabled: `zone` at `zoneStage` or higher with at least `minKnocks` knocks at alarm. */
+  readonly interlock?: { readonly zoneStage: Stage; readonly minKnocks: number };
+  readonly verify: { readonly retries: number; readonly intervalMs: number; readonly timeoutMs: number };
+  readonly rateLimit: { readonly max: number; readonly perMs: number };
+}
+
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 export interface SiteConfig {
@@ -414,6 +434,8 @@ export interface SiteConfig {
   readonly commands: CommandsConfig;
   /** Absent: triggers go out unsigned, and no acknowledgment is awaited (a warning at start). */
   readonly evacuation?: EvacuationConfig;
+  /** Protective actions (README "Protective actions"); absent or empty: firebreak writes to no device. */
+  readonly actions?: readonly ProtectiveAction[];
   readonly logLevel: LogLevel;
   /** Absolute path of the state directory (the SQLite state store lives here). */
   readonly stateDir: string;

@@ -60,6 +60,11 @@ export interface Driver {
   /** Cancel every timer, close every socket and port this driver holds, and wait for work in flight. */
   stop(): Promise<void>;
   status(): DriverStatus;
+  /**
+   * Write a raw value to a writable point (protective actions, README "Protective actions"); absent
+   * on drivers that never write (OPC UA). Throws ActionWriteError when it was not carried out.
+   */
+  write?(pointId: string, value: number): Promise<void>;
 }
 
 /** What every driver is built with (src/runtime/daemon.ts builds it once). */

@@ -30,6 +30,9 @@ import type { RoomWatch } from "../zones/room-watch.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { buildRoomWatch } from "./core.js";
 import { EvacuationDesk } from "./evacuation-desk.js";
+import { ActionDesk, RECALL_ROWS } from "./action-desk.js";
+import { ActionWriteError } from "../errors.js";
+import type { ActionOutcomeName } from "../events.js";
 import { OperatorCommands } from "./operator-commands.js";
 import { type FlooredLimit, MIN_REAL_STALE_MS, withRealTimeFloors } from "./real-time-floors.js";
 
@@ -78,6 +81,8 @@ export class Daemon {
   #state: StateStore | undefined;
   #commands: OperatorCommands | undefined;
   readonly #desk: EvacuationDesk;
+  /** Protective actions (README "Protective actions"); undefined when the config has none. */
+  #actions: ActionDesk | undefined;
   /** The alarm records as last written to the state store, by id. */
   readonly #savedAlarms = new Map<string, AlarmRecord>();
   /** State store writes that failed: each decision was published anyway, but would not survive a restart. */
@@ -127,6 +132,18 @@ export class Daemon {
     // run again; the tick adds those of points gone stale and those time alone can change.
     this.watch = buildRoomWatch(ctx.config, this.store, this.startedAt);
     this.#desk = new EvacuationDesk({ config: ctx.config.evacuation, alarms: this.watch.alarms, log: ctx.log.child({ component: "evacuation" }) });
+    const actions = ctx.config.actions ?? [];
+    if (actions.length > 0) {
+      this.#actions = new ActionDesk({
+        actions,
+        watch: this.watch,
+        clock: ctx.clock,
+        log: ctx.log.child({ component: "actions" }),
+        write: (device, point, value) => this.#write(device, point, value),
+        read: (key) => this.store.read(key, ctx.clock.now()),
+        commit: (events) => this.#commitAndPublish(events),
+      });
+    }
     // Until a device has had its chance to answer, "no reading yet" is not news: without this grace
     // every start would raise, then clear, a trouble alarm per rule.
     // On an accelerated clock (simulator runs) the devices still answer in real time: allow them at
@@ -153,6 +170,7 @@ export class Daemon {
     if (pic.alarmState !== undefined) this.watch.alarms.restore({ ...(pic.alarmState as AnnunciatorState), alarms: pic.alarms as AlarmRecord[] });
     for (const a of pic.alarms as AlarmRecord[]) this.#savedAlarms.set(a.id, a);
     this.#desk.restore(pic.evacuations);
+    this.#actions?.restore((id) => state.actionAudit(id, RECALL_ROWS).map((r) => ({ at: r.at, action: r.action, outcome: r.outcome as ActionOutcomeName, ...(r.code === undefined ? {} : { code: r.code }), detail: r.detail })));
     this.#desk.adoptOpen(this.watch.snapshot().triggers, this.#ctx.clock.now());
     const latched = (pic.zones as ZoneSnapshot[]).filter((z) => z.latched).map((z) => `${z.zone}:${z.stage}`);
     log.info(
@@ -244,6 +262,7 @@ export class Daemon {
       this.#evacuationTick();
     }, this.#ctx.evaluateEveryMs ?? 1000);
     for (const d of this.#drivers) d.start();
+    this.#actions?.start();
     this.#devicesAreStarted();
   }
 
@@ -298,6 +317,8 @@ export class Daemon {
     try {
       const events = this.watch.step(now, changedOnly);
       if (events.length > 0) this.#commitAndPublish(events);
+      // Protective actions follow the zones just decided; each step is committed before it writes.
+      this.#actions?.step(now);
     } catch (err) {
       this.#evaluations.failed++;
       this.#ctx.log.error({ err, component: "rules" }, "rule evaluation failed; the next tick tries again");
@@ -344,6 +365,7 @@ export class Daemon {
         ids = state.transaction(() => {
           this.#persistCore(state);
           alsoInTransaction?.(state);
+          for (const e of events) if (e.type === "action") state.auditAction({ at: e.since, action: e.action, device: e.device, point: e.point, value: e.value, zone: e.zone, outcome: e.outcome, ...(e.code === undefined ? {} : { code: e.code }), detail: e.detail, record: JSON.stringify(e) });
           if (prepared === undefined || prepared.messages.length === 0) return undefined;
           state.saveSeq(prepared.seq);
           return state.appendOutbox(prepared.messages, this.#ctx.clock.now());
@@ -418,7 +440,21 @@ export class Daemon {
         break;
       case "command":
         break; // logged where it is decided (operator-commands.ts)
+      case "action": {
+        const fields = { action: e.action, device: e.device, point: e.point, value: e.value, zone: e.zone, outcome: e.outcome, code: e.code, dryRun: e.dryRun, knocks: e.knocks, readBack: e.readBack, incident: e.incident };
+        if (e.outcome === "failed") log.error(fields, `protective action ${e.action}: ${e.detail}`);
+        else if (e.outcome === "rearmed") log.info(fields, `protective action ${e.action}: ${e.detail}`);
+        else log.warn(fields, `protective action ${e.action} ${e.outcome}: ${e.detail}`);
+        break;
+      }
     }
+  }
+
+  /** A protective action's write, through the device's own driver (its request queue). */
+  #write(device: string, point: string, value: number): Promise<void> {
+    const d = this.#drivers.find((x) => x.device === device);
+    if (d?.write === undefined) return Promise.reject(new ActionWriteError(device, point, d === undefined ? "no driver for this device" : `its ${d.protocol} driver does not write`));
+    return d.write(point, value);
   }
 
   #onPoll(r: PollResult): void {
@@ -478,6 +514,7 @@ export class Daemon {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#tick?.cancel();
+    this.#actions?.stop();
     await Promise.all(this.#drivers.map((d) => d.stop()));
     await this.#factory?.close();
     await this.#mqtt?.stop();

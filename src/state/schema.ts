@@ -33,6 +33,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE evacuations (zone TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // 3: the audit of protective actions (README "Protective actions"): every step of every action, in
+  // order; a restart rebuilds from it which actions were already performed in the current episode.
+  `
+  CREATE TABLE actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL, action TEXT NOT NULL, device TEXT NOT NULL, point TEXT NOT NULL, value INTEGER NOT NULL,
+    zone TEXT NOT NULL, outcome TEXT NOT NULL, code TEXT, detail TEXT NOT NULL, record TEXT NOT NULL
+  );
+  CREATE INDEX actions_action ON actions (action, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -40,6 +40,20 @@ export interface AuditRow extends AuditEntry {
   readonly id: number;
 }
 
+/** One step of a protective action, as audited (the event's fields; `record` is the whole event as JSON). */
+export interface ActionAuditEntry {
+  readonly at: number;
+  readonly action: string;
+  readonly device: string;
+  readonly point: string;
+  readonly value: number;
+  readonly zone: string;
+  readonly outcome: string;
+  readonly code?: string;
+  readonly detail: string;
+  readonly record: string;
+}
+
 /** Everything the store holds about the picture, as the core exported it (JSON values). */
 export interface StoredPicture {
   /** Starts of this instance so far, this one included. */
@@ -163,6 +177,12 @@ export class StateStore {
       addAudit: db.prepare<[number, string | null, string, string | null, number, string | null, string, string | null]>(
         "INSERT INTO audit (at, request_id, verb, operator, ok, code, detail, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
+      addActionAudit: db.prepare<[number, string, string, string, number, string, string, string | null, string, string]>(
+        "INSERT INTO actions (at, action, device, point, value, zone, outcome, code, detail, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      actionAudit: db.prepare<[string, number], { at: number; action: string; device: string; point: string; value: number; zone: string; outcome: string; code: string | null; detail: string; record: string }>(
+        "SELECT * FROM (SELECT * FROM actions WHERE action = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+      ),
       tailAudit: db.prepare<[number], { id: number; at: number; request_id: string | null; verb: string; operator: string | null; ok: number; code: string | null; detail: string; command: string | null }>(
         "SELECT * FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) ORDER BY id",
       ),
@@ -262,6 +282,27 @@ export class StateStore {
 
   audit(e: AuditEntry): void {
     this.#st.addAudit.run(e.at, e.requestId ?? null, e.verb, e.operator ?? null, e.ok ? 1 : 0, e.code ?? null, e.detail, e.command ?? null);
+  }
+
+  /** Record one step of a protective action (inside the transaction that commits the decision). */
+  auditAction(e: ActionAuditEntry): void {
+    this.#st.addActionAudit.run(e.at, e.action, e.device, e.point, e.value, e.zone, e.outcome, e.code ?? null, e.detail, e.record);
+  }
+
+  /** The last `n` audited steps of one action, oldest first. */
+  actionAudit(action: string, n: number): ActionAuditEntry[] {
+    return this.#st.actionAudit.all(action, n).map((r) => ({
+      at: r.at,
+      action: r.action,
+      device: r.device,
+      point: r.point,
+      value: r.value,
+      zone: r.zone,
+      outcome: r.outcome,
+      ...(r.code === null ? {} : { code: r.code }),
+      detail: r.detail,
+      record: r.record,
+    }));
   }
 
   auditTail(n: number): AuditRow[] {

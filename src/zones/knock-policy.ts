@@ -36,6 +36,18 @@ export function knockFault(knock: Knock, byRule: ReadonlyMap<string, RuleResult>
   return undefined;
 }
 
+/**
+ * The zone's knocks that are sounding now (a rule of theirs active at alarm or above), by name; a
+ * zone without knocks counts each rule at alarm as one. Blind knocks are not counted: what an
+ * interlocked device write needs is independent signals, not the absence of one (src/actions/interlock.ts).
+ */
+export function soundingKnocks(zone: Zone, results: readonly RuleResult[]): string[] {
+  if (zone.knocks === undefined) return results.filter((r) => r.zone === zone.id && atAlarm(r)).map((r) => r.rule);
+  const byRule = new Map<string, RuleResult>();
+  for (const r of results) byRule.set(r.rule, r);
+  return zone.knocks.filter((k) => k.rules.some((id) => atAlarm(byRule.get(id)))).map((k) => k.name);
+}
+
 /** Whether the zone's knocks evacuate it now, and the evidence of a degraded decision. */
 export function doubleKnock(zone: Zone, results: readonly RuleResult[]): KnockDecision {
   const needed = zone.evacuateAfterAlarmRules;

@@ -3,7 +3,7 @@
 // Pure apart from its own state: time is the `now` argument, the store is read-only here. The
 // runtime builds the parts (rule engine, annunciator, ledger) and hands them in; the state store
 // persists what exportState() returns and gives it back through restore().
-import type { Zone } from "../config/types.js";
+import type { Stage, Zone } from "../config/types.js";
 import type { Annunciator } from "../alarms/annunciator.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
 import type { EvacuationLedger, IncidentRecord } from "../evacuation/trigger.js";
@@ -232,6 +232,16 @@ export class RoomWatch {
   /** The zones this watch covers, in config order. */
   zones(): readonly Zone[] {
     return this.#zones;
+  }
+
+  /** The zone's stage as last decided (undefined: not judged yet). */
+  stageOf(zoneId: string): Stage | undefined {
+    return this.#state.get(zoneId)?.stage;
+  }
+
+  /** The zone's rule results as last evaluated (what protective actions' interlocks read). */
+  resultsOf(zoneId: string): readonly RuleResult[] {
+    return this.#results.get(zoneId) ?? [];
   }
 
   /** The open incident of a zone, if any. */

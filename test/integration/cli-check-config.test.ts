@@ -19,7 +19,8 @@ describe("firebreak check-config", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("config/example-site.yaml: OK");
-    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 163 points");
+    expect(r.stdout).toContain("device cab2: li-ion-cabinet at 127.0.0.1:15022 unit 1, 168 points");
+    expect(r.stdout).toContain("action open-cab2-s1 (open_string_contactor) DISABLED: cab2/s1/setCon = 2 when batt-a reaches evacuate; interlock: evacuate with 2 knocks at alarm");
     expect(r.stdout).toContain("rule cell-dev-a (deviation): 128 points");
   });
 
@@ -30,7 +31,7 @@ describe("firebreak check-config", () => {
     await writeFile(file, text.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
     const r = await runCli(["check-config", "-c", file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor`);
+    expect(r.stderr).toContain(`${file}:31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, hvac-ahu, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor`);
     expect(r.stdout).toBe("");
   });
 

@@ -140,7 +140,7 @@ describe("modbus driver over TCP", () => {
   it("discovers the SunSpec map and decodes per-cell voltage and temperature with scale factors", async () => {
     await until(store, "cabinet cell s2/m4/c8 good", () => value(cab, "s2/m4/c8/voltV").quality === "good");
     // The layout point, then 802, 804 and 805 points.
-    expect(cab.points.length).toBe(1 + 14 + 6 * 2 + 8 * 1 + 64 * 2);
+    expect(cab.points.length).toBe(1 + 15 + 8 * 2 + 8 * 1 + 64 * 2);
     expect(value(cab, "layout")).toMatchObject({ quality: "good", value: 0 });
     for (const [s, m, c] of [[1, 1, 1], [1, 4, 8], [2, 2, 3], [2, 4, 8]] as const) {
       expect(value(cab, `s${s}/m${m}/c${c}/voltV`)).toMatchObject({ quality: "good" });

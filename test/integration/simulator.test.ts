@@ -277,7 +277,8 @@ describe("simulation of the example site", () => {
     // Past the end marker the map ends: exception 02, not zeros.
     const end = models[models.length - 1]!;
     await expect(c.readHoldingRegisters(end.at + 2 + end.len + 2, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
-    await expect(c.writeRegister(40000, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 1);
+    // The cabinet takes writes to its command registers only (802 SetOp, 804 SetCon): the marker is 02.
+    await expect(c.writeRegister(40000, 1)).rejects.toSatisfy((e: unknown) => modbusCode(e) === 2);
     expect(await cellTempC(c, 1, 3, 7)).toBeCloseTo(24, 0);
   });
 

@@ -36,7 +36,7 @@ describe("config loading", () => {
   it("loads every shipped profile without an issue", async () => {
     const { profiles, issues } = await loadProfiles(shippedProfilesDir());
     expect(issues).toEqual([]);
-    expect([...profiles.keys()].sort()).toEqual(["clean-agent-panel", "li-ion-cabinet", "li-ion-rack-bms", "offgas-detector", "room-sensor"]);
+    expect([...profiles.keys()].sort()).toEqual(["clean-agent-panel", "hvac-ahu", "li-ion-cabinet", "li-ion-rack-bms", "offgas-detector", "room-sensor"]);
   });
 
   it("reads the SunSpec contactor state as the bitfield32 it is (804 ConSt, offsets 26-27), and SoH from 802", async () => {
@@ -71,7 +71,7 @@ describe("config loading", () => {
   it("names file, line, column and key path of an unknown profile, listing the known ones", async () => {
     const file = await variant((t) => t.replace("profile: room-sensor, zone: batt-a", "profile: ups-lion, zone: batt-a"));
     expect(await issuesOf(file)).toEqual([
-      '31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor',
+      '31:28 devices[6].profile: unknown profile "ups-lion"; known: clean-agent-panel, hvac-ahu, li-ion-cabinet, li-ion-rack-bms, offgas-detector, room-sensor',
     ]);
   });
 

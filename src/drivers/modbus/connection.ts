@@ -8,6 +8,7 @@ import { ModbusExceptionError, ModbusFrameError } from "../../errors.js";
 import type { QualityReason } from "../../points/point.js";
 import { ConnectionLost, ModbusTcpClient, RequestTimeout, type TcpClientCounters } from "./tcp-client.js";
 import type { ReadFunction } from "./tcp-frame.js";
+import type { WriteCommand } from "./write-frame.js";
 
 export interface ReadFailure {
   readonly reason: Extract<QualityReason, "timeout" | "comm_fail" | "device_exception">;
@@ -42,6 +43,8 @@ export interface ModbusLink {
   onLost(fn: (detail: string) => void): void;
   /** Read `count` registers (0..65535) or bits (0/1) from `start`. */
   read(table: ModbusTable, start: number, count: number): Promise<number[]>;
+  /** A protective action's write (FC 5/6/16), queued with the reads; absent: this transport does not write (RTU, for now). */
+  write?(cmd: WriteCommand): Promise<void>;
   /** Close the link and fail any read in flight. Idempotent. */
   close(): Promise<void>;
 }
@@ -104,6 +107,11 @@ export class ModbusConnection implements ModbusLink {
   /** Read `count` registers (0..65535) or bits (0/1) from `start`. */
   read(table: ModbusTable, start: number, count: number): Promise<number[]> {
     return this.#client.read(FUNCTION_OF[table], start, count);
+  }
+
+  /** Write through the same queue as the reads (./tcp-client.ts). */
+  write(cmd: WriteCommand): Promise<void> {
+    return this.#client.write(cmd);
   }
 
   /** Close the socket and fail any read in flight. Idempotent. */

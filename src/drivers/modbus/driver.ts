@@ -25,6 +25,11 @@ export class ModbusDriver implements Driver {
     return this.poller.stop();
   }
 
+  /** A protective action's write, through the poller's request queue (./poller.ts). */
+  write(pointId: string, value: number): Promise<void> {
+    return this.poller.write(pointId, value);
+  }
+
   status(): DriverStatus {
     return modbusStatus(this.device, this.transport, this.poller.status());
   }

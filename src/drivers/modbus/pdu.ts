@@ -6,7 +6,7 @@
 export type ReadFunction = 1 | 2 | 3 | 4;
 
 /** The fields of a response a framing checks, as named in a malformed-frame detail. */
-export type FrameField = "transaction id" | "protocol id" | "length" | "unit id" | "function code" | "exception code" | "byte count" | "crc";
+export type FrameField = "transaction id" | "protocol id" | "length" | "unit id" | "function code" | "exception code" | "byte count" | "crc" | "address" | "value" | "quantity";
 
 /** The part of a read request the PDU checks need. */
 export interface PduRequest {
@@ -48,7 +48,7 @@ export const malformed = (field: FrameField, detail: string): Malformed => ({ ki
 const what = (fc: ReadFunction, count: number): string => `${count} ${fc === 3 || fc === 4 ? "register" : "bit"}${count === 1 ? "" : "s"}`;
 
 /** The response's function code: the one asked for ("data"), or it | 0x80 ("exception"), or wrong. */
-export function checkFunctionCode(fc: number, req: PduRequest): "data" | "exception" | Malformed {
+export function checkFunctionCode(fc: number, req: { readonly fc: number }): "data" | "exception" | Malformed {
   if (fc === (req.fc | 0x80)) return "exception";
   if (fc !== req.fc) return malformed("function code", `function code ${fc}, expected ${req.fc} (or ${req.fc | 0x80} with an exception)`);
   return "data";

@@ -3,7 +3,7 @@
 // on failure every affected point turns bad within the same poll, and the poller reconnects with
 // backoff. State changes (connected, failing, recovered, mismatch) are logged once each.
 import type { Logger } from "pino";
-import { ConfigError, DeviceLayoutError } from "../../errors.js";
+import { ActionWriteError, ConfigError, DeviceLayoutError } from "../../errors.js";
 import { bad, good, pointKey, type PointKey, type PointValue, type QualityReason } from "../../points/point.js";
 import type { PointStore } from "../../points/store.js";
 import type { Clock, TimerHandle } from "../../runtime/clock.js";
@@ -15,7 +15,8 @@ import { planDevice, type DevicePlan } from "./device-plan.js";
 import { PointWriter, type WriteReport } from "./point-writer.js";
 import { PollLoad } from "./poll-load.js";
 import { runRequests } from "./poll-requests.js";
-import { discoverModels, layoutSurplus, mapSunspecPoints } from "./sunspec.js";
+import { discoverModels, layoutSurplus, mapSunspecPoints, type SunspecAddress } from "./sunspec.js";
+import { planWrite } from "./write-plan.js";
 import type { ModbusPollerStatus, PollResult } from "./poller-status.js";
 
 export type { ModbusPollerStatus, PollerState, PollerStatus, PollResult } from "./poller-status.js";
@@ -54,6 +55,8 @@ export class ModbusPoller {
   readonly #link: LinkOpener;
   #conn: ModbusLink | undefined;
   #plan: DevicePlan | undefined;
+  /** SunSpec addresses found at the last discovery: where a protective action's write goes. */
+  #sunspec: ReadonlyMap<string, SunspecAddress> | undefined;
   #timer: TimerHandle | undefined;
   #busy: Promise<void> | undefined;
   #plannedAt = 0;
@@ -132,6 +135,24 @@ export class ModbusPoller {
     };
   }
 
+  /**
+   * A protective action's write (src/actions/) on this device's own link: it waits in the same
+   * request queue as the polls, never beside them. Throws ActionWriteError naming why it was not
+   * carried out (not connected, a transport without writes, a Modbus exception, no answer).
+   */
+  async write(pointId: string, value: number): Promise<void> {
+    const { device } = this.#ctx;
+    const conn = this.#conn;
+    if (conn === undefined || !conn.open || this.#plan === undefined) throw new ActionWriteError(device.id, pointId, `the device is not connected (${this.#state.state}${this.#lastError === undefined ? "" : `: ${this.#lastError}`})`);
+    if (conn.write === undefined) throw new ActionWriteError(device.id, pointId, `${this.#link.describe} does not carry writes (Modbus RTU writes are not implemented)`);
+    const cmd = planWrite(device, pointId, value, this.#sunspec);
+    try {
+      await conn.write(cmd);
+    } catch (e) {
+      throw new ActionWriteError(device.id, pointId, `FC ${cmd.fc} to address ${cmd.address}: ${classifyFailure(e, device.timeoutMs).detail}`);
+    }
+  }
+
   /** Close a connection that is done with, keeping its counters. */
   #retire(conn: ModbusLink): Promise<void> {
     if (!this.#retiredConns.has(conn)) {
@@ -205,6 +226,7 @@ export class ModbusPoller {
         surplus = layoutSurplus(device.layout, models);
       }
       this.#plan = planDevice(device, sunspec);
+      this.#sunspec = sunspec;
       this.#state.noteLayout(device.layout, surplus);
     } catch (e) {
       await this.#dropForSetupFailure(conn, e);

@@ -1,5 +1,6 @@
-// firebreak's Modbus TCP client: one socket to one device, read requests (FC 1-4) matched to their
-// answers by MBAP transaction id, every answer checked field by field by ./tcp-frame.ts.
+// firebreak's Modbus TCP client: one socket to one device, read requests (FC 1-4) and the writes of
+// protective actions (FC 5/6/16) matched to their answers by MBAP transaction id, every answer checked
+// field by field by ./tcp-frame.ts and ./write-frame.ts.
 //
 // Written by hand rather than with modbus-serial (RTU is framed by hand too, ./rtu-line.ts): its TCP port
 // (modbus-serial 8.0.25, ports/tcpport.js and index.js _onReceive) never reads the protocol id;
@@ -13,6 +14,7 @@
 import net from "node:net";
 import { ModbusExceptionError, ModbusFrameError } from "../../errors.js";
 import { checkResponse, describeException, encodeReadRequest, lateFrameBytes, type ReadFunction, type ReadRequest } from "./tcp-frame.js";
+import { checkWriteResponse, encodeWriteRequest, invalidWrite, type WriteCommand, type WriteRequest } from "./write-frame.js";
 
 export interface TcpClientOptions {
   readonly host: string;
@@ -56,7 +58,8 @@ export interface TcpClientCounters {
 }
 
 interface Pending {
-  readonly req: ReadRequest;
+  /** A read (FC 1-4) or a write (FC 5/6/16): both wait in the same queue, one in flight by default. */
+  readonly req: ReadRequest | WriteRequest;
   readonly resolve: (values: number[]) => void;
   readonly reject: (e: Error) => void;
   timer?: NodeJS.Timeout;
@@ -137,6 +140,22 @@ export class ModbusTcpClient {
     });
   }
 
+  /**
+   * Write (FC 5/6/16, ./write-frame.ts). It waits in the same queue as the reads, so with the default
+   * of one request in flight it never overlaps a poll; resolves once the device echoed it correctly.
+   */
+  write(cmd: WriteCommand): Promise<void> {
+    const invalid = invalidWrite(cmd);
+    if (invalid !== undefined) return Promise.reject(new RangeError(`FC ${cmd.fc} write: ${invalid}`));
+    if (this.#closed) return Promise.reject(new ConnectionLost("not connected"));
+    return new Promise((resolve, reject) => {
+      const req: WriteRequest = { transactionId: this.#takeTid(), unitId: this.#opts.unitId, fc: cmd.fc, address: cmd.address, values: [...cmd.values] };
+      const p: Pending = { req, resolve: () => resolve(), reject };
+      if (this.#inFlight.size < this.#maxInFlight) this.#send(p);
+      else this.#queue.push(p);
+    });
+  }
+
   /** Close the socket and fail every request waiting. Idempotent. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
@@ -169,7 +188,7 @@ export class ModbusTcpClient {
       p.reject(new RequestTimeout(`no answer within ${this.#opts.timeoutMs} ms`));
       this.#pump();
     }, this.#opts.timeoutMs);
-    this.#socket.write(encodeReadRequest(p.req));
+    this.#socket.write("values" in p.req ? encodeWriteRequest(p.req) : encodeReadRequest(p.req));
   }
 
   #pump(): void {
@@ -201,12 +220,13 @@ export class ModbusTcpClient {
         at += n;
         continue;
       }
-      const v = checkResponse(buf, p.req);
+      const v = "values" in p.req ? checkWriteResponse(buf, p.req) : checkResponse(buf, p.req);
       if (v.kind === "incomplete") break;
       if (v.kind === "malformed") return this.#garbage(v.field, v.detail);
       this.#settle(p);
       at += v.frameBytes;
       if (v.kind === "data") p.resolve(v.values);
+      else if (v.kind === "written") p.resolve([]);
       else {
         this.counters.exceptions++;
         p.reject(new ModbusExceptionError(this.#opts.device, v.code, describeException(v.code)));

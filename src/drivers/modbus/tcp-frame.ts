@@ -2,7 +2,7 @@
 // came back against that request field by field (MODBUS Messaging on TCP/IP Implementation Guide
 // v1.0b §3.1.3, MBAP header; MODBUS Application Protocol v1.1b3 §6.1-6.4 and §7). Pure: bytes in,
 // a verdict out. The socket lives in ./tcp-client.ts; the PDU checks are ./pdu.ts, shared with RTU.
-import { checkByteCount, checkExceptionCode, checkFunctionCode, malformed as malformedPdu, readValues, type FrameField, type ReadFunction } from "./pdu.js";
+import { checkByteCount, checkExceptionCode, checkFunctionCode, malformed as malformedPdu, readValues, type FrameField, type Malformed, type ReadFunction } from "./pdu.js";
 
 export { describeException, expectedDataBytes, type FrameField, type ReadFunction } from "./pdu.js";
 
@@ -56,26 +56,12 @@ const malformed = (field: FrameField, detail: string): ResponseVerdict => malfor
  * is the caller's to match (it picks `req` by it); it is checked here again for a direct caller.
  */
 export function checkResponse(buf: Buffer, req: ReadRequest): ResponseVerdict {
-  if (buf.length < 2) return { kind: "incomplete" };
-  const tid = buf.readUInt16BE(0);
-  if (tid !== req.transactionId) return malformed("transaction id", `transaction id ${tid}, expected ${req.transactionId}`);
-  if (buf.length < 4) return { kind: "incomplete" };
-  const protocol = buf.readUInt16BE(2);
-  if (protocol !== 0) return malformed("protocol id", `protocol id ${protocol}, expected 0 (Modbus)`);
-  if (buf.length < 6) return { kind: "incomplete" };
-  const length = buf.readUInt16BE(4);
-  if (length < EXCEPTION_LENGTH_FIELD || length > MAX_LENGTH_FIELD) return malformed("length", `length field ${length}, outside ${EXCEPTION_LENGTH_FIELD}..${MAX_LENGTH_FIELD}`);
-  if (buf.length < MBAP_BYTES) return { kind: "incomplete" };
-  const unit = buf[6]!;
-  if (unit !== req.unitId) return malformed("unit id", `unit id ${unit}, expected ${req.unitId}`);
+  const head = checkHeader(buf, req);
+  if (head.kind !== "header") return head;
+  const { length } = head;
   if (buf.length < MBAP_BYTES + 1) return { kind: "incomplete" };
   const fc = checkFunctionCode(buf[7]!, req);
-  if (fc === "exception") {
-    if (length !== EXCEPTION_LENGTH_FIELD) return malformed("length", `length field ${length}, expected ${EXCEPTION_LENGTH_FIELD} for an exception response`);
-    if (buf.length < MBAP_BYTES + 2) return { kind: "incomplete" };
-    const code = buf[8]!;
-    return checkExceptionCode(code) ?? { kind: "exception", frameBytes: MBAP_BYTES + 2, code };
-  }
+  if (fc === "exception") return exceptionVerdict(buf, length);
   if (fc !== "data") return fc;
   if (buf.length < MBAP_BYTES + 2) return { kind: "incomplete" };
   const byteCount = buf[8]!;
@@ -86,6 +72,34 @@ export function checkResponse(buf: Buffer, req: ReadRequest): ResponseVerdict {
   const frameBytes = 6 + length;
   if (buf.length < frameBytes) return { kind: "incomplete" };
   return { kind: "data", frameBytes, values: readValues(buf, MBAP_BYTES + 2, req) };
+}
+
+/** An exception response after a valid header: its length field and code checked. */
+export function exceptionVerdict(buf: Buffer, length: number): { readonly kind: "incomplete" } | { readonly kind: "exception"; readonly frameBytes: number; readonly code: number } | Malformed {
+  if (length !== EXCEPTION_LENGTH_FIELD) return malformedPdu("length", `length field ${length}, expected ${EXCEPTION_LENGTH_FIELD} for an exception response`);
+  if (buf.length < MBAP_BYTES + 2) return { kind: "incomplete" };
+  const code = buf[8]!;
+  return checkExceptionCode(code) ?? { kind: "exception", frameBytes: MBAP_BYTES + 2, code };
+}
+
+/**
+ * The MBAP header of a response against its request (transaction id, protocol id, length range,
+ * unit id), shared by reads and writes (./write-frame.ts): the length field once it is valid.
+ */
+export function checkHeader(buf: Buffer, req: { readonly transactionId: number; readonly unitId: number }): { readonly kind: "header"; readonly length: number } | { readonly kind: "incomplete" } | Malformed {
+  if (buf.length < 2) return { kind: "incomplete" };
+  const tid = buf.readUInt16BE(0);
+  if (tid !== req.transactionId) return malformedPdu("transaction id", `transaction id ${tid}, expected ${req.transactionId}`);
+  if (buf.length < 4) return { kind: "incomplete" };
+  const protocol = buf.readUInt16BE(2);
+  if (protocol !== 0) return malformedPdu("protocol id", `protocol id ${protocol}, expected 0 (Modbus)`);
+  if (buf.length < 6) return { kind: "incomplete" };
+  const length = buf.readUInt16BE(4);
+  if (length < EXCEPTION_LENGTH_FIELD || length > MAX_LENGTH_FIELD) return malformedPdu("length", `length field ${length}, outside ${EXCEPTION_LENGTH_FIELD}..${MAX_LENGTH_FIELD}`);
+  if (buf.length < MBAP_BYTES) return { kind: "incomplete" };
+  const unit = buf[6]!;
+  if (unit !== req.unitId) return malformedPdu("unit id", `unit id ${unit}, expected ${req.unitId}`);
+  return { kind: "header", length };
 }
 
 /**

@@ -104,6 +104,7 @@ export function eventRows(s: RowSite, e: CoreEvent): Row[] {
       return [{ measurement: "trigger", tags: { ...base, zone: e.zone, event: "closed" }, fields: { id: e.id, incident: e.incident, by: e.by, count: 1 }, timestamp: e.since }];
     case "command":
     case "evacuation_status":
+    case "action":
       return [];
   }
 }

@@ -3,7 +3,7 @@
 // Numbers are rounded here, and only here, to their point's resolution (./rounding.ts).
 import type { JsonValue } from "../../commands/canonical.js";
 import { signPayload, type TriggerSigner } from "../../evacuation/trigger-wire.js";
-import type { AlarmChange, AlarmState, CoreEvent, EvacuationStatus, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../events.js";
+import type { ActionEvent, AlarmChange, AlarmState, CoreEvent, EvacuationStatus, EvacuationTrigger, ZoneFaultChange, ZoneStageChange } from "../../events.js";
 import type { PointValue } from "../../points/point.js";
 import { type PointDecimals, tidy, tidyEvidence, unknownDecimals } from "./rounding.js";
 import { SCHEMA_VERSION, type Topics } from "./topics.js";
@@ -227,6 +227,8 @@ function eventBody(e: CoreEvent, r: PointDecimals) {
       return statusBody(e);
     case "incident_closed":
       return { zone: e.zone, id: e.id, incident: e.incident, by: e.by, since: iso(e.since) };
+    case "action":
+      return actionBody(e);
     case "command":
       return {
         ...(e.requestId === undefined ? {} : { requestId: e.requestId }),
@@ -261,8 +263,30 @@ export function stateMessage(t: Topics, e: CoreEvent, nowMs: number, last?: Zone
     case "incident_closed":
       return removeRetained(t.evacuate(e.zone));
     case "command":
+    case "action":
       return undefined;
   }
+}
+
+/** A protective action's step on `events` (README "Protective actions"): what, where, with what outcome and why. */
+function actionBody(e: ActionEvent) {
+  return {
+    action: e.action,
+    kind: e.kind,
+    device: e.device,
+    point: e.point,
+    value: e.value,
+    zone: e.zone,
+    stage: e.stage,
+    outcome: e.outcome,
+    ...(e.code === undefined ? {} : { code: e.code }),
+    detail: e.detail,
+    dryRun: e.dryRun,
+    ...(e.knocks === undefined ? {} : { knocks: e.knocks }),
+    ...(e.readBack === undefined ? {} : { readBack: e.readBack }),
+    ...(e.incident === undefined ? {} : { incident: e.incident }),
+    since: iso(e.since),
+  };
 }
 
 /** Remove a retained message (an empty retained payload), QoS 1. */
