@@ -429,6 +429,32 @@ function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key:
       return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "rate_of_rise", ratePerMin: r.rate_per_min, windowMs: r.window_s * 1000, minSamples: r.min_samples, stage: r.stage };
     case "deviation":
       return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "deviation", aboveMedian: r.above_median, groupByTrim: r.group_by_trim, minGroup: r.min_group, deadband: r.deadband, stage: r.stage };
+    case "state":
+      return {
+        ...base,
+        ...stageBase(r),
+        ...pointBase(r, resolvePoints),
+        kind: "state",
+        class: r.class,
+        states: r.states.map((s) => ({
+          name: s.name,
+          ...(s.value === undefined ? {} : { value: s.value }),
+          ...(s.bit === undefined ? {} : { bit: s.bit }),
+          ...(s.stage === undefined ? {} : { stage: s.stage }),
+          ...(s.countdown_point === undefined ? {} : { countdownPoint: resolvePoints([s.countdown_point], "states.countdown_point")[0]! }),
+        })),
+      };
+    case "vote":
+      return {
+        ...base,
+        ...stageBase(r),
+        ...pointBase(r, resolvePoints),
+        kind: "vote",
+        votes: r.votes,
+        when: { ...(r.when.value === undefined ? {} : { value: r.when.value }), ...(r.when.bit === undefined ? {} : { bit: r.when.bit }), ...(r.when.at_least === undefined ? {} : { atLeast: r.when.at_least }) },
+        stage: r.stage,
+        blindDetector: r.blind_detector,
+      };
     case "offgas":
       return {
         ...base,

@@ -50,6 +50,14 @@ export function ruleLabel(rule: Rule | undefined, evidence: Evidence | undefined
       return `${measure} rate of rise`;
     case "threshold":
       return `${measure} ${typeof evidence?.["level"] === "string" ? evidence["level"].replace("_", "-") : "limit"}`;
+    case "state": {
+      // "panel-1 pre-release": the device and the state it reports.
+      const device = evidence?.point?.split("/")[0] ?? rule.id;
+      const state = typeof evidence?.["state"] === "string" ? evidence["state"].replace(/_/g, "-") : "state";
+      return `${device} ${state}`;
+    }
+    case "vote":
+      return `${rule.votes} of ${rule.points.length} detectors`;
     case "comm_loss":
       return "communication loss";
     case "stuck":
@@ -70,6 +78,19 @@ export function reasonFrom(evidence: readonly Evidence[], rules: ReadonlyMap<str
     if (!labels.includes(label)) labels.push(label);
   }
   return labels.length > 0 ? labels.join(" + ") : "zone at evacuate";
+}
+
+/**
+ * The earliest deadline any evidence carries (a panel's pre-release countdown, src/rules/state.ts):
+ * consumers order their work by it. Empty when none does.
+ */
+export function deadlineOf(evidence: readonly Evidence[]): { deadline?: number } {
+  let best: number | undefined;
+  for (const e of evidence) {
+    const d = e["deadline"];
+    if (typeof d === "number" && Number.isFinite(d) && (best === undefined || d < best)) best = d;
+  }
+  return best === undefined ? {} : { deadline: best };
 }
 
 /** What the state store keeps per zone: incident numbers and the open trigger (with its first issuedAt). */
@@ -133,6 +154,7 @@ export class EvacuationLedger {
       evidence,
       issuedAt: now,
       ackBy: now + this.#ackWindowMs,
+      ...deadlineOf(evidence),
     };
     z.open = incident;
     z.trigger = trigger;

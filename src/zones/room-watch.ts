@@ -10,8 +10,10 @@ import type { EvacuationLedger, IncidentRecord } from "../evacuation/trigger.js"
 import type { CoreEvent, EvacuationTrigger } from "../events.js";
 import type { PointStore } from "../points/store.js";
 import type { RuleEngine } from "../rules/engine.js";
-import { sameResult, type PointReader, type RuleResult } from "../rules/result.js";
+import { sameResult, stageRank, type PointReader, type RuleResult } from "../rules/result.js";
 import { clearZone, initialZone, stepZone, unjudgedZone, type ZoneSnapshot } from "./stage.js";
+
+const EVACUATE_RANK = stageRank("evacuate");
 
 export interface RoomWatchSnapshot {
   readonly zones: ZoneSnapshot[];
@@ -156,7 +158,8 @@ export class RoomWatch {
       if (state.clearSince === undefined) this.#holding.delete(zone.id);
       else this.#holding.add(zone.id);
       events.push(...zoneEvents);
-      if (state.stage === "evacuate" && prev.stage !== "evacuate") triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
+      // Entering evacuate, or straight to released (a panel that released with no countdown seen), issues the trigger.
+      if (stageRank(state.stage) >= EVACUATE_RANK && stageRank(prev.stage) < EVACUATE_RANK) triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
     }
     this.#judged = true;
     events.push(...triggers);
