@@ -14,6 +14,12 @@ import type { EvacuationTrigger, Evidence } from "../events.js";
  */
 export const ACK_WINDOW_MS = 60_000;
 
+/**
+ * A countdown read at each poll gives a deadline that moves by up to one poll and one rounded
+ * second; only a deadline earlier than the announced one by more than this is announced again.
+ */
+export const DEADLINE_SLACK_MS = 2_000;
+
 export function triggerId(site: string, zone: string, incident: number): string {
   return `${site}:${zone}:${String(incident).padStart(4, "0")}`;
 }
@@ -159,6 +165,21 @@ export class EvacuationLedger {
     z.open = incident;
     z.trigger = trigger;
     return trigger;
+  }
+
+  /**
+   * A deadline learnt while the zone already evacuates (the panel starts its countdown after the
+   * knocks evacuated the zone): the open trigger takes it when it had none or this one is earlier
+   * by more than DEADLINE_SLACK_MS, and the updated trigger (same id and issuedAt) is returned to
+   * be announced. Undefined when nothing changes, or the open trigger was not issued here.
+   */
+  tighten(zone: string, deadline: number): EvacuationTrigger | undefined {
+    const z = this.#incidents.get(zone);
+    const t = z?.trigger;
+    if (z === undefined || t === undefined) return undefined;
+    if (t.deadline !== undefined && deadline >= t.deadline - DEADLINE_SLACK_MS) return undefined;
+    z.trigger = { ...t, deadline };
+    return z.trigger;
   }
 
   /** An operator's clear closes the zone's open incident; the next evacuation is a new incident. */

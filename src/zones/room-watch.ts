@@ -6,7 +6,7 @@
 import type { Zone } from "../config/types.js";
 import type { Annunciator } from "../alarms/annunciator.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
-import type { EvacuationLedger, IncidentRecord } from "../evacuation/trigger.js";
+import { deadlineOf, type EvacuationLedger, type IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent, EvacuationTrigger } from "../events.js";
 import type { PointStore } from "../points/store.js";
 import type { RuleEngine } from "../rules/engine.js";
@@ -160,6 +160,12 @@ export class RoomWatch {
       events.push(...zoneEvents);
       // Entering evacuate, or straight to released (a panel that released with no countdown seen), issues the trigger.
       if (stageRank(state.stage) >= EVACUATE_RANK && stageRank(prev.stage) < EVACUATE_RANK) triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
+      else if (stageRank(state.stage) >= EVACUATE_RANK) {
+        // Already evacuating: a countdown seen now gives the open trigger its deadline (announced again, same id).
+        const { deadline } = deadlineOf(state.evidence);
+        const tightened = deadline === undefined ? undefined : this.#ledger.tighten(zone.id, deadline);
+        if (tightened !== undefined) triggers.push(tightened);
+      }
     }
     this.#judged = true;
     events.push(...triggers);
