@@ -2,6 +2,7 @@
 // `released` is a stage of its own beyond evacuate, latched like it; signed and verified with the deadline.
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { envFor } from "../../src/evacuation/host-action.js";
 import { dueAnnouncements, openTracking } from "../../src/evacuation/tracker.js";
 import { triggerSigner, verifyTrigger } from "../../src/evacuation/trigger-wire.js";
 import type { CoreEvent, EvacuationTrigger, ZoneStageChange } from "../../src/events.js";
@@ -156,5 +157,11 @@ describe("the trigger's deadline on the wire", () => {
     expect(JSON.parse(msg.payload)).not.toHaveProperty("deadline");
     const bad = { ...(JSON.parse(msg.payload) as Record<string, unknown>), deadline: "in 30 s" };
     expect(verifyTrigger(JSON.stringify(bad), ctx)).toMatchObject({ ok: false, code: "malformed" });
+  });
+
+  it("reaches a consumer's host action as FIREBREAK_DEADLINE (empty when the trigger has none)", () => {
+    const job = { host: "node-1", zone: "z1", trigger: "dc1:z1:0001", site: "dc1", incident: 1 };
+    expect(envFor({ ...job, deadline: "2026-11-25T03:12:39.012Z" }, {}).FIREBREAK_DEADLINE).toBe("2026-11-25T03:12:39.012Z");
+    expect(envFor(job, {}).FIREBREAK_DEADLINE).toBe("");
   });
 });
