@@ -2,6 +2,7 @@
 // `released` is a stage of its own beyond evacuate, latched like it; signed and verified with the deadline.
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { describeEvidence } from "../../src/alarms/describe.js";
 import { envFor } from "../../src/evacuation/host-action.js";
 import { dueAnnouncements, openTracking } from "../../src/evacuation/tracker.js";
 import { triggerSigner, verifyTrigger } from "../../src/evacuation/trigger-wire.js";
@@ -163,5 +164,11 @@ describe("the trigger's deadline on the wire", () => {
     const job = { host: "node-1", zone: "z1", trigger: "dc1:z1:0001", site: "dc1", incident: 1 };
     expect(envFor({ ...job, deadline: "2026-11-25T03:12:39.012Z" }, {}).FIREBREAK_DEADLINE).toBe("2026-11-25T03:12:39.012Z");
     expect(envFor(job, {}).FIREBREAK_DEADLINE).toBe("");
+  });
+
+  it("reads as a time in alarm and zone messages, not as a number of ms", () => {
+    const text = describeEvidence(trigger.evidence[0]!);
+    expect(text).toContain(`deadline ${new Date(NOW + 29_600).toISOString()}`);
+    expect(text).toContain("countdownS 30.0");
   });
 });
