@@ -296,10 +296,11 @@ async function buildSite(
   site.rules.forEach((r, i) => {
     const at = (...k: (string | number)[]) => ["rules", i, ...k];
     if (!zones.has(r.zone)) issues.push(src.issue(at("zone"), `unknown zone "${r.zone}"; known: ${knownZones()}`));
-    const resolve = (globs: readonly string[], key: string): string[] => {
+    // `key`: the list's key in the rule (its globs are named by index), or the full path of a single point key.
+    const resolve = (globs: readonly string[], key: string | readonly (string | number)[]): string[] => {
       const { matched, unmatched } = matchPoints(globs, allKeys);
       const blame = (g: string) => failedDevices.has(g.split("/")[0] ?? "") || (g.startsWith("*") && failedDevices.size > 0);
-      for (const g of unmatched.filter((u) => !blame(u))) issues.push(src.issue(at(key, globs.indexOf(g)), `"${g}" matches no point; point keys look like ${allKeys.slice(0, 3).join(", ")} (check-config --points lists them all)`));
+      for (const g of unmatched.filter((u) => !blame(u))) issues.push(src.issue(typeof key === "string" ? at(key, globs.indexOf(g)) : at(...key), `"${g}" matches no point; point keys look like ${allKeys.slice(0, 3).join(", ")} (check-config --points lists them all)`));
       return matched;
     };
     const rule = buildRule(r, resolve, (id, k) => {
@@ -403,7 +404,7 @@ async function buildOpcuaDevice(
   };
 }
 
-function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key: string) => string[], checkDevice: (id: string, index: number) => void): Rule {
+function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key: string | readonly (string | number)[]) => string[], checkDevice: (id: string, index: number) => void): Rule {
   const base = { id: r.id, zone: r.zone, description: r.description ?? "", ...(r.priority === undefined ? {} : { priority: r.priority }) };
   switch (r.kind) {
     case "comm_loss":
@@ -436,12 +437,12 @@ function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key:
         ...pointBase(r, resolvePoints),
         kind: "state",
         class: r.class,
-        states: r.states.map((s) => ({
+        states: r.states.map((s, si) => ({
           name: s.name,
           ...(s.value === undefined ? {} : { value: s.value }),
           ...(s.bit === undefined ? {} : { bit: s.bit }),
           ...(s.stage === undefined ? {} : { stage: s.stage }),
-          ...(s.countdown_point === undefined ? {} : { countdownPoint: resolvePoints([s.countdown_point], "states.countdown_point")[0]! }),
+          ...(s.countdown_point === undefined ? {} : { countdownPoint: resolvePoints([s.countdown_point], ["states", si, "countdown_point"])[0]! }),
         })),
       };
     case "vote":
