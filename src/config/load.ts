@@ -306,6 +306,8 @@ async function buildSite(
     const rule = buildRule(r, resolve, (id, k) => {
       if (!deviceIds.has(id)) issues.push(src.issue(at("devices", k), `unknown device "${id}"`));
     });
+    // A vote needing more detectors than its globs found could never be reached: refuse it here.
+    if (rule.kind === "vote" && rule.points.length > 0 && rule.votes > rule.points.length) issues.push(src.issue(at("votes"), `${rule.votes} votes needed but the points match only ${rule.points.length} detectors (${rule.points.join(", ")})`));
     rules.push(rule);
   });
   // Each zone's knocks, from its rules (README "Knocks"); the zone objects are still ours to fill.

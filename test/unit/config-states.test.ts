@@ -68,4 +68,15 @@ describe("state and vote rules in the config", () => {
     const lines = (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
     expect(lines).toEqual([expect.stringMatching(/^rules\[\d+\]\.states\[0\]\.countdown_point: "panel-1\/countdown" matches no point/)]);
   });
+
+  it("a vote needing more detectors than its points match is refused", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fb-states-"));
+    const file = join(dir, "site.yaml");
+    const vote = "  - { id: gas-vote, kind: vote, zone: batt-a, points: [offgas-a/ppm, offgas-b/ppm], votes: 3, when: { at_least: 50 }, stage: alarm }\n";
+    const text = (await readFile("config/example-site.yaml", "utf8")).replace("rules:\n", `rules:\n${vote}`);
+    await writeFile(file, `profiles_dir: ${resolve("config/profiles")}\n${text}`);
+    const err = await loadSiteConfig(file).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`)).toEqual(["rules[0].votes: 3 votes needed but the points match only 2 detectors (offgas-a/ppm, offgas-b/ppm)"]);
+  });
 });
