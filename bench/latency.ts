@@ -30,7 +30,7 @@ export interface LatencyOutcome {
 }
 
 const PREFIX = "firebreak/v1/bench";
-const STAGE_RANK = ["normal", "watch", "pre_alarm", "alarm", "evacuate"];
+const STAGE_RANK = ["normal", "watch", "pre_alarm", "alarm", "evacuate", "released"];
 
 interface Waiter {
   readonly zone: string;

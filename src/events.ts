@@ -48,8 +48,12 @@ export type AlarmPriority = "critical" | "high" | "medium" | "low";
  * `out_of_service` hide an alarm from the operator while its condition is still tracked in `active`.
  */
 export type AlarmStateName = "normal" | "unack" | "ack" | "rtn_unack" | "shelved" | "suppressed" | "out_of_service";
-/** `condition`: the process (fire risk); `trouble`: firebreak's own sensing is degraded. */
-export type AlarmClass = "condition" | "trouble";
+/**
+ * `condition`: the process (fire risk); `trouble`: firebreak's own sensing is degraded;
+ * `supervisory`: a protection system reports itself off-normal (the panel's agent low pressure,
+ * abort held), raised only by `state` rules that say so (README "State rules").
+ */
+export type AlarmClass = "condition" | "trouble" | "supervisory";
 
 /** An operator shelved the alarm until `until` (clock ms); `at` is when. */
 export interface AlarmShelf {
@@ -132,6 +136,12 @@ export interface EvacuationTrigger {
   readonly rackOf?: Readonly<Record<string, string>>;
   /** 1 for the first announcement; a re-announcement (same id and issuedAt, signed anew) counts up. */
   readonly announcement?: number;
+  /**
+   * Clock ms by which the room may be flooded and its power cut: the earliest `deadline` in the
+   * evidence (a panel's pre-release countdown, from the reading's time plus the seconds it said
+   * were left). Absent when no evidence carries one.
+   */
+  readonly deadline?: number;
 }
 
 /** One consumer's last acknowledgment of a trigger, as the tracker keeps it (src/evacuation/tracker.ts). */

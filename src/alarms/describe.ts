@@ -7,7 +7,8 @@ const quiet = new Set(["rule", "point", "value", "quality", "reason", "detail"])
 export function describeEvidence(e: Evidence): string {
   const figures = Object.entries(e)
     .filter(([k, v]) => !quiet.has(k) && typeof v === "number")
-    .map(([k, v]) => `${k} ${(v as number).toFixed(1)}`)
+    // A deadline (a panel's countdown, src/rules/state.ts) is a time, not a figure.
+    .map(([k, v]) => (k === "deadline" && Number.isFinite(v) ? `${k} ${new Date(v as number).toISOString()}` : `${k} ${(v as number).toFixed(1)}`))
     .join(", ");
   const value = typeof e.value === "number" ? ` = ${e.value.toFixed(1)}` : "";
   const bad = e.quality !== undefined && e.quality !== "good" ? ` ${String(e.quality)}/${String(e.reason)}` : "";

@@ -41,11 +41,12 @@ export const PRIORITY_RANK: Record<AlarmPriority, number> = { low: 0, medium: 1,
  * override replaces this, except that an `evacuate` stage is always critical (it must latch).
  */
 export function priorityOf(cls: AlarmClass, stage: RaisedStage | undefined, override?: AlarmPriority): AlarmPriority {
-  if (stage === "evacuate" && cls === "condition") return "critical";
+  if ((stage === "evacuate" || stage === "released") && cls === "condition") return "critical";
   if (override !== undefined) return override;
-  if (cls === "trouble" || stage === undefined) return "low";
+  if (cls !== "condition" || stage === undefined) return "low";
   switch (stage) {
     case "evacuate":
+    case "released":
       return "critical";
     case "alarm":
       return "high";
@@ -71,6 +72,10 @@ export function lifeSafetyRule(rule: Rule): boolean {
     case "rate_of_rise":
     case "deviation":
       return rule.stage === "evacuate";
+    case "vote":
+      return rule.stage === "evacuate" || rule.stage === "released";
+    case "state":
+      return rule.states.some((s) => s.stage === "evacuate" || s.stage === "released");
     case "comm_loss":
     case "stuck":
     case "disagree":
@@ -91,6 +96,18 @@ export function alarmInputs(rule: Rule, r: RuleResult): AlarmInput[] {
           active: r.active,
           message: r.evidence[0] === undefined ? `${label}: sensors plausible` : `${label}: ${describeEvidence(r.evidence[0])}, ${rule.kind === "stuck" ? "stuck" : "disagrees with its peers"}${typeof r.evidence[0].detail === "string" ? ` (${r.evidence[0].detail})` : ""}`,
           evidence: r.evidence,
+        }
+      : rule.kind === "state" && rule.class !== "condition"
+      ? {
+          // A trouble/supervisory state (the panel's agent low pressure): its own alarm, no stage.
+          id: rule.id,
+          rule: rule.id,
+          zone: rule.zone,
+          class: rule.class,
+          active: r.active,
+          message: r.evidence[0] === undefined ? `${label}: clear` : `${label}: ${String(r.evidence[0]["state"] ?? "in state")}, ${describeEvidence(r.evidence[0])}`,
+          evidence: r.evidence,
+          ...(rule.priority === undefined ? {} : { priority: rule.priority }),
         }
       : rule.kind === "comm_loss"
       ? {

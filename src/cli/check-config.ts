@@ -53,7 +53,14 @@ export async function checkConfig(file: string, opts: { points?: boolean }): Pro
         out.push(`    device ${d.id}: ${d.profile.id} at ${d.opcua.endpoint} (${d.opcua.securityMode}/${d.opcua.securityPolicy}, user ${d.opcua.user.type}), ${d.points.length} points, stale after ${d.silenceLimitMs} ms of silence`);
       }
       for (const r of rules) {
-        const what = r.kind === "comm_loss" ? `devices ${r.devices.join(", ")}` : `${r.points.length} points`;
+        const what =
+          r.kind === "comm_loss"
+            ? `devices ${r.devices.join(", ")}`
+            : r.kind === "state"
+              ? `${r.points.length} points; ${r.class === "condition" ? "" : `${r.class} alarm on `}${r.states.map((st) => `${st.name} (${st.bit === undefined ? `= ${st.value}` : `bit ${st.bit}`}${st.stage === undefined ? "" : ` -> ${st.stage}`}${st.countdownPoint === undefined ? "" : `, deadline from ${st.countdownPoint}`})`).join(", ")}`
+              : r.kind === "vote"
+                ? `${r.votes} of ${r.points.length} detectors -> ${r.stage} (blind detector: ${r.blindDetector})`
+                : `${r.points.length} points`;
         out.push(`    rule ${r.id} (${r.kind}): ${what}`);
       }
     }

@@ -105,7 +105,7 @@ export class Narrator {
           body.previous === stage
             ? `zone ${String(body.zone)}: still ${stage}, ${body.fault === true ? yellow(`sensing DEGRADED: ${describeEvidenceList((body.faults as Evidence[] | undefined) ?? [])}`) : "sensing OK"}`
             : `zone ${String(body.zone)}: ${String(body.previous)} -> ${stage}${skipped}${fault}; ${evidence}`;
-        this.line(`${stage === "alarm" || stage === "evacuate" ? red(text) : stage === "normal" ? text : yellow(text)}${arrow}`);
+        this.line(`${stage === "alarm" || stage === "evacuate" || stage === "released" ? red(text) : stage === "normal" ? text : yellow(text)}${arrow}`);
         return;
       }
       case "alarm":
@@ -127,7 +127,7 @@ export class Narrator {
           return;
         }
         this.#mark("evacuate");
-        this.line(red(`EVACUATE zone ${String(body.zone)}: trigger ${String(body.id)}; drain racks ${(body.racks as string[]).join(", ")} = hosts ${(body.hosts as string[]).join(", ")}; ack by ${String(body.ackBy)}; reason: ${String(body.reason)}`) + arrow);
+        this.line(red(`EVACUATE zone ${String(body.zone)}: trigger ${String(body.id)}; drain racks ${(body.racks as string[]).join(", ")} = hosts ${(body.hosts as string[]).join(", ")}; ack by ${String(body.ackBy)}${typeof body.deadline === "string" ? `; power may be cut by ${body.deadline}` : ""}; reason: ${String(body.reason)}`) + arrow);
         for (const f of this.#evacuateListeners) f();
         return;
       }
@@ -167,6 +167,7 @@ export class Narrator {
     since(evac, drained, "evacuation trigger -> consumer done (every host drained)");
     since(vent, drained, "first vent -> consumer done");
     since(evac, runaway, "evacuation trigger -> thermal runaway (time the orchestrators had)");
+    since(evac, this.#marks.get("stage:released"), "evacuation trigger -> agent released");
     since(drained, runaway, "consumer done -> thermal runaway (margin)");
     if (evac === undefined) this.#out("  no evacuation trigger was published");
   }

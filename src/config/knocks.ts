@@ -3,7 +3,7 @@
 // tell that a knock is blind.
 import type { Knock, RaisedStage, Rule } from "./types.js";
 
-const AT_LEAST_ALARM: ReadonlySet<RaisedStage> = new Set<RaisedStage>(["alarm", "evacuate"]);
+const AT_LEAST_ALARM: ReadonlySet<RaisedStage> = new Set<RaisedStage>(["alarm", "evacuate", "released"]);
 
 /** The stages a rule can raise, from its config (comm_loss and the plausibility kinds raise none). */
 export function stagesOf(rule: Rule): RaisedStage[] {
@@ -14,7 +14,10 @@ export function stagesOf(rule: Rule): RaisedStage[] {
       return rule.levels.map((l) => l.stage);
     case "rate_of_rise":
     case "deviation":
+    case "vote":
       return [rule.stage];
+    case "state":
+      return rule.states.flatMap((s) => (s.stage === undefined ? [] : [s.stage]));
     case "comm_loss":
     case "stuck":
     case "disagree":
@@ -30,6 +33,8 @@ export function knockOf(rule: Rule): string | undefined {
     case "offgas":
     case "rate_of_rise":
     case "deviation":
+    case "state":
+    case "vote":
       return rule.knock ?? rule.id;
     case "comm_loss":
     case "stuck":

@@ -313,15 +313,18 @@ async function buildSite(
   site.rules.forEach((r, i) => {
     const at = (...k: (string | number)[]) => ["rules", i, ...k];
     if (!zones.has(r.zone)) issues.push(src.issue(at("zone"), `unknown zone "${r.zone}"; known: ${knownZones()}`));
-    const resolve = (globs: readonly string[], key: string): string[] => {
+    // `key`: the list's key in the rule (its globs are named by index), or the full path of a single point key.
+    const resolve = (globs: readonly string[], key: string | readonly (string | number)[]): string[] => {
       const { matched, unmatched } = matchPoints(globs, allKeys);
       const blame = (g: string) => failedDevices.has(g.split("/")[0] ?? "") || (g.startsWith("*") && failedDevices.size > 0);
-      for (const g of unmatched.filter((u) => !blame(u))) issues.push(src.issue(at(key, globs.indexOf(g)), `"${g}" matches no point; point keys look like ${allKeys.slice(0, 3).join(", ")} (check-config --points lists them all)`));
+      for (const g of unmatched.filter((u) => !blame(u))) issues.push(src.issue(typeof key === "string" ? at(key, globs.indexOf(g)) : at(...key), `"${g}" matches no point; point keys look like ${allKeys.slice(0, 3).join(", ")} (check-config --points lists them all)`));
       return matched;
     };
     const rule = buildRule(r, resolve, (id, k) => {
       if (!deviceIds.has(id)) issues.push(src.issue(at("devices", k), `unknown device "${id}"`));
     });
+    // A vote needing more detectors than its globs found could never be reached: refuse it here.
+    if (rule.kind === "vote" && rule.points.length > 0 && rule.votes > rule.points.length) issues.push(src.issue(at("votes"), `${rule.votes} votes needed but the points match only ${rule.points.length} detectors (${rule.points.join(", ")})`));
     rules.push(rule);
   });
   // Each zone's knocks, from its rules (README "Knocks"); the zone objects are still ours to fill.
@@ -421,7 +424,7 @@ async function buildOpcuaDevice(
   };
 }
 
-function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key: string) => string[], checkDevice: (id: string, index: number) => void): Rule {
+function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key: string | readonly (string | number)[]) => string[], checkDevice: (id: string, index: number) => void): Rule {
   const base = { id: r.id, zone: r.zone, description: r.description ?? "", ...(r.priority === undefined ? {} : { priority: r.priority }) };
   switch (r.kind) {
     case "comm_loss":
@@ -447,6 +450,32 @@ function buildRule(r: RuleParsed, resolvePoints: (globs: readonly string[], key:
       return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "rate_of_rise", ratePerMin: r.rate_per_min, windowMs: r.window_s * 1000, minSamples: r.min_samples, stage: r.stage };
     case "deviation":
       return { ...base, ...stageBase(r), ...pointBase(r, resolvePoints), kind: "deviation", aboveMedian: r.above_median, groupByTrim: r.group_by_trim, minGroup: r.min_group, deadband: r.deadband, stage: r.stage };
+    case "state":
+      return {
+        ...base,
+        ...stageBase(r),
+        ...pointBase(r, resolvePoints),
+        kind: "state",
+        class: r.class,
+        states: r.states.map((s, si) => ({
+          name: s.name,
+          ...(s.value === undefined ? {} : { value: s.value }),
+          ...(s.bit === undefined ? {} : { bit: s.bit }),
+          ...(s.stage === undefined ? {} : { stage: s.stage }),
+          ...(s.countdown_point === undefined ? {} : { countdownPoint: resolvePoints([s.countdown_point], ["states", si, "countdown_point"])[0]! }),
+        })),
+      };
+    case "vote":
+      return {
+        ...base,
+        ...stageBase(r),
+        ...pointBase(r, resolvePoints),
+        kind: "vote",
+        votes: r.votes,
+        when: { ...(r.when.value === undefined ? {} : { value: r.when.value }), ...(r.when.bit === undefined ? {} : { bit: r.when.bit }), ...(r.when.at_least === undefined ? {} : { atLeast: r.when.at_least }) },
+        stage: r.stage,
+        blindDetector: r.blind_detector,
+      };
     case "offgas":
       return {
         ...base,

@@ -17,10 +17,17 @@ const positiveSeconds = secondsUpTo(MAX_WINDOW_S, { positive: true });
 const reading = quantity(-MAX_READING, MAX_READING, "in the point's unit");
 const readingDelta = quantity(0, MAX_READING, "in the point's unit");
 
-export const stages = ["normal", "watch", "pre_alarm", "alarm", "evacuate"] as const;
+/**
+ * `released`: the suppression panel reports its agent discharged (docs/sources.md#panel-sequence). It
+ * ranks beyond `evacuate` (the room is flooded and its power may be cut) and only a `state` rule
+ * reading the panel raises it: no measured value means the agent is out.
+ */
+export const stages = ["normal", "watch", "pre_alarm", "alarm", "evacuate", "released"] as const;
 export type Stage = (typeof stages)[number];
 /** Stages a rule can raise when it is active. */
 const raisedStage = z.enum(["watch", "pre_alarm", "alarm", "evacuate"]);
+/** Stages a `state` or `vote` rule can raise: also `released`, which a panel reports as a state. */
+const stateStage = z.enum(["watch", "pre_alarm", "alarm", "evacuate", "released"]);
 
 /** What a zone does when one of its knocks is in fault and another is at alarm (README "Knocks"). */
 export const degradedKnockPolicies = ["evacuate_on_single", "hold"] as const;
@@ -241,7 +248,74 @@ const disagreeRule = z
   })
   .strict();
 
-export const ruleSchema = z.discriminatedUnion("kind", [thresholdRule, rateOfRiseRule, deviationRule, offgasRule, commLossRule, stuckRule, disagreeRule]);
+/** Alarm classes a `state` rule's alarm can have (README "State rules"). */
+export const stateRuleClasses = ["condition", "trouble", "supervisory"] as const;
+
+/**
+ * One state of a bit or enum point (README "State rules"): exactly one of `value` (the point equals
+ * it: an enum value, or 1 for a bit point) and `bit` (that bit of a bitfield point is set). A
+ * `condition` rule's states raise a stage; a trouble/supervisory rule's states raise its alarm only.
+ */
+const stateDef = z
+  .object({
+    name: id,
+    value: z.number().int().min(-2_147_483_648).max(4_294_967_295).optional(),
+    bit: z.number().int().min(0).max(31).optional(),
+    stage: stateStage.optional(),
+    /** A point (`<device>/<point>`, no glob) holding the seconds left before the state's deadline, e.g. the panel's pre-release countdown. */
+    countdown_point: z.string().min(1).max(MAX_GLOB_LENGTH).regex(/^[^*]+$/, "a single point key, not a glob").optional(),
+  })
+  .strict()
+  .refine((s) => (s.value === undefined) !== (s.bit === undefined), { message: "a state needs exactly one of `value:` and `bit:`" });
+
+const stateRule = z
+  .object({
+    ...stageRuleCommon,
+    kind: z.literal("state"),
+    /** `condition` (default): states raise stages; `trouble` / `supervisory`: they raise this rule's alarm of that class, no stage. */
+    class: z.enum(stateRuleClasses).default("condition"),
+    states: z.array(stateDef).min(1),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    r.states.forEach((s, i) => {
+      if (r.class === "condition" && s.stage === undefined) ctx.addIssue({ code: "custom", path: ["states", i, "stage"], message: "a condition state rule needs a `stage:` for every state" });
+      if (r.class !== "condition" && s.stage !== undefined) ctx.addIssue({ code: "custom", path: ["states", i, "stage"], message: `a ${r.class} state rule raises its alarm, not a stage: remove \`stage:\`` });
+    });
+  });
+
+/** What counts as a detector's vote (README "Vote rules"): exactly one of the three. */
+const voteWhen = z
+  .object({
+    value: z.number().optional(),
+    bit: z.number().int().min(0).max(31).optional(),
+    at_least: reading.optional(),
+  })
+  .strict()
+  .refine((w) => [w.value, w.bit, w.at_least].filter((x) => x !== undefined).length === 1, { message: "use exactly one of `value:`, `bit:` and `at_least:`" });
+
+/** What a detector that cannot be read does to the vote (README "Vote rules"). */
+export const blindDetectorPolicies = ["vote", "abstain"] as const;
+
+const voteRule = z
+  .object({
+    ...stageRuleCommon,
+    kind: z.literal("vote"),
+    points: z.array(glob).min(2),
+    /** k of the n detectors: cross-zoning needs at least two (docs/sources.md#panel-sequence). */
+    votes: countBetween(2, MAX_COUNT, "detectors"),
+    when: voteWhen,
+    stage: stateStage,
+    /**
+     * A detector that is bad, stale or missing: `vote` (default, as zones' degraded_knock
+     * `evacuate_on_single`) counts it as voting once one seeing detector votes; `abstain` waits for
+     * k detectors that can see. Either way it is a fault of the rule, with its reason.
+     */
+    blind_detector: z.enum(blindDetectorPolicies).default("vote"),
+  })
+  .strict();
+
+export const ruleSchema = z.discriminatedUnion("kind", [thresholdRule, rateOfRiseRule, deviationRule, offgasRule, commLossRule, stuckRule, disagreeRule, stateRule, voteRule]);
 
 export const mqttSchema = z
   .object({

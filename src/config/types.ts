@@ -281,7 +281,37 @@ export interface DisagreeRule extends PointRuleBase {
   readonly deadband: number;
 }
 
-export type Rule = ThresholdRule | RateOfRiseRule | DeviationRule | OffgasRule | CommLossRule | StuckRule | DisagreeRule;
+/** One state of a `state` rule: the point equals `value`, or has `bit` set (README "State rules"). */
+export interface StateDef {
+  readonly name: string;
+  readonly value?: number;
+  readonly bit?: number;
+  /** The stage it raises (condition rules only). */
+  readonly stage?: RaisedStage;
+  /** Point key of the seconds left before the state's deadline (the panel's pre-release countdown). */
+  readonly countdownPoint?: string;
+}
+
+/** A bit or enum point in named states (src/rules/state.ts): the suppression panel, the BMS's State and Evt1. */
+export interface StateRule extends StageRuleBase {
+  readonly kind: "state";
+  /** condition: states raise stages; trouble / supervisory: the rule's alarm of that class, no stage. */
+  readonly class: "condition" | "trouble" | "supervisory";
+  readonly states: readonly StateDef[];
+}
+
+/** k of n detectors of a zone (src/rules/vote.ts): cross-zoning. */
+export interface VoteRule extends StageRuleBase {
+  readonly kind: "vote";
+  readonly votes: number;
+  /** What a detector's reading must be to vote: exactly one of the three is set. */
+  readonly when: { readonly value?: number; readonly bit?: number; readonly atLeast?: number };
+  readonly stage: RaisedStage;
+  /** vote: a detector that cannot be read counts as voting once a seeing one votes; abstain: it does not. */
+  readonly blindDetector: "vote" | "abstain";
+}
+
+export type Rule = ThresholdRule | RateOfRiseRule | DeviationRule | OffgasRule | CommLossRule | StuckRule | DisagreeRule | StateRule | VoteRule;
 
 /** Rule kinds that judge the sensing, not the battery: active means trouble and the zone's fault. */
 export const TROUBLE_KINDS: ReadonlySet<Rule["kind"]> = new Set<Rule["kind"]>(["comm_loss", "stuck", "disagree"]);

@@ -27,6 +27,8 @@ export class Consumer {
   readonly #store: ConsumerStore;
   #client: MqttClient | undefined;
   readonly #queue: { job: HostJob }[] = [];
+  /** Trigger id -> its deadline (ISO), as the last verified announcement said (not stored: a re-announcement brings it back). */
+  readonly #deadlines = new Map<string, string>();
   #running = 0;
   /** The last acknowledgment's ts per trigger: each one is newer than the one before. */
   readonly #lastAckTs = new Map<string, number>();
@@ -118,6 +120,8 @@ export class Consumer {
       this.#log.debug({ zone, trigger: t.id }, "trigger for a zone this consumer does not handle");
       return;
     }
+    // The panel's deadline (the room flooded, its power cut): work of the earliest deadline goes first.
+    if (t.deadline !== undefined) this.#deadlines.set(t.id, t.deadline);
     const known = this.#store.get(t.id);
     if (known !== undefined) {
       // Re-announced, delivered twice, or from the redundant daemon: nothing runs again; the
@@ -141,8 +145,12 @@ export class Consumer {
     this.#ack(row);
     for (const h of row.hosts) {
       if (h.state !== "pending" || this.#queue.some((q) => q.job.trigger === id && q.job.host === h.host)) continue;
-      this.#queue.push({ job: { host: h.host, ...(h.rack === undefined ? {} : { rack: h.rack }), zone: row.zone, trigger: id, site: this.#cfg.site, incident: row.incident } });
+      const deadline = this.#deadlines.get(id);
+      this.#queue.push({ job: { host: h.host, ...(h.rack === undefined ? {} : { rack: h.rack }), zone: row.zone, trigger: id, site: this.#cfg.site, incident: row.incident, ...(deadline === undefined ? {} : { deadline }) } });
     }
+    // Earliest deadline first; jobs without one keep their order after those with one (a stable sort).
+    const at = (d: string | undefined): number => (d === undefined ? Infinity : Date.parse(d));
+    this.#queue.sort((a, b) => at(a.job.deadline) - at(b.job.deadline));
     this.#pump();
   }
 

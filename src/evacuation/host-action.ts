@@ -16,6 +16,8 @@ export interface HostJob {
   readonly trigger: string;
   readonly site: string;
   readonly incident: number;
+  /** The trigger's deadline (ISO time the room may be flooded and its power cut), when it has one. */
+  readonly deadline?: string;
 }
 
 /** RFC 1123 host names (labels of letters, digits and inner '-', dot-separated, 253 characters at most). */
@@ -42,6 +44,7 @@ export function envFor(job: HostJob, extra: Readonly<Record<string, string>>): N
     FIREBREAK_TRIGGER: job.trigger,
     FIREBREAK_SITE: job.site,
     FIREBREAK_INCIDENT: String(job.incident),
+    FIREBREAK_DEADLINE: job.deadline ?? "",
   };
 }
 

@@ -40,6 +40,8 @@ export const triggerSchema = z
     reason: z.string(),
     issuedAt: time,
     ackBy: time,
+    /** When the room may be flooded and its power cut (a panel's pre-release countdown); absent when unknown. */
+    deadline: time.optional(),
     ts: time,
     kid: id,
     sig: z.string().regex(/^ed25519:[A-Za-z0-9+/]+={0,2}$/, 'use "ed25519:<base64 of the 64-byte signature>"'),

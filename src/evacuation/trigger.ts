@@ -14,6 +14,12 @@ import type { EvacuationTrigger, Evidence } from "../events.js";
  */
 export const ACK_WINDOW_MS = 60_000;
 
+/**
+ * A countdown read at each poll gives a deadline that moves by up to one poll and one rounded
+ * second; only a deadline earlier than the announced one by more than this is announced again.
+ */
+export const DEADLINE_SLACK_MS = 2_000;
+
 export function triggerId(site: string, zone: string, incident: number): string {
   return `${site}:${zone}:${String(incident).padStart(4, "0")}`;
 }
@@ -50,6 +56,14 @@ export function ruleLabel(rule: Rule | undefined, evidence: Evidence | undefined
       return `${measure} rate of rise`;
     case "threshold":
       return `${measure} ${typeof evidence?.["level"] === "string" ? evidence["level"].replace("_", "-") : "limit"}`;
+    case "state": {
+      // "panel-1 pre-release": the device and the state it reports.
+      const device = evidence?.point?.split("/")[0] ?? rule.id;
+      const state = typeof evidence?.["state"] === "string" ? evidence["state"].replace(/_/g, "-") : "state";
+      return `${device} ${state}`;
+    }
+    case "vote":
+      return `${rule.votes} of ${rule.points.length} detectors`;
     case "comm_loss":
       return "communication loss";
     case "stuck":
@@ -70,6 +84,19 @@ export function reasonFrom(evidence: readonly Evidence[], rules: ReadonlyMap<str
     if (!labels.includes(label)) labels.push(label);
   }
   return labels.length > 0 ? labels.join(" + ") : "zone at evacuate";
+}
+
+/**
+ * The earliest deadline any evidence carries (a panel's pre-release countdown, src/rules/state.ts):
+ * consumers order their work by it. Empty when none does.
+ */
+export function deadlineOf(evidence: readonly Evidence[]): { deadline?: number } {
+  let best: number | undefined;
+  for (const e of evidence) {
+    const d = e["deadline"];
+    if (typeof d === "number" && Number.isFinite(d) && (best === undefined || d < best)) best = d;
+  }
+  return best === undefined ? {} : { deadline: best };
 }
 
 /** What the state store keeps per zone: incident numbers and the open trigger (with its first issuedAt). */
@@ -133,10 +160,26 @@ export class EvacuationLedger {
       evidence,
       issuedAt: now,
       ackBy: now + this.#ackWindowMs,
+      ...deadlineOf(evidence),
     };
     z.open = incident;
     z.trigger = trigger;
     return trigger;
+  }
+
+  /**
+   * A deadline learnt while the zone already evacuates (the panel starts its countdown after the
+   * knocks evacuated the zone): the open trigger takes it when it had none or this one is earlier
+   * by more than DEADLINE_SLACK_MS, and the updated trigger (same id and issuedAt) is returned to
+   * be announced. Undefined when nothing changes, or the open trigger was not issued here.
+   */
+  tighten(zone: string, deadline: number): EvacuationTrigger | undefined {
+    const z = this.#incidents.get(zone);
+    const t = z?.trigger;
+    if (z === undefined || t === undefined) return undefined;
+    if (t.deadline !== undefined && deadline >= t.deadline - DEADLINE_SLACK_MS) return undefined;
+    z.trigger = { ...t, deadline };
+    return z.trigger;
   }
 
   /** An operator's clear closes the zone's open incident; the next evacuation is a new incident. */

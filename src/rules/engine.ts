@@ -9,8 +9,10 @@ import { disagreeEvaluator } from "./disagree.js";
 import { offgasEvaluator } from "./offgas.js";
 import { rateOfRiseEvaluator } from "./rate-of-rise.js";
 import type { PointReader, RuleEvaluator, RuleResult } from "./result.js";
+import { stateEvaluator } from "./state.js";
 import { stuckEvaluator } from "./stuck.js";
 import { thresholdEvaluator } from "./threshold.js";
+import { voteEvaluator } from "./vote.js";
 
 export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, readonly string[]>): RuleEvaluator {
   switch (rule.kind) {
@@ -28,12 +30,16 @@ export function evaluatorFor(rule: Rule, devicePoints: ReadonlyMap<string, reado
       return stuckEvaluator(rule);
     case "disagree":
       return disagreeEvaluator(rule);
+    case "state":
+      return stateEvaluator(rule);
+    case "vote":
+      return voteEvaluator(rule);
   }
 }
 
 export interface EngineOptions {
   /**
-   * Re-judge only the changed points of the rules that can (threshold, off-gas: per point;
+   * Re-judge only the changed points of the rules that can (threshold, off-gas, state: per point;
    * deviation: per group). Default true; false re-runs a changed rule over all its points (the
    * reference the incremental path is tested against).
    */

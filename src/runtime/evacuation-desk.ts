@@ -62,6 +62,10 @@ export class EvacuationDesk {
       if (e.type === "evacuate" && (e.announcement ?? 1) === 1 && this.#state[e.zone]?.trigger.id !== e.id) {
         this.#state = openTracking(this.#state, e, this.#required(e.zone), now);
         out.push(...this.#changed(e.zone, now, true));
+      } else if (e.type === "evacuate" && this.#state[e.zone]?.trigger.id === e.id && e.deadline !== this.#state[e.zone]!.trigger.deadline) {
+        // The same trigger with a deadline learnt since (src/evacuation/trigger.ts tighten): re-announcements carry it.
+        const t = this.#state[e.zone]!;
+        this.#state = { ...this.#state, [e.zone]: { ...t, trigger: { ...t.trigger, ...(e.deadline === undefined ? {} : { deadline: e.deadline }) } } };
       } else if (e.type === "incident_closed" && this.#state[e.zone] !== undefined) {
         const t = this.#state[e.zone]!;
         this.#state = closeTracking(this.#state, e.zone);

@@ -6,12 +6,14 @@
 import type { Stage, Zone } from "../config/types.js";
 import type { Annunciator } from "../alarms/annunciator.js";
 import type { AlarmRecord } from "../alarms/lifecycle.js";
-import type { EvacuationLedger, IncidentRecord } from "../evacuation/trigger.js";
+import { deadlineOf, type EvacuationLedger, type IncidentRecord } from "../evacuation/trigger.js";
 import type { CoreEvent, EvacuationTrigger } from "../events.js";
 import type { PointStore } from "../points/store.js";
 import type { RuleEngine } from "../rules/engine.js";
-import { sameResult, type PointReader, type RuleResult } from "../rules/result.js";
+import { sameResult, stageRank, type PointReader, type RuleResult } from "../rules/result.js";
 import { clearZone, initialZone, stepZone, unjudgedZone, type ZoneSnapshot } from "./stage.js";
+
+const EVACUATE_RANK = stageRank("evacuate");
 
 export interface RoomWatchSnapshot {
   readonly zones: ZoneSnapshot[];
@@ -156,7 +158,14 @@ export class RoomWatch {
       if (state.clearSince === undefined) this.#holding.delete(zone.id);
       else this.#holding.add(zone.id);
       events.push(...zoneEvents);
-      if (state.stage === "evacuate" && prev.stage !== "evacuate") triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
+      // Entering evacuate, or straight to released (a panel that released with no countdown seen), issues the trigger.
+      if (stageRank(state.stage) >= EVACUATE_RANK && stageRank(prev.stage) < EVACUATE_RANK) triggers.push(this.#ledger.issue(zone.id, state.evidence, now));
+      else if (stageRank(state.stage) >= EVACUATE_RANK) {
+        // Already evacuating: a countdown seen now gives the open trigger its deadline (announced again, same id).
+        const { deadline } = deadlineOf(state.evidence);
+        const tightened = deadline === undefined ? undefined : this.#ledger.tighten(zone.id, deadline);
+        if (tightened !== undefined) triggers.push(tightened);
+      }
     }
     this.#judged = true;
     events.push(...triggers);

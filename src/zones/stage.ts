@@ -1,7 +1,7 @@
-// The zone stage machine: normal -> watch -> pre_alarm -> alarm -> evacuate, from the zone's rule
-// results, with `fault` beside it. Escalation is immediate and lists the stages it jumps over; a
-// step down needs the conditions clear for the zone's clearHoldMs; alarm and evacuate latch (life
-// safety) until an operator clears the zone while its conditions are clear.
+// The zone stage machine: normal -> watch -> pre_alarm -> alarm -> evacuate -> released, from the
+// zone's rule results, with `fault` beside it. Escalation is immediate and lists the stages it jumps
+// over; a step down needs the conditions clear for the zone's clearHoldMs; alarm, evacuate and
+// released latch (life safety) until an operator clears the zone while its conditions are clear.
 import { stages } from "../config/site-schema.js";
 import { TROUBLE_KINDS, type Stage, type Zone } from "../config/types.js";
 import type { Evidence, ZoneFaultChange, ZoneStageChange } from "../events.js";
@@ -9,7 +9,7 @@ import { stageRank, type RuleResult } from "../rules/result.js";
 import { doubleKnock } from "./knock-policy.js";
 
 /** The stages that hold until an operator clears the zone. */
-export const LATCHING_STAGES: ReadonlySet<Stage> = new Set<Stage>(["alarm", "evacuate"]);
+export const LATCHING_STAGES: ReadonlySet<Stage> = new Set<Stage>(["alarm", "evacuate", "released"]);
 
 /**
  * A zone's state: its last stage change (so it is what `zone/<id>/stage` retains) with the current
@@ -50,7 +50,8 @@ export function targetStage(zone: Zone, results: readonly RuleResult[]): { stage
   // Double knock: enough distinct knocks at alarm or above evacuate the zone; a blind knock may
   // stand in for one, by the zone's degraded_knock policy (./knock-policy.ts).
   const knocks = stageRank(stage) >= stageRank("alarm") ? doubleKnock(zone, results) : undefined;
-  if (knocks?.evacuate === true) stage = "evacuate";
+  // The knocks raise a zone to evacuate, never lower one a panel reports `released`.
+  if (knocks?.evacuate === true && stageRank(stage) < stageRank("evacuate")) stage = "evacuate";
   const driving = results
     .filter((r) => r.active && r.stage !== undefined)
     .sort((x, y) => stageRank(y.stage!) - stageRank(x.stage!));

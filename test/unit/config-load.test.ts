@@ -84,7 +84,7 @@ describe("config loading", () => {
     expect(issues).toHaveLength(3);
     expect(issues[0]!.startsWith(`${posOf(text, '"2" ')} rules[2].rate_per_min`)).toBe(true);
     expect(issues[0]).toMatch(/^\d+:19 rules\[2\]\.rate_per_min: .*expected number/);
-    expect(issues[1]).toMatch(/^\d+:11 rules\[14\]\.kind: .*comm_loss/);
+    expect(issues[1]).toMatch(/^\d+:11 rules\[28\]\.kind: .*comm_loss/);
     expect(issues[2]).toMatch(/^\d+:3 mqtt\.clean_sesion: unknown key "clean_sesion"/);
   });
 

@@ -11,8 +11,10 @@ import type {
   RateOfRiseRule,
   Rule,
   SiteConfig,
+  StateRule,
   StuckRule,
   ThresholdRule,
+  VoteRule,
   Zone,
 } from "../../src/config/types.js";
 import { good, pointKey, type PointValue } from "../../src/points/point.js";
@@ -57,6 +59,14 @@ export function stuckRule(p: Partial<StuckRule> & Pick<StuckRule, "id" | "points
 
 export function disagreeRule(p: Partial<DisagreeRule> & Pick<DisagreeRule, "id" | "points">): DisagreeRule {
   return { zone: "z1", maxDifference: 3, deadband: 0, ...common, ...p, kind: "disagree" };
+}
+
+export function stateRule(p: Partial<StateRule> & Pick<StateRule, "id" | "points" | "states">): StateRule {
+  return { zone: "z1", class: "condition", ...common, ...p, kind: "state" };
+}
+
+export function voteRule(p: Partial<VoteRule> & Pick<VoteRule, "id" | "points">): VoteRule {
+  return { zone: "z1", votes: 2, when: { value: 1 }, stage: "alarm", blindDetector: "vote", ...common, ...p, kind: "vote" };
 }
 
 export function commLossRule(p: Partial<CommLossRule> & Pick<CommLossRule, "id" | "devices">): CommLossRule {

@@ -4,7 +4,7 @@ import { bad, good, pointKey } from "../../src/points/point.js";
 import { PointStore } from "../../src/points/store.js";
 import type { PointReader } from "../../src/rules/result.js";
 import { buildRoomWatch } from "../../src/runtime/core.js";
-import { commLossRule, deviationRule, device, exampleSite, offgasRule, siteConfig, STALE_MS, T0, thresholdRule, zone } from "./fixtures-rules.js";
+import { commLossRule, deviationRule, device, exampleSite, offgasRule, siteConfig, STALE_MS, stateRule, T0, thresholdRule, voteRule, zone } from "./fixtures-rules.js";
 
 /** A deterministic pseudo-random sequence (mulberry32), so a failing case can be replayed. */
 function rng(seed: number): () => number {
@@ -171,6 +171,65 @@ describe("incremental evaluation", () => {
       expect(events).toBeGreaterThan(0);
       expect(repeats, "the sequence repeated readings (change detection exercised)").toBeGreaterThan(0);
     }
+  });
+
+  it("state and vote rules (panels, BMS bits, detectors) give the same events incrementally as whole-rule evaluation", () => {
+    // Three panels and a BMS bitfield per device, read as states (with a countdown), and smoke
+    // detectors voted 2 of 3: integer readings, bad ones, silences and repeats.
+    const ids = ["p1", "p2", "p3"];
+    const pts = ["preRelease", "released", "countdownS", "evt1", "smoke"];
+    const devices = ids.map((d) => device(d, pts, "z1"));
+    const config = siteConfig({
+      zones: [zone("z1", { clearHoldMs: 1_500 })],
+      devices,
+      rules: [
+        ...ids.map((d) => stateRule({ id: `pre-${d}`, points: [`${d}/preRelease`], knock: d, states: [{ name: "pre_release", value: 1, stage: "evacuate", countdownPoint: `${d}/countdownS` }] })),
+        stateRule({ id: "released", points: ids.map((d) => `${d}/released`), states: [{ name: "released", value: 1, stage: "released" }] }),
+        stateRule({ id: "bms", points: ids.map((d) => `${d}/evt1`), onDelayMs: 600, offDelayMs: 400, states: [{ name: "over_temp", bit: 1, stage: "pre_alarm" }, { name: "imbalance", bit: 2, stage: "alarm" }] }),
+        stateRule({ id: "bms-trouble", class: "trouble", points: ids.map((d) => `${d}/evt1`), states: [{ name: "contactor", bit: 3 }] }),
+        voteRule({ id: "smoke", points: ids.map((d) => `${d}/smoke`), votes: 2, onDelayMs: 300, stage: "alarm" }),
+        voteRule({ id: "smoke-strict", points: ids.map((d) => `${d}/smoke`), votes: 2, blindDetector: "abstain", stage: "alarm", knock: "smoke" }),
+      ],
+    });
+    let stateEvents = 0;
+    for (let seed = 1; seed <= 6; seed++) {
+      const rand = rng(seed * 104_729);
+      const mk = (): PointStore => {
+        const st = new PointStore();
+        for (const d of devices) for (const p of d.points) st.declare({ key: pointKey(d.id, p.pointId), deviceId: d.id, pointId: p.pointId, unit: "" }, STALE_MS);
+        return st;
+      };
+      const a = mk();
+      const b = mk();
+      const incremental = buildRoomWatch(config, a, T0);
+      const fullWatch = buildRoomWatch(config, bareReader(b), T0, { incremental: false });
+      let lastChanged = true;
+      a.onChange((_k, _v, _i, changed) => (lastChanged = changed));
+      let t = T0;
+      for (let step = 0; step < 150; step++) {
+        t += 200 + Math.floor(rand() * 900);
+        for (const d of ids) {
+          if (rand() < 0.3) continue; // silent this round (may go stale)
+          for (const p of pts) {
+            const k = `${d}/${p}`;
+            const r = rand();
+            const n = p === "countdownS" ? Math.floor(rand() * 40) : p === "evt1" ? Math.floor(rand() * 16) : rand() < 0.15 ? 1 : 0;
+            const v = r < 0.05 ? bad("comm_fail", t) : good(n, t);
+            a.update(k, v);
+            b.update(k, v);
+            fullWatch.markChanged(k, lastChanged);
+          }
+          const after = incremental.step(t, true);
+          expect(strip(after), `seed ${seed} step ${step} after ${d}`).toBe(strip(fullWatch.step(t, true)));
+          stateEvents += after.filter((e) => e.type === "zone_stage" || e.type === "evacuate").length;
+        }
+        const tick = incremental.step(t);
+        expect(strip(tick), `seed ${seed} tick ${step}`).toBe(strip(fullWatch.step(t)));
+        if (rand() < 0.05) expect(incremental.clearZone("z1", t, "op")).toEqual(fullWatch.clearZone("z1", t, "op"));
+      }
+      expect(JSON.stringify(incremental.snapshot())).toBe(JSON.stringify(fullWatch.snapshot()));
+    }
+    expect(stateEvents, "the sequences moved the zone and issued triggers").toBeGreaterThan(0);
   });
 
   it("a point that goes stale between polls is still reported as a fault at the next tick", () => {

@@ -48,7 +48,7 @@ describe("knocks", () => {
     expect(a.knocks).toEqual([
       { name: "off-gas", rules: ["offgas-a", "lfl-a"], guardedBy: [] },
       { name: "cell-temperature", rules: ["cell-dev-a", "cell-temp-a"], guardedBy: ["cell-stuck-a", "cell-stuck-slow-a"] },
-      { name: "panel-prerelease", rules: ["panel-prerelease"], guardedBy: [] },
+      { name: "panel", rules: ["panel-pre-release", "panel-released"], guardedBy: [] },
     ]);
   });
 

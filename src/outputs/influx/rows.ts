@@ -96,7 +96,7 @@ export function eventRows(s: RowSite, e: CoreEvent): Row[] {
         {
           measurement: "trigger",
           tags: { ...base, zone: e.zone, event: "issued" },
-          fields: { id: e.id, incident: e.incident, racks: e.racks.join(","), hosts: e.hosts.join(","), reason: e.reason, ack_by: new Date(e.ackBy).toISOString(), count: 1 },
+          fields: { id: e.id, incident: e.incident, racks: e.racks.join(","), hosts: e.hosts.join(","), reason: e.reason, ack_by: new Date(e.ackBy).toISOString(), ...(e.deadline === undefined ? {} : { deadline: new Date(e.deadline).toISOString() }), count: 1 },
           timestamp: e.issuedAt,
         },
       ];

@@ -139,6 +139,8 @@ function triggerBody(e: EvacuationTrigger, r: PointDecimals) {
     ...(e.rackOf === undefined ? {} : { rackOf: e.rackOf }),
     issuedAt: iso(e.issuedAt),
     ackBy: iso(e.ackBy),
+    // The panel's pre-release deadline (src/evacuation/trigger.ts deadlineOf): signed with the rest.
+    ...(e.deadline === undefined ? {} : { deadline: iso(e.deadline) }),
     ...(e.announcement === undefined ? {} : { announcement: e.announcement }),
   };
 }
