@@ -11,7 +11,7 @@ import type { CoreEvent, EvacuationTrigger } from "../events.js";
 import type { PointStore } from "../points/store.js";
 import type { RuleEngine } from "../rules/engine.js";
 import { sameResult, stageRank, type PointReader, type RuleResult } from "../rules/result.js";
-import { clearZone, initialZone, stepZone, unjudgedZone, type ZoneSnapshot } from "./stage.js";
+import { clearZone, initialZone, LATCHING_STAGES, stepZone, unjudgedZone, type ZoneSnapshot } from "./stage.js";
 
 const EVACUATE_RANK = stageRank("evacuate");
 
@@ -196,7 +196,7 @@ export class RoomWatch {
     // Nothing latched, no incident open: already clear. Accepted with nothing changed, so that an
     // operator repeating a clear that a redundant peer refused the first time (README "Redundancy
     // (active/active)") gets the same answer from both daemons.
-    if (!prev.latched && prev.stage !== "alarm" && prev.stage !== "evacuate") return { ok: true, events: [] };
+    if (!prev.latched && !LATCHING_STAGES.has(prev.stage)) return { ok: true, events: [] };
     const outcome = clearZone(prev, zone, this.#results.get(zoneId) ?? [], now);
     if (!outcome.ok) return { ok: false, reason: outcome.reason, events: [] };
     this.#state.set(zoneId, outcome.state);
