@@ -125,6 +125,8 @@ export function describeReplies(c: AnyArgs, replies: readonly Reply[], expected:
     const note = others.length > 0 ? `\n(instance ${first.who} answered first; ${others.join(", ")} answered too: use --instances ${replies.length} to see every answer)` : "";
     return first.exitCode === 0 ? { out: first.text + note, err: "", exitCode: 0 } : { out: "", err: first.text + note, exitCode: 3 };
   }
+  // In instance order, so that the same disagreement reads the same whichever daemon answered first.
+  described.sort((a, b) => (a.who < b.who ? -1 : a.who > b.who ? 1 : 0));
   const lines = described.map((d) => `[${d.who}] ${d.text}`);
   const errors: string[] = [];
   const outcomes = new Set(described.map((d) => d.exitCode));

@@ -58,6 +58,7 @@ rules:
   - { id: prerelease, kind: threshold, zone: z1, points: [panel-1/preRelease], levels: [{ name: high, value: 0.5, stage: alarm }] }
   - { id: comm, kind: comm_loss, zone: z1, devices: [room-1], after_s: 1 }
 mqtt: { url: "${broker.url}" }
+state_dir: ${join(dir, "state")}
 `,
   );
   const loaded = await loadSiteConfig(join(dir, "site.yaml"));
