@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProfiles, loadSiteConfig, shippedProfilesDir } from "../../src/config/load.js";
-import { ConfigError } from "../../src/errors.js";
+import { configIssues } from "../support/config-issues.js";
 
 const example = "config/example-site.yaml";
 
@@ -16,15 +16,7 @@ async function withActions(actions: string): Promise<string> {
   return file;
 }
 
-async function issuesOf(file: string): Promise<string[]> {
-  try {
-    await loadSiteConfig(file);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error("config was accepted");
-}
+const issuesOf = (file: string): Promise<string[]> => configIssues(file);
 
 const contactor = (over = "") => `  - id: open-cab1-s1
     kind: open_string_contactor

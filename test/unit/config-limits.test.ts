@@ -13,7 +13,7 @@ import { matchPoints, PointGlob } from "../../src/config/point-glob.js";
 import { readSecretFile } from "../../src/config/secret-files.js";
 import { MAX_ALIASES } from "../../src/config/yaml-limits.js";
 import { YamlSource } from "../../src/config/yaml-source.js";
-import { ConfigError } from "../../src/errors.js";
+import { configIssues } from "../support/config-issues.js";
 
 const base = await readFile("test/fixtures/hostile/base-valid.yaml", "utf8");
 
@@ -25,15 +25,7 @@ async function siteFile(text: string, extra: Record<string, string> = {}): Promi
   return file;
 }
 
-async function issuesOf(file: string): Promise<string[]> {
-  try {
-    await loadSiteConfig(file);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`);
-  }
-  throw new Error("config was accepted");
-}
+const issuesOf = (file: string): Promise<string[]> => configIssues(file, { positions: true });
 
 describe("YAML errors are located", () => {
   it.each([

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProfiles, loadSiteConfig, shippedProfilesDir } from "../../src/config/load.js";
-import { ConfigError } from "../../src/errors.js";
+import { configIssues } from "../support/config-issues.js";
 
 const example = "config/example-site.yaml";
 
@@ -22,15 +22,7 @@ function posOf(text: string, needle: string, offset = 0): string {
   return `${before.length}:${before.at(-1)!.length + 1}`;
 }
 
-async function issuesOf(file: string): Promise<string[]> {
-  try {
-    await loadSiteConfig(file);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`);
-  }
-  throw new Error("config was accepted");
-}
+const issuesOf = (file: string): Promise<string[]> => configIssues(file, { positions: true });
 
 describe("config loading", () => {
   it("loads every shipped profile without an issue", async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadSiteConfig } from "../../src/config/load.js";
 import { describeModbus } from "../../src/config/types.js";
 import { lineGapMs } from "../../src/drivers/modbus/rtu-lines.js";
-import { ConfigError } from "../../src/errors.js";
+import { configIssues } from "../support/config-issues.js";
 
 async function site(body: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "fb-rtu-config-"));
@@ -23,15 +23,7 @@ rules:
   return file;
 }
 
-async function issuesOf(file: string): Promise<string[]> {
-  try {
-    await loadSiteConfig(file);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error("config was accepted");
-}
+const issuesOf = (file: string): Promise<string[]> => configIssues(file);
 
 const lines = `serial_lines:
   - { id: rs485-a, path: /dev/ttyUSB0, baud: 9600, timeout_ms: 300 }

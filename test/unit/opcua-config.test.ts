@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProfiles, loadSiteConfig, shippedProfilesDir } from "../../src/config/load.js";
-import { ConfigError } from "../../src/errors.js";
+import { configIssues } from "../support/config-issues.js";
 
 async function site(devices: string, files: Record<string, string> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "fb-opcua-config-"));
@@ -23,15 +23,7 @@ rules:
   return file;
 }
 
-async function issuesOf(file: string): Promise<string[]> {
-  try {
-    await loadSiteConfig(file);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error("config was accepted");
-}
+const issuesOf = (file: string): Promise<string[]> => configIssues(file);
 
 const panel = `  - id: panel
     profile: clean-agent-panel-opcua
