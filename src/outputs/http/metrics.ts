@@ -112,7 +112,15 @@ export class FirebreakMetrics {
         for (const d of figures.devices()) this.set({ device: d.device, protocol: d.protocol }, d.connected ? 1 : 0);
       },
     });
-    const total = (name: string, help: string, pick: (d: ReturnType<DaemonFigures["devices"]>[number]) => number | undefined) =>
+    type Pick = (d: ReturnType<DaemonFigures["devices"]>[number]) => number | undefined;
+    // Each device's figure, where the driver has one (OPC UA has no timeouts, for example).
+    const eachDevice = (pick: Pick, put: (labels: { device: string }, v: number) => void): void => {
+      for (const d of figures.devices()) {
+        const v = pick(d);
+        if (v !== undefined) put({ device: d.device }, v);
+      }
+    };
+    const total = (name: string, help: string, pick: Pick) =>
       new Counter({
         name,
         help,
@@ -120,10 +128,7 @@ export class FirebreakMetrics {
         registers,
         collect() {
           this.reset();
-          for (const d of figures.devices()) {
-            const v = pick(d);
-            if (v !== undefined) setTotal(this, { device: d.device }, v);
-          }
+          eachDevice(pick, (labels, v) => setTotal(this, labels, v));
         },
       });
     total("firebreak_device_polls_total", "Polls (Modbus) or notification batches (OPC UA) completed", (d) => d.polls);
@@ -132,7 +137,7 @@ export class FirebreakMetrics {
     total("firebreak_device_timeouts_total", "Requests that got no answer within the device timeout (Modbus TCP and RTU; absent for OPC UA)", (d) => d.timeouts);
     total("firebreak_device_reconnects_total", "Connections made after the first: losses, retries, reopened links", (d) => d.reconnects);
     total("firebreak_device_late_polls_total", "Polls that started more than half an interval after their slot (Modbus)", (d) => d.latePolls);
-    const gauge = (name: string, help: string, pick: (d: ReturnType<DaemonFigures["devices"]>[number]) => number | undefined) =>
+    const gauge = (name: string, help: string, pick: Pick) =>
       new Gauge({
         name,
         help,
@@ -140,10 +145,7 @@ export class FirebreakMetrics {
         registers,
         collect() {
           this.reset();
-          for (const d of figures.devices()) {
-            const v = pick(d);
-            if (v !== undefined) this.set({ device: d.device }, v);
-          }
+          eachDevice(pick, (labels, v) => this.set(labels, v));
         },
       });
     gauge("firebreak_device_achieved_polls_per_second", "Polls per second achieved over the last 10 poll intervals (Modbus)", (d) => d.achievedPollsPerS);
