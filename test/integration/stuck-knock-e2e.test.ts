@@ -135,9 +135,10 @@ describe("a stuck sensor on the initiating cell, end to end", () => {
     const stuckPoints = (stuck.json?.evidence as { point?: string }[]).map((e) => e.point);
     expect(stuckPoints).toEqual([STUCK_POINT]);
     const faultAt = ms(stuck.json?.since);
-    const zoneFault = await rec.waitFor((m) => m.topic === `${prefix}/zone/batt-a/stage` && m.json?.fault === true && JSON.stringify(m.json.faults).includes("cell-stuck-a"), 20_000, "zone batt-a fault naming cell-stuck-a");
+    // The message that names the stuck point: a cabinet that timed out on a loaded machine at the
+    // same moment fills the first places of each rule's fault list (three named per rule).
+    const zoneFault = await rec.waitFor((m) => m.topic === `${prefix}/zone/batt-a/stage` && m.json?.fault === true && (m.json.faults as { rule?: string; point?: string }[]).some((f) => f.rule === "cell-stuck-a" && f.point === STUCK_POINT), 30_000, "zone batt-a fault naming cell-stuck-a and the stuck point");
     const zoneFaultSeenAt = r.roomAt(zoneFault);
-    expect(JSON.stringify(zoneFault.json?.faults)).toContain(STUCK_POINT);
 
     const trigger = await rec.waitFor((m) => m.topic === `${prefix}/evacuate/batt-a` && m.json !== undefined, 60_000, "the evacuation trigger for batt-a");
     const evacuateAt = ms(trigger.json?.issuedAt);
@@ -230,7 +231,8 @@ function plausibilityTroubles(rec: MqttRecorder): string[] {
  * machine, not the sensors' noise.
  */
 function chattering(rec: MqttRecorder): string[] {
-  const machine = (topic: string): boolean => topic.endsWith(":fault") || /\/alarm\/(comm-|alarm-flood)/.test(topic);
+  // `<device>:poll_rate`: at 20x a loaded machine may not keep a device's rate, and says so.
+  const machine = (topic: string): boolean => topic.endsWith(":fault") || topic.endsWith(":poll_rate") || /\/alarm\/(comm-|alarm-flood)/.test(topic);
   return [...new Set(rec.messages.filter((m) => m.topic.startsWith(`${prefix}/alarm/`) && !machine(m.topic) && m.json?.chattering !== undefined).map((m) => m.topic))];
 }
 

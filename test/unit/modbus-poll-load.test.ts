@@ -23,6 +23,25 @@ describe("poll load", () => {
     expect(changes[1]).toMatch(/^ok: polled at its rate again/);
   });
 
+  it("a stall of a few intervals is late polls, not overload: the dip must hold a further window to be reported", () => {
+    const load = new PollLoad(1000);
+    const changes: string[] = [];
+    let t = 0;
+    const poll = (): void => {
+      const c = load.note(t, t, false);
+      if (c !== undefined) changes.push(c.state);
+    };
+    for (let i = 0; i < 20; i++, t += 1000) poll();
+    // The machine stalls for 4 s (three slots missed), then polls at the rate again, three times over.
+    for (let stall = 0; stall < 3; stall++) {
+      t += 3000;
+      for (let i = 0; i < 15; i++, t += 1000) poll();
+    }
+    expect(changes).toEqual([]);
+    // Without the hold the sliding rate (7 of 10) would have raised and cleared it after each stall.
+    expect(load.status().loadState).toBe("ok");
+  });
+
   it("counts a poll that starts more than half an interval after its slot as late", () => {
     const load = new PollLoad(1000);
     load.note(0, 400, false);

@@ -7,6 +7,13 @@
 export const MIN_RATE_FRACTION = 0.9;
 /** The rate is judged over this many configured intervals: one slow poll is not overload. */
 export const RATE_WINDOW_POLLS = 10;
+/**
+ * A change of state must hold for this many further intervals before it is reported: a stall of a
+ * few intervals (a GC pause, a busy machine) dips the sliding rate for about one window and would
+ * otherwise raise and clear the trouble alarm each time, a chattering nuisance alarm (ISA-18.2).
+ * "Stays below 90 %" means below for two windows in a row.
+ */
+export const RATE_HOLD_POLLS = 10;
 /** A poll that starts more than this fraction of an interval after its slot is late. */
 export const LATE_FRACTION = 0.5;
 
@@ -46,6 +53,10 @@ export class PollLoad {
   #achieved: number | undefined;
   /** The latest note() judged a whole window. */
   #judged = false;
+  /** Whether a whole window has ever been judged since the last restart of the window. */
+  #everJudged = false;
+  /** Since when the judged rate has asked for the other state (undefined: it agrees with #state). */
+  #otherSince: number | undefined;
 
   constructor(intervalMs: number) {
     this.#intervalMs = intervalMs;
@@ -69,7 +80,19 @@ export class PollLoad {
     this.#judged = true;
     const configured = 1000 / interval;
     const next: LoadState = this.#achieved < configured * MIN_RATE_FRACTION ? "overloaded" : "ok";
-    if (next === this.#state) return undefined;
+    if (next === this.#state) {
+      this.#otherSince = undefined;
+      this.#everJudged = true;
+      return undefined;
+    }
+    // The first whole window is reported as it is (it may clear an alarm restored from before a
+    // restart, or raise one); after that a change must hold for RATE_HOLD_POLLS more intervals.
+    if (this.#everJudged) {
+      this.#otherSince ??= startedAt;
+      if (startedAt - this.#otherSince < interval * RATE_HOLD_POLLS) return undefined;
+    }
+    this.#everJudged = true;
+    this.#otherSince = undefined;
     this.#state = next;
     const figures = `${this.#achieved.toFixed(2)} polls/s of ${configured.toFixed(2)} configured over the last ${window / 1000} s (${this.#overruns} overruns, ${this.#late} late polls so far)`;
     return {
@@ -86,6 +109,7 @@ export class PollLoad {
     this.#starts.length = 0;
     this.#firstAt = undefined;
     this.#judged = false;
+    this.#otherSince = undefined;
   }
 
   /** The state and rates judged by the latest note(), or undefined when it had no whole window. */
