@@ -30,22 +30,16 @@ export async function openSerialStream(path: string, format: CharFormat, timeout
     `opening ${path} timed out after ${timeoutMs} ms`,
     () => port.isOpen && port.close(),
   );
-  let ended = false;
-  let onEnd: ((detail: string) => void) | undefined;
-  const end = (detail: string): void => {
-    if (ended) return;
-    ended = true;
-    onEnd?.(detail);
-  };
-  port.on("error", (e: Error) => end(`serial port ${path}: ${e.message}`));
-  port.on("close", (e?: Error & { disconnected?: boolean }) => end(`serial port ${path} closed${e?.message ? `: ${e.message}` : ""}`));
+  const ending = endOnce();
+  port.on("error", (e: Error) => ending.end(`serial port ${path}: ${e.message}`));
+  port.on("close", (e?: Error & { disconnected?: boolean }) => ending.end(`serial port ${path} closed${e?.message ? `: ${e.message}` : ""}`));
   return {
     write: (bytes) => void port.write(bytes),
     onData: (fn) => void port.on("data", fn),
-    onEnd: (fn) => void (onEnd = fn),
+    onEnd: (fn) => ending.listen(fn),
     close: () =>
       new Promise<void>((resolve) => {
-        ended = true;
+        ending.silence();
         if (!port.isOpen) return resolve();
         port.close(() => resolve());
       }),
@@ -71,26 +65,42 @@ export async function openTcpStream(host: string, port: number, timeoutMs: numbe
     throw e;
   });
   socket.setNoDelay(true);
-  let ended = false;
-  let onEnd: ((detail: string) => void) | undefined;
-  const end = (detail: string): void => {
-    if (ended) return;
-    ended = true;
-    onEnd?.(detail);
-  };
-  socket.on("error", (e: NodeJS.ErrnoException) => end(`${e.code !== undefined ? `${e.code}: ` : ""}${e.message}`));
-  socket.on("close", () => end(`connection to gateway ${host}:${port} closed`));
+  const ending = endOnce();
+  socket.on("error", (e: NodeJS.ErrnoException) => ending.end(`${e.code !== undefined ? `${e.code}: ` : ""}${e.message}`));
+  socket.on("close", () => ending.end(`connection to gateway ${host}:${port} closed`));
   return {
     write: (bytes) => void socket.write(bytes),
     onData: (fn) => void socket.on("data", fn),
-    onEnd: (fn) => void (onEnd = fn),
+    onEnd: (fn) => ending.listen(fn),
     close: () =>
       new Promise<void>((resolve) => {
-        ended = true;
+        ending.silence();
         if (socket.destroyed) return resolve();
         socket.once("close", () => resolve());
         socket.destroy();
       }),
+  };
+}
+
+/**
+ * A stream ends once, by error or close, whichever comes first, and tells its listener once; a
+ * close we asked for ends it silently. The serial port and the gateway socket share this.
+ */
+function endOnce(): { end(detail: string): void; listen(fn: (detail: string) => void): void; silence(): void } {
+  let ended = false;
+  let listener: ((detail: string) => void) | undefined;
+  return {
+    end(detail) {
+      if (ended) return;
+      ended = true;
+      listener?.(detail);
+    },
+    listen(fn) {
+      listener = fn;
+    },
+    silence() {
+      ended = true;
+    },
   };
 }
 
