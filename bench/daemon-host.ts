@@ -5,6 +5,8 @@
 // POLL_INTERVAL_MS overrides every device's interval after validation, below the schema's 50 ms
 // floor, so polls run back to back (the saturated phase); the timeout then stays at 1 s.
 import { mkdtempSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -108,8 +110,31 @@ async function burst(seconds: number, window: number): Promise<BurstResult> {
   return result;
 }
 
+/** The measured window only (not start-up or warm-up), through the inspector: FB_BENCH_PROFILE. */
+let profiler: Session | undefined;
+async function profileStart(): Promise<void> {
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post("Profiler.enable");
+  await profiler.post("Profiler.start");
+}
+async function profileStop(file: string): Promise<void> {
+  if (profiler === undefined) throw new Error("profile-stop without profile-start");
+  const { profile } = await profiler.post("Profiler.stop");
+  profiler.disconnect();
+  profiler = undefined;
+  await writeFile(file, JSON.stringify(profile));
+}
+
 process.on("message", (m: DaemonCommand) => {
   switch (m.type) {
+    case "profile-start":
+      return void profileStart().catch((e: unknown) => send({ type: "error", message: String(e) }));
+    case "profile-stop":
+      return void profileStop(m.file).then(
+        () => send({ type: "profiled", file: m.file }),
+        (e: unknown) => send({ type: "error", message: String(e) }),
+      );
     case "stats":
       return send({ type: "stats", stats: stats() });
     case "burst":

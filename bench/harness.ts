@@ -78,7 +78,10 @@ async function waitWarm(d: Daemon, boundMs: number): Promise<DaemonStats> {
 }
 
 /** Daemon, simulators, broker and harness CPU over a measured window of `seconds`. */
-async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number, devices: number, intervalMs: number): Promise<LoadFigures> {
+async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number, devices: number, intervalMs: number, profileAs?: string): Promise<LoadFigures> {
+  // FB_BENCH_PROFILE=DIR: a CPU profile of the daemon over exactly this window.
+  const profileDir = process.env.FB_BENCH_PROFILE;
+  if (profileDir !== undefined && profileAs !== undefined) d.send({ type: "profile-start" });
   const [a, simA] = await Promise.all([daemonStats(d), sims.stats()]);
   const brokerA = procCpuSeconds(broker.pid) ?? 0;
   const harnessA = process.cpuUsage();
@@ -86,6 +89,12 @@ async function measure(d: Daemon, sims: Sims, broker: Broker, seconds: number, d
   const [b, simB] = await Promise.all([daemonStats(d), sims.stats()]);
   const brokerB = procCpuSeconds(broker.pid) ?? 0;
   const harness = process.cpuUsage(harnessA);
+  if (profileDir !== undefined && profileAs !== undefined) {
+    const file = join(profileDir, `${profileAs}.cpuprofile`);
+    const done = d.next((m): m is Extract<DaemonReply, { type: "profiled" }> => m.type === "profiled", 60_000, "profile");
+    d.send({ type: "profile-stop", file });
+    await done;
+  }
   const dt = (b.at - a.at) / 1000;
   const updates = b.pointUpdates - a.pointUpdates;
   const cpuS = (b.cpuUs - a.cpuUs) / 1e6;
@@ -170,7 +179,7 @@ export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) =
     stopList.push(() => sat.stop());
     await sat.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
     await waitWarm(sat, 60_000);
-    const saturated = await measure(sat, sims, broker, t.saturatedSeconds, devices, t.saturatedIntervalMs);
+    const saturated = await measure(sat, sims, broker, t.saturatedSeconds, devices, t.saturatedIntervalMs, `${shape}-${size.target}-saturated-${process.pid}-${Date.now()}`);
     log(`  saturated: ${fmt(saturated.pointsPerS)} points/s (${(saturated.pointsPerS / wire.pointsPerS).toFixed(2)} of wire), ${saturated.cpuMsPer10k.toFixed(1)} ms CPU/10k (${(saturated.cpuMsPer10k - wire.cpuMsPer10k).toFixed(1)} over the bare client's ${wire.cpuMsPer10k.toFixed(1)}), daemon ${saturated.daemonCpuPct.toFixed(0)} %, sims ${saturated.simCpuPct.toFixed(0)} %`);
     const full = shape === "site";
     const burstP = !full ? undefined : sat.next((m): m is Extract<DaemonReply, { type: "burst" }> | Extract<DaemonReply, { type: "error" }> => m.type === "burst" || m.type === "error", t.burstSeconds * 1000 + 30_000, "burst");
@@ -195,7 +204,7 @@ export async function runOnce(size: BenchSize, t: PhaseTimes, log: (s: string) =
     stopList.push(() => steadyD.stop());
     await steadyD.next((m): m is Extract<DaemonReply, { type: "started" }> => m.type === "started", 60_000, "start");
     await waitWarm(steadyD, 60_000);
-    const steady = await measure(steadyD, sims, broker, t.steadySeconds, devices, t.steadyIntervalMs);
+    const steady = await measure(steadyD, sims, broker, t.steadySeconds, devices, t.steadyIntervalMs, `${shape}-${size.target}-steady-${process.pid}-${Date.now()}`);
     log(`  ${t.steadyIntervalMs} ms polls: ${fmt(steady.pointsPerS)} points/s, ${steady.cpuMsPer10k.toFixed(1)} ms CPU/10k, daemon ${steady.daemonCpuPct.toFixed(0)} %, polls completed ${(100 * steady.pollsCompleted).toFixed(0)} %, RSS ${steady.rssMB.toFixed(0)} MB`);
     const lat = !full ? { injections: [], problems: [] } : await runInjections({ site, sims, probe, warmInjections: t.warmInjections, pollIntervalMs: t.steadyIntervalMs, deadlineMs: nowMs() + t.latencyBoundSeconds * 1000 });
     problems.push(...lat.problems);

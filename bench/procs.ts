@@ -21,10 +21,7 @@ export interface Child<Reply> {
 /** Fork `dist/bench/<entry>.js` (a sibling of this file once built). */
 export function forkEntry<Reply>(entry: string, args: readonly string[] = []): Child<Reply> {
   const path = fileURLToPath(new URL(`./${entry}.js`, import.meta.url));
-  // FB_BENCH_PROFILE=DIR: the daemon host writes a CPU profile (node --cpu-prof) per phase into DIR.
-  const prof = process.env.FB_BENCH_PROFILE;
-  const execArgv = prof !== undefined && entry === "daemon-host" ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
-  const proc = fork(path, [...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json", execArgv });
+  const proc = fork(path, [...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json" });
   let out = "";
   proc.stdout?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-4000)));
   proc.stderr?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-4000)));

@@ -43,12 +43,19 @@ export interface BurstResult {
   readonly dropped: number;
 }
 
-export type DaemonCommand = { type: "stats" } | { type: "burst"; seconds: number; window: number } | { type: "stop" };
+export type DaemonCommand =
+  | { type: "stats" }
+  | { type: "burst"; seconds: number; window: number }
+  /** FB_BENCH_PROFILE: start a CPU profile of the measured window, or stop it and write it to `file`. */
+  | { type: "profile-start" }
+  | { type: "profile-stop"; file: string }
+  | { type: "stop" };
 
 export type DaemonReply =
   | { type: "started" }
   | { type: "stats"; stats: DaemonStats }
   | { type: "burst"; result: BurstResult }
+  | { type: "profiled"; file: string }
   | { type: "error"; message: string };
 
 export interface WireResult {

@@ -29,8 +29,23 @@ class SamplePool {
 }
 
 /**
+ * Per-ring state kept after the samples in the block: time and value bases, Σt, Σv, Σt², Σtv over the
+ * window (about the bases), pushes since the bases were taken, samples before the window, and the
+ * window's start as last asked.
+ */
+const STATE = 9;
+const BASE_T = 0, BASE_V = 1, S_T = 2, S_V = 3, S_TT = 4, S_TV = 5, PUSHES = 6, SKIP = 7, FROM = 8;
+
+/**
  * Fixed-capacity ring of good samples; oldest dropped first. Typed arrays: no garbage per sample.
  * Slot k holds its time at `at + 2k` and its value at `at + 2k + 1` of the shared block.
+ *
+ * After the slots, running sums over the samples of the last window asked for (STATE): the rate-of-
+ * rise rule asks for the trend of every point it reads after each poll, with a window start that only
+ * moves forward, so a trend costs the samples that entered and left the window since, not every
+ * sample. A window start that moves back (a second rule with a longer window) sums it again. The sums
+ * are about bases taken from the window's oldest sample and are rebuilt from the samples once per
+ * turn of the ring, so the numbers stay small and rounding cannot accumulate.
  */
 class History {
   readonly #buf: Float64Array;
@@ -41,13 +56,15 @@ class History {
 
   constructor(capacity: number, pool?: SamplePool) {
     this.#cap = capacity;
+    const slots = capacity === 0 ? 0 : 2 * capacity + STATE;
     if (pool === undefined || capacity === 0) {
-      this.#buf = new Float64Array(2 * capacity);
+      this.#buf = new Float64Array(slots);
       this.#at = 0;
     } else {
-      this.#at = pool.take(2 * capacity);
+      this.#at = pool.take(slots);
       this.#buf = pool.block;
     }
+    if (capacity > 0) this.#buf[this.#at + 2 * capacity + FROM] = -Infinity;
   }
 
   /** Buffer index of the time of ring slot i (its value follows). */
@@ -58,12 +75,55 @@ class History {
   push(t: number, v: number): void {
     const cap = this.#cap;
     if (cap === 0) return;
-    if (this.#size > 0 && t <= this.#buf[this.#slot((this.#start + this.#size - 1) % cap)]!) return; // same or older sample
-    const j = this.#slot((this.#start + this.#size) % cap);
-    this.#buf[j] = t;
-    this.#buf[j + 1] = v;
+    const buf = this.#buf;
+    if (this.#size > 0 && t <= buf[this.#slot(this.#ring(this.#size - 1))]!) return; // same or older sample
+    const st = this.#at + 2 * cap;
+    if (this.#size === cap) {
+      // The oldest sample leaves the ring, and the window if it was in it.
+      if (buf[st + SKIP]! > 0) buf[st + SKIP] = buf[st + SKIP]! - 1;
+      else {
+        const o = this.#slot(this.#start);
+        this.#sum(st, buf[o]!, buf[o + 1]!, -1);
+      }
+    }
+    const j = this.#slot(this.#size < cap ? this.#ring(this.#size) : this.#start);
+    buf[j] = t;
+    buf[j + 1] = v;
     if (this.#size < cap) this.#size++;
-    else this.#start = (this.#start + 1) % cap;
+    else if (++this.#start === cap) this.#start = 0;
+    if (t < buf[st + FROM]!) buf[st + SKIP] = buf[st + SKIP]! + 1; // before the window (a clock stepped back)
+    else if (this.#size === 1 || (buf[st + PUSHES] = buf[st + PUSHES]! + 1) >= cap) this.#rebuild(st);
+    else this.#sum(st, t, v, 1);
+  }
+
+  #sum(st: number, t: number, v: number, sign: 1 | -1): void {
+    const buf = this.#buf;
+    const dt = t - buf[st + BASE_T]!;
+    const dv = v - buf[st + BASE_V]!;
+    buf[st + S_T] = buf[st + S_T]! + sign * dt;
+    buf[st + S_V] = buf[st + S_V]! + sign * dv;
+    buf[st + S_TT] = buf[st + S_TT]! + sign * dt * dt;
+    buf[st + S_TV] = buf[st + S_TV]! + sign * dt * dv;
+  }
+
+  /** The ring index of the k-th oldest sample. */
+  #ring(k: number): number {
+    const i = this.#start + k;
+    return i >= this.#cap ? i - this.#cap : i;
+  }
+
+  /** Sums recomputed from the window's samples, about new bases at its oldest one. */
+  #rebuild(st: number): void {
+    const buf = this.#buf;
+    const skip = buf[st + SKIP]!;
+    const o = this.#slot(this.#ring(skip));
+    buf[st + BASE_T] = skip < this.#size ? buf[o]! : 0;
+    buf[st + BASE_V] = skip < this.#size ? buf[o + 1]! : 0;
+    buf[st + S_T] = buf[st + S_V] = buf[st + S_TT] = buf[st + S_TV] = buf[st + PUSHES] = 0;
+    for (let k = skip; k < this.#size; k++) {
+      const j = this.#slot(this.#ring(k));
+      this.#sum(st, buf[j]!, buf[j + 1]!, 1);
+    }
   }
 
   since(fromT: number): HistorySample[] {
@@ -76,49 +136,64 @@ class History {
     return out;
   }
 
-  /** Least-squares trend of the samples from `fromT` on, without copying them (the rate-of-rise hot path). */
-  trend(fromT: number): Trend {
+  /**
+   * Least-squares trend of the samples from `fromT` on, without copying them (the rate-of-rise hot
+   * path), written into `out`.
+   */
+  trend(fromT: number, out: MutableTrend): MutableTrend {
     const cap = this.#cap;
+    const size = this.#size;
+    if (size === 0) return emptyTrend(out);
     const buf = this.#buf;
-    const at = this.#at;
-    // Samples are in time order: skip the ones before fromT once, then sum the rest (no modulo per sample).
-    let k0 = 0;
-    while (k0 < this.#size) {
-      let i = this.#start + k0;
-      if (i >= cap) i -= cap;
-      if (buf[at + 2 * i]! >= fromT) break;
-      k0++;
+    const st = this.#at + 2 * cap;
+    if (fromT < buf[st + FROM]!) {
+      // The window grew back: sum it all again from the oldest sample.
+      buf[st + SKIP] = 0;
+      this.#rebuild(st);
     }
-    const n = this.#size - k0;
-    if (n === 0) return { samples: 0, spanMs: 0, slopePerMs: 0 };
-    let i0 = this.#start + k0;
-    if (i0 >= cap) i0 -= cap;
-    const first = buf[at + 2 * i0]!;
-    let last = first;
-    let tMean = 0;
-    let vMean = 0;
-    let i = i0;
-    for (let k = k0; k < this.#size; k++) {
-      const t = buf[at + 2 * i]!;
-      last = t;
-      tMean += t;
-      vMean += buf[at + 2 * i + 1]!;
-      if (++i === cap) i = 0;
+    buf[st + FROM] = fromT;
+    // Samples are in time order: the window's oldest ones that are now before fromT leave it.
+    let skip = buf[st + SKIP]!;
+    const skipped = skip;
+    while (skip < size) {
+      const j = this.#slot(this.#ring(skip));
+      if (buf[j]! >= fromT) break;
+      this.#sum(st, buf[j]!, buf[j + 1]!, -1);
+      skip++;
     }
-    tMean /= n;
-    vMean /= n;
-    let num = 0;
-    let den = 0;
-    i = i0;
-    for (let k = k0; k < this.#size; k++) {
-      const dt = buf[at + 2 * i]! - tMean;
-      num += dt * (buf[at + 2 * i + 1]! - vMean);
-      den += dt * dt;
-      if (++i === cap) i = 0;
-    }
-    return { samples: n, spanMs: last - first, slopePerMs: den === 0 ? 0 : num / den, firstMs: first };
+    buf[st + SKIP] = skip;
+    const n = size - skip;
+    if (n === 0) return emptyTrend(out);
+    // More samples left the window in this call than are in it: the difference of the sums would be
+    // mostly rounding. Summing the few left costs less than the ones that left.
+    if (skip - skipped > n) this.#rebuild(st);
+    const first = buf[this.#slot(this.#ring(skip))]!;
+    const last = buf[this.#slot(this.#ring(size - 1))]!;
+    // Σ(t - t̄)² and Σ(t - t̄)(v - v̄) from the sums about the bases.
+    const sT = buf[st + S_T]!;
+    const den = buf[st + S_TT]! - (sT * sT) / n;
+    const num = buf[st + S_TV]! - (sT * buf[st + S_V]!) / n;
+    out.samples = n;
+    out.spanMs = last - first;
+    out.slopePerMs = n < 2 || !(den > 0) ? 0 : num / den;
+    out.firstMs = first;
+    return out;
   }
 }
+
+type MutableTrend = { -readonly [K in keyof Trend]: Trend[K] };
+
+function emptyTrend(out: MutableTrend): MutableTrend {
+  out.samples = 0;
+  out.spanMs = 0;
+  out.slopePerMs = 0;
+  // Not `delete`: that would turn the reused object into a slow dictionary for good.
+  out.firstMs = undefined;
+  return out;
+}
+
+/** trendHandle()'s answer, reused: valid until the next call (the rate-of-rise rule reads it at once). */
+const scratchTrend: MutableTrend = { samples: 0, spanMs: 0, slopePerMs: 0, firstMs: 0 };
 
 /** A least-squares line through a point's good samples: how many, over what span, and its slope. */
 export interface Trend {
@@ -172,6 +247,13 @@ interface StaleGroup {
  */
 export type ChangeListener = (key: PointKey, value: PointValue, index: number, changed: boolean) => void;
 
+/**
+ * onChange() without the value: for readers that only need to know which point was written (the
+ * rule engine's marks). A write of a plain good number reaches these without a PointValue being
+ * built, unless some onChange() listener wants it.
+ */
+export type MarkListener = (index: number, changed: boolean) => void;
+
 /** Two writes of a point that read alike apart from their time. */
 function sameReading(a: PointValue, b: PointValue): boolean {
   return a.quality === b.quality && a.value === b.value && a.reason === b.reason && a.detail === b.detail;
@@ -192,6 +274,8 @@ export class PointStore {
   readonly #entries = new Map<PointKey, Entry>();
   readonly #groups = new Map<string, StaleGroup>();
   readonly #listeners: ChangeListener[] = [];
+  readonly #markers: MarkListener[] = [];
+  readonly #byIndex: Entry[] = [];
   readonly #capacity: number;
   readonly #pool = new SamplePool();
   /** Every point without history shares this one: it never holds a sample. */
@@ -216,11 +300,21 @@ export class PointStore {
     group.entries.push(e);
     group.dueAt = -Infinity; // never read: reads stale now
     this.#entries.set(info.key, e);
+    this.#byIndex.push(e);
     this.#unread++;
   }
 
   onChange(listener: ChangeListener): void {
     this.#listeners.push(listener);
+  }
+
+  onMark(listener: MarkListener): void {
+    this.#markers.push(listener);
+  }
+
+  /** The key of the point declared `index`-th (from 0), or undefined. */
+  keyAt(index: number): PointKey | undefined {
+    return this.#byIndex[index]?.info.key;
   }
 
   /** The handle of a declared point (undefined for an unknown key). */
@@ -240,8 +334,27 @@ export class PointStore {
     this.#write(h as Entry, value);
   }
 
+  /**
+   * update() of a plain good reading (good quality, no reason or detail) through a handle, given as
+   * its number and time: the decoders' hot path, with no PointValue built unless an onChange()
+   * listener is there to receive it.
+   */
+  updateGoodHandle(h: PointHandle, num: number, ts: number): void {
+    const e = h as Entry;
+    if (e.value === undefined && !e.good) this.#unread--;
+    const changed = e.seenStale || !e.good || e.num !== num;
+    e.seenStale = false;
+    e.good = true;
+    e.value = undefined;
+    e.num = num;
+    e.ts = ts;
+    const staleAt = ts + e.staleAfterMs;
+    if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
+    e.history.push(ts, num);
+    this.#tell(e, changed, this.#listeners.length === 0 ? undefined : { value: num, quality: "good", sourceTs: ts });
+  }
+
   #write(e: Entry, value: PointValue): void {
-    const key = e.info.key;
     if (e.value === undefined && !e.good) this.#unread--;
     const plain = value.quality === "good" && value.value !== null && value.reason === undefined && value.detail === undefined;
     // Change detection: a repeat of the last reading (most of a healthy site's polls) marks no rule.
@@ -256,7 +369,12 @@ export class PointStore {
       if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
       if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
     }
-    for (const l of this.#listeners) l(key, value, e.index, changed);
+    this.#tell(e, changed, value);
+  }
+
+  #tell(e: Entry, changed: boolean, value: PointValue | undefined): void {
+    for (const m of this.#markers) m(e.index, changed);
+    if (value !== undefined) for (const l of this.#listeners) l(e.info.key, value, e.index, changed);
   }
 
   /**
@@ -358,12 +476,16 @@ export class PointStore {
 
   /** The trend of a point's good samples from `fromT` on (same figures as leastSquaresSlope over history()). */
   trend(key: PointKey, fromT: number): Trend {
-    return this.#entries.get(key)?.history.trend(fromT) ?? { samples: 0, spanMs: 0, slopePerMs: 0 };
+    const t = this.#entries.get(key)?.history.trend(fromT, { samples: 0, spanMs: 0, slopePerMs: 0, firstMs: undefined });
+    return t === undefined || t.firstMs === undefined ? { samples: 0, spanMs: 0, slopePerMs: 0 } : t;
   }
 
-  /** trend() through a handle from this store's handle(). */
+  /**
+   * trend() through a handle from this store's handle(). The answer is one object reused by every
+   * call: read it before the next (no object per point per evaluation).
+   */
   trendHandle(h: PointHandle, fromT: number): Trend {
-    return (h as Entry).history.trend(fromT);
+    return (h as Entry).history.trend(fromT, scratchTrend);
   }
 
   /** How many declared points have never received a value (of any quality). */

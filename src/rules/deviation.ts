@@ -4,7 +4,7 @@
 import type { DeviationRule, RaisedStage } from "../config/types.js";
 import type { Evidence } from "../events.js";
 import { ConditionTable, pastLimit } from "./delay.js";
-import { faultOf, median, pointRuleResult, PointRefs, sameEvidenceList, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
+import { faultOf, medianInPlace, pointRuleResult, PointRefs, sameEvidenceList, type PointReader, type RuleEvaluator, type RuleResult } from "./result.js";
 
 /** `cab1/s1/m3/c7/tempC` with trim 2 → `cab1/s1/m3`: the group a point is compared within. */
 export function groupKey(point: string, trim: number): string {
@@ -44,6 +44,10 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
     for (const pi of members) groupOf[pi] = g;
   });
   const verdicts: GroupVerdict[] = groups.map(() => ({ hits: [], faults: [], recheckAt: -Infinity }));
+  const largest = groups.reduce((m, members) => Math.max(m, members.length), 0);
+  const goodPis = new Int32Array(largest);
+  const goodValues = new Float64Array(largest);
+  const sorted = new Float64Array(largest);
   const refs = new PointRefs(rule.points);
   let last: RuleResult | undefined;
   let recheckDue = -Infinity;
@@ -63,29 +67,36 @@ export function deviationEvaluator(rule: DeviationRule): RuleEvaluator {
     const members = groups[g]!;
     const faults: Evidence[] = [];
     const hits: GroupHit[] = [];
-    const goodValues: { pi: number; value: number }[] = [];
+    // The group's good members and their values, in scratch arrays (a group is recomputed after
+    // every poll that changed one of its members).
+    let nGood = 0;
     let recheckAt = Infinity;
     for (const pi of members) {
       recheckAt = Math.min(recheckAt, refs.recheckAfter(store, pi, now));
       const value = refs.goodValue(store, pi, now);
-      if (value !== undefined) goodValues.push({ pi, value });
-      else {
+      if (value !== undefined) {
+        goodPis[nGood] = pi;
+        goodValues[nGood] = sorted[nGood] = value;
+        nGood++;
+      } else {
         faults.push(faultOf(rule.id, rule.points[pi]!, refs.read(store, pi, now)));
         conditions.drop(pi);
       }
     }
-    if (goodValues.length < rule.minGroup) {
+    if (nGood < rule.minGroup) {
       faults.push({
         rule: rule.id,
         point: names[g]!,
         quality: "bad",
         reason: "group_too_small",
-        detail: `${goodValues.length} of ${members.length} points good, at least ${rule.minGroup} needed for a median`,
+        detail: `${nGood} of ${members.length} points good, at least ${rule.minGroup} needed for a median`,
       });
-      for (const v of goodValues) conditions.drop(v.pi);
+      for (let k = 0; k < nGood; k++) conditions.drop(goodPis[k]!);
     } else {
-      const groupMedian = median(goodValues.map((v) => v.value));
-      for (const { pi, value } of goodValues) {
+      const groupMedian = medianInPlace(sorted, nGood);
+      for (let k = 0; k < nGood; k++) {
+        const pi = goodPis[k]!;
+        const value = goodValues[k]!;
         const deviation = value - groupMedian;
         const raw = pastLimit(deviation, rule.aboveMedian, rule.deadband, "above", conditions.wasActive(pi));
         if (conditions.step(pi, raw, now)) {

@@ -176,7 +176,12 @@ export function sameResult(a: RuleResult, b: RuleResult): boolean {
 }
 
 export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return medianInPlace(Float64Array.from(values), values.length);
+}
+
+/** The median of the first `n` numbers of `buf`, which it sorts in place (numeric sort: no comparator, no copy). */
+export function medianInPlace(buf: Float64Array, n: number): number {
+  const s = buf.subarray(0, n).sort();
+  const mid = n >> 1;
+  return n % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

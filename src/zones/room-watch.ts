@@ -70,8 +70,8 @@ export class RoomWatch {
     this.#ledger = opts.ledger;
     // A store that reports its changes lets the periodic step re-run only what changed or time can
     // change; a bare reader gets a full evaluation at every periodic step.
-    const store = opts.store as Partial<Pick<PointStore, "onChange" | "visitStale">>;
-    if (typeof store.onChange === "function" && typeof store.visitStale === "function") {
+    const store = opts.store as Partial<Pick<PointStore, "onMark" | "visitStale" | "keyAt">>;
+    if (typeof store.onMark === "function" && typeof store.visitStale === "function") {
       this.#visitStale = store.visitStale.bind(opts.store);
       // Watcher lists by the store's point index, so a write marks its rules without a lookup by key.
       const reader = opts.store as PointStore;
@@ -80,9 +80,12 @@ export class RoomWatch {
         const h = reader.handle(key);
         if (h !== undefined) starts[h.index] = this.#engine.watchStart(key);
       }
-      reader.onChange((key, _value, index, changed) => {
+      reader.onMark((index, changed) => {
         if (index < starts.length) this.#engine.markChangedAt(starts[index]!, changed);
-        else this.#engine.markChanged(key, changed); // declared after the watch was built
+        else {
+          const key = reader.keyAt(index); // declared after the watch was built
+          if (key !== undefined) this.#engine.markChanged(key, changed);
+        }
       });
     }
     for (const r of this.#engine.rules) {

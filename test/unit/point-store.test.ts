@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bad, good, type PointValue } from "../../src/points/point.js";
 import { PointStore } from "../../src/points/store.js";
@@ -74,8 +75,62 @@ describe("PointStore", () => {
     const from = T0 + 15_500;
     const tr = s.trend("d/a", from);
     const samples = s.history("d/a", from);
-    expect(tr).toEqual({ samples: 4, spanMs: 3000, slopePerMs: leastSquaresSlope(samples), firstMs: T0 + 16_000 });
+    expect(tr).toMatchObject({ samples: 4, spanMs: 3000, firstMs: T0 + 16_000 });
+    expect(tr.slopePerMs).toBeCloseTo(leastSquaresSlope(samples), 12);
     expect(s.trend("d/b", 0).slopePerMs).toBeCloseTo(-0.001, 12);
+  });
+});
+
+describe("trend from running sums", () => {
+  it("equals the two-pass least-squares slope over the samples in the window, over many turns of the ring", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 40 }),
+        // A window that only slides forward (one rule: the incremental path), or one that jumps about.
+        fc.option(fc.integer({ min: 0, max: 120_000 })),
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 5000 }), v: fc.double({ min: -500, max: 500, noNaN: true }), back: fc.integer({ min: 0, max: 120_000 }), ask: fc.boolean() }), { minLength: 1, maxLength: 400 }),
+        (cap, window, steps) => {
+          const s = new PointStore({ historyCapacity: cap });
+          s.declare({ key: "d/a", deviceId: "d", pointId: "a", unit: "" }, 1e12);
+          const h = s.handle("d/a")!;
+          let t = T0;
+          for (const step of steps) {
+            t += step.dt; // 0: the same time again, not a new sample
+            s.update("d/a", good(step.v, t));
+            if (!step.ask) continue; // pushes between questions
+            const from = t - (window ?? step.back);
+            expect({ ...s.trendHandle(h, from) }).toEqual(s.trend("d/a", from));
+            const samples = s.history("d/a", from);
+            const tr = s.trend("d/a", from);
+            expect(tr.samples).toBe(samples.length);
+            if (samples.length === 0) continue;
+            expect(tr.firstMs).toBe(samples[0]!.t);
+            expect(tr.spanMs).toBe(samples[samples.length - 1]!.t - samples[0]!.t);
+            const want = samples.length < 2 ? 0 : leastSquaresSlope(samples);
+            // Values up to 500 over spans of up to a few minutes: slopes to 1e-9 per ms (6e-5 per minute) and closer.
+            expect(Math.abs(tr.slopePerMs - want)).toBeLessThanOrEqual(1e-9 + 1e-9 * Math.abs(want));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("stays exact over a long run: the sums are rebuilt from the samples once per turn of the ring", () => {
+    const s = new PointStore({ historyCapacity: 77 });
+    s.declare({ key: "d/a", deviceId: "d", pointId: "a", unit: "" }, 1e12);
+    let t = T0;
+    for (let k = 0; k < 300_000; k++) s.update("d/a", good(25 + 0.001 * k + Math.sin(k) * 3, (t += 1000 + (k % 7))));
+    const from = t - 60_000;
+    const want = leastSquaresSlope(s.history("d/a", from));
+    expect(Math.abs(s.trend("d/a", from).slopePerMs - want)).toBeLessThanOrEqual(1e-12 * Math.abs(want) + 1e-15);
+  });
+
+  it("a flat series has a slope of exactly 0, however long it runs", () => {
+    const s = new PointStore({ historyCapacity: 77 });
+    s.declare({ key: "d/a", deviceId: "d", pointId: "a", unit: "" }, 1e12);
+    for (let k = 0; k < 10_000; k++) s.update("d/a", good(25.3, T0 + k * 1000));
+    expect(s.trend("d/a", T0 + 9_940_000).slopePerMs).toBe(0);
   });
 });
 

@@ -39,6 +39,8 @@ export class RegisterImage {
   readonly #blocks = new Map<ModbusTable, { start: number; data: readonly number[] }[]>();
   /** The block of the last hit: points are decoded in address order, so it usually holds the next one too. */
   #last: { table: ModbusTable; start: number; data: readonly number[] } | undefined;
+  /** The data of the last find() that hit (the decoders' hot path: no result object per point). */
+  hit: readonly number[] = [];
 
   add(table: ModbusTable, start: number, data: readonly number[]): void {
     const list = this.#blocks.get(table) ?? [];
@@ -48,19 +50,29 @@ export class RegisterImage {
 
   /** The block holding all of [address, address+count), and the index of address in it. */
   locate(table: ModbusTable, address: number, count: number): { data: readonly number[]; at: number } | undefined {
+    const at = this.find(table, address, count);
+    return at < 0 ? undefined : { data: this.hit, at };
+  }
+
+  /** locate() without an object: the index of address in `hit`, or -1 when no block holds it all. */
+  find(table: ModbusTable, address: number, count: number): number {
     const last = this.#last;
     if (last !== undefined && last.table === table) {
       const at = address - last.start;
-      if (at >= 0 && at + count <= last.data.length) return { data: last.data, at };
+      if (at >= 0 && at + count <= last.data.length) {
+        this.hit = last.data;
+        return at;
+      }
     }
     for (const b of this.#blocks.get(table) ?? []) {
       const at = address - b.start;
       if (at >= 0 && at + count <= b.data.length) {
         this.#last = { table, start: b.start, data: b.data };
-        return { data: b.data, at };
+        this.hit = b.data;
+        return at;
       }
     }
-    return undefined;
+    return -1;
   }
 }
 
@@ -68,6 +80,11 @@ export interface CompiledPoint {
   /** Reads this point needs: its value, and its scale-factor register if it has one. */
   readonly reads: readonly RegisterRead[];
   decode(image: RegisterImage, ts: number): PointValue;
+  /**
+   * decode() for the poller's hot path: a good reading as its bare number (no PointValue built),
+   * anything else as the PointValue that says why.
+   */
+  decodeNumber(image: RegisterImage, ts: number): number | PointValue;
 }
 
 /** SunSpec not-implemented raw values by data type (docs/sources.md#sunspec-not-implemented); floats use NaN, checked for every point. */
@@ -77,6 +94,8 @@ const SUNSPEC_NOT_IMPLEMENTED: Readonly<Record<DataType, number | undefined>> = 
 const SUNSSF_NOT_IMPLEMENTED = 0x8000;
 /** sunssf registers hold -10..10 (SunSpec Information Model Specification, "sunssf"). */
 const SUNSSF_MAX = 10;
+/** 10 ** k for k in 0..SUNSSF_MAX, the same doubles `10 ** k` gives: the operator was half of decoding a point. */
+const POW10 = Float64Array.from({ length: SUNSSF_MAX + 1 }, (_, k) => 10 ** k);
 
 /**
  * One scratch buffer for every decoder (decoding is synchronous, one point at a time): no buffer,
@@ -150,6 +169,8 @@ interface Shape {
   readonly bit: number | undefined;
   readonly byte: "high" | "low" | undefined;
   readonly divisor: number;
+  /** A u16 or i16 in one big-endian register, whole (most points): read without the scratch DataView. */
+  readonly plain16: "u16" | "i16" | undefined;
   /** The SunSpec not-implemented pattern of this type, for SunSpec points. */
   readonly ni: number | undefined;
   /** Profile sentinels; undefined when there are none (the usual case). */
@@ -180,6 +201,7 @@ function shapeOf(spec: DecodeSpec): Shape {
       bit: spec.bit,
       byte: spec.byte,
       divisor: spec.divisor ?? 1,
+      plain16: (spec.type === "u16" || spec.type === "i16") && spec.byteOrder === "big" && spec.byte === undefined ? spec.type : undefined,
       ni,
       listed: spec.sentinels.length > 0 ? new Set(spec.sentinels) : undefined,
       scale: spec.scale,
@@ -220,14 +242,26 @@ class RegisterDecoder implements CompiledPoint {
   }
 
   decode(image: RegisterImage, ts: number): PointValue {
+    const v = this.decodeNumber(image, ts);
+    return typeof v === "number" ? good(v, ts) : v;
+  }
+
+  decodeNumber(image: RegisterImage, ts: number): number | PointValue {
     const sh = this.#shape;
     const table = sh.table;
     const words = sh.words;
-    const block = image.locate(table, this.#address, words);
-    if (block === undefined) return bad("comm_fail", ts, `${table} ${this.#address}+${words} missing from the response`);
-    readRaw(sh.type, words, sh.wordOrder, sh.byteOrder, block.data, block.at, sh.byte);
-    const raw = rawValue;
-    const pattern = rawPattern;
+    const at = image.find(table, this.#address, words);
+    if (at < 0) return bad("comm_fail", ts, `${table} ${this.#address}+${words} missing from the response`);
+    let raw: number;
+    let pattern: number;
+    if (sh.plain16 !== undefined) {
+      pattern = image.hit[at]!;
+      raw = sh.plain16 === "i16" && pattern >= 0x8000 ? pattern - 0x10000 : pattern;
+    } else {
+      readRaw(sh.type, words, sh.wordOrder, sh.byteOrder, image.hit, at, sh.byte);
+      raw = rawValue;
+      pattern = rawPattern;
+    }
     if (sh.listed !== undefined && (sh.listed.has(raw) || sh.listed.has(pattern))) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is a sentinel listed in the profile`);
     if (sh.ni !== undefined && pattern === sh.ni) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is the SunSpec not-implemented value for ${sh.type}`);
     if (!Number.isFinite(raw)) return bad("sentinel", ts, `raw ${this.#hex(pattern)} is ${Number.isNaN(raw) ? "NaN" : "infinite"}, not a reading`);
@@ -239,14 +273,14 @@ class RegisterDecoder implements CompiledPoint {
       value = raw;
       const sfAddress = this.#sfAddress;
       if (sfAddress !== undefined) {
-        const sfBlock = image.locate(table, sfAddress, 1);
-        if (sfBlock === undefined) return bad("comm_fail", ts, `scale factor ${table} ${sfAddress} missing from the response`);
-        const sfWord = fixBytes(sfBlock.data[sfBlock.at]!, sh.byteOrder);
+        const sfAt = image.find(table, sfAddress, 1);
+        if (sfAt < 0) return bad("comm_fail", ts, `scale factor ${table} ${sfAddress} missing from the response`);
+        const sfWord = fixBytes(image.hit[sfAt]!, sh.byteOrder);
         if (sfWord === SUNSSF_NOT_IMPLEMENTED) return bad("sentinel", ts, `scale factor at ${sfAddress} is 0x8000, the SunSpec not-implemented value`);
         const sf = sfWord >= 0x8000 ? sfWord - 0x10000 : sfWord;
         if (Math.abs(sf) > SUNSSF_MAX) return bad("out_of_range", ts, `scale factor at ${sfAddress} is ${sf}, outside -10..10`);
         // Divide for negative exponents: 971 / 10 is exactly 97.1, 971 * 0.1 is not.
-        value = sf < 0 ? value / 10 ** -sf : value * 10 ** sf;
+        value = sf < 0 ? value / POW10[-sf]! : value * POW10[sf]!;
       }
       if (sh.divisor !== 1) value /= sh.divisor;
       if (sh.scale !== 1) value *= sh.scale;
@@ -254,7 +288,7 @@ class RegisterDecoder implements CompiledPoint {
     }
     if (!Number.isFinite(value)) return bad("sentinel", ts, `raw ${this.#hex(pattern)} scales to ${value}`);
     if (value < sh.lo || value > sh.hi) return outOfRange(value, [sh.lo, sh.hi], sh.unit, ts, this.#hex(pattern));
-    return good(value, ts);
+    return value;
   }
 }
 
@@ -275,9 +309,14 @@ class BitDecoder implements CompiledPoint {
   }
 
   decode(image: RegisterImage, ts: number): PointValue {
-    const block = image.locate(this.#table, this.#address, 1);
-    if (block === undefined) return bad("comm_fail", ts, `${this.#table} ${this.#address} missing from the response`);
-    return good(block.data[block.at] ? 1 : 0, ts);
+    const v = this.decodeNumber(image, ts);
+    return typeof v === "number" ? good(v, ts) : v;
+  }
+
+  decodeNumber(image: RegisterImage, ts: number): number | PointValue {
+    const at = image.find(this.#table, this.#address, 1);
+    if (at < 0) return bad("comm_fail", ts, `${this.#table} ${this.#address} missing from the response`);
+    return image.hit[at] ? 1 : 0;
   }
 }
 
