@@ -2,6 +2,7 @@
 // client with several requests on one connection against a server that answers them out of order
 // and loses one; and the poller reading a whole SunSpec cabinet from the simulator, whose bank
 // defines only the SunSpec map (any register outside it is exception 02), pipelined and not.
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -84,6 +85,22 @@ describe("pipelined Modbus TCP (max_in_flight)", () => {
     const got = await Promise.all([100, 300, 500, 700].map((s) => conn.read("holding", s, 3)));
     expect(got).toEqual([[100, 101, 102], [300, 301, 302], [500, 501, 502], [700, 701, 702]]);
     expect(conn.counters).toMatchObject({ requests: 4, timeouts: 0, malformed: 0 });
+  });
+
+  it("requests sent in one turn of the event loop leave in one write system call, not one each", async () => {
+    const server = await batchingServer(4, [0, 1, 2, 3]);
+    cleanups.push(() => server.close());
+    const conn = await ModbusConnection.open({ device: "d", host: "127.0.0.1", port: server.port, unitId: 1, timeoutMs: 5000, maxInFlight: 4 });
+    cleanups.push(() => conn.close());
+    // This process's write system calls (Linux /proc/self/io): the server cannot answer before the
+    // next turn of the loop, so between the two readings only the client writes.
+    const writes = (): number => Number(/^syscw: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))?.[1]);
+    const before = writes();
+    const pending = Promise.all([100, 300, 500, 700].map((s) => conn.read("holding", s, 3)));
+    await new Promise<void>((r) => process.nextTick(r));
+    const sent = writes() - before;
+    expect((await pending).map((g) => g[0])).toEqual([100, 300, 500, 700]);
+    expect(sent).toBeLessThanOrEqual(2); // 1, with room for a stray write of the test runner; one per request is 4
   });
 
   it("a lost answer times out only its own request; the others, answered out of order, succeed", async () => {

@@ -81,6 +81,7 @@ export class ModbusTcpClient {
   #nextTid = 1;
   #rx: Buffer = EMPTY;
   #closed = false;
+  #corked = false;
   #onLost: ((detail: string) => void) | undefined;
   readonly counters: TcpClientCounters = { requests: 0, exceptions: 0, malformed: 0, timeouts: 0, lateAnswers: 0 };
 
@@ -188,6 +189,17 @@ export class ModbusTcpClient {
       p.reject(new RequestTimeout(`no answer within ${this.#opts.timeoutMs} ms`));
       this.#pump();
     }, this.#opts.timeoutMs);
+    // Pipelining: requests sent in one turn of the event loop (a poll's first window, or the next
+    // ones after a chunk of answers) leave in one write, not one system call each (on loopback in a
+    // VM, the write per request was a quarter of a saturated daemon's CPU, measured with the bench).
+    if (this.#maxInFlight > 1 && !this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     this.#socket.write("values" in p.req ? encodeWriteRequest(p.req) : encodeReadRequest(p.req));
   }
 
