@@ -6,6 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "pino";
+import { noDelay } from "../outputs/mqtt/no-delay.js";
 import type { Clock } from "../runtime/clock.js";
 import { topics, type Topics } from "../outputs/mqtt/topics.js";
 import { signAck, type AckState } from "./ack-wire.js";
@@ -69,6 +70,7 @@ export class Consumer {
       ...(c.mqtt.key === undefined ? {} : { key: c.mqtt.key }),
     });
     this.#client.on("connect", () => {
+      noDelay(this.#client?.stream); // acknowledgements and progress without Nagle's wait (src/outputs/mqtt/no-delay.ts)
       this.#connectedAt = Date.now();
       this.#log.info({ url: c.mqtt.url, clientId: c.mqtt.clientId }, "consumer connected");
       this.#client!.subscribe({ [`${this.#t.prefix}evacuate/+`]: { qos: 1 }, [this.#t.status]: { qos: 1 } }, (err) => {

@@ -6,6 +6,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type ISubscripti
 import type { Logger } from "pino";
 import type { MqttConfig } from "../../config/types.js";
 import { explainConnectionError } from "./connection-errors.js";
+import { noDelay } from "./no-delay.js";
 import type { OutMessage } from "./payloads.js";
 import { type BrokerAddress, brokerAddress, probeTcp } from "./probe.js";
 import { TAKEOVER_LIMIT, TAKEOVER_WINDOW_MS, type TakeoverState, TakeoverWatch } from "./takeover.js";
@@ -118,7 +119,10 @@ export class BrokerConnection {
     try {
       const client = mqtt.connect(config.url, opts);
       this.#client = client;
-      client.on("connect", (connack) => this.#onConnect(connack.sessionPresent));
+      client.on("connect", (connack) => {
+        noDelay(client.stream);
+        this.#onConnect(connack.sessionPresent);
+      });
       client.on("close", () => this.#onClose());
       client.on("error", (err) => this.#onError(err));
       client.on("disconnect", (packet) => {
