@@ -362,10 +362,40 @@ export class PointStore {
    * listener is there to receive it.
    */
   updateGoodHandle(h: PointHandle, num: number, ts: number): void {
-    const e = h as Entry;
+    this.#writeGood(h as Entry, num, ts, undefined);
+  }
+
+  #write(e: Entry, value: PointValue): void {
+    if (value.quality === "good" && value.value !== null && value.reason === undefined && value.detail === undefined) {
+      this.#writeGood(e, value.value, value.sourceTs, value);
+      return;
+    }
     const i = e.index;
     const flags = this.#flags[i]!;
     if (e.value === undefined && (flags & GOOD) === 0) this.#unread--;
+    // Change detection: a repeat of the last reading (most of a healthy site's polls) marks no rule.
+    const changed = (flags & SEEN_STALE) !== 0 || e.value === undefined || !sameReading(e.value, value);
+    this.#flags[i] = 0;
+    e.value = value;
+    this.#num[i] = 0;
+    this.#ts[i] = value.sourceTs;
+    if (value.quality !== "bad") {
+      const staleAt = value.sourceTs + e.staleAfterMs;
+      if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
+      if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
+    }
+    this.#tell(e, changed, value);
+  }
+
+  /**
+   * A plain good reading, kept as its number. `value` is the PointValue it came in, when there was
+   * one; otherwise one is built only if an onChange() listener is there to receive it.
+   */
+  #writeGood(e: Entry, num: number, ts: number, value: PointValue | undefined): void {
+    const i = e.index;
+    const flags = this.#flags[i]!;
+    if (e.value === undefined && (flags & GOOD) === 0) this.#unread--;
+    // Changed unless the last reading was plain good, with the same number, and no reader was told it was stale.
     const changed = flags !== GOOD || this.#num[i] !== num;
     this.#flags[i] = GOOD;
     e.value = undefined;
@@ -374,27 +404,7 @@ export class PointStore {
     const staleAt = ts + e.staleAfterMs;
     if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
     e.history.push(ts, num);
-    this.#tell(e, changed, this.#listeners.length === 0 ? undefined : { value: num, quality: "good", sourceTs: ts });
-  }
-
-  #write(e: Entry, value: PointValue): void {
-    const i = e.index;
-    const flags = this.#flags[i]!;
-    const good = (flags & GOOD) !== 0;
-    if (e.value === undefined && !good) this.#unread--;
-    const plain = value.quality === "good" && value.value !== null && value.reason === undefined && value.detail === undefined;
-    // Change detection: a repeat of the last reading (most of a healthy site's polls) marks no rule.
-    const changed = (flags & SEEN_STALE) !== 0 || (plain ? !good || this.#num[i] !== value.value : e.value === undefined || !sameReading(e.value, value));
-    this.#flags[i] = plain ? GOOD : 0;
-    e.value = plain ? undefined : value;
-    this.#num[i] = plain ? (value.value as number) : 0;
-    this.#ts[i] = value.sourceTs;
-    if (value.quality !== "bad") {
-      const staleAt = value.sourceTs + e.staleAfterMs;
-      if (staleAt < e.group.dueAt) e.group.dueAt = staleAt;
-      if (value.quality === "good" && value.value !== null) e.history.push(value.sourceTs, value.value);
-    }
-    this.#tell(e, changed, value);
+    this.#tell(e, changed, value ?? (this.#listeners.length === 0 ? undefined : { value: num, quality: "good", sourceTs: ts }));
   }
 
   #tell(e: Entry, changed: boolean, value: PointValue | undefined): void {
